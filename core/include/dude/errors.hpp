@@ -1,0 +1,51 @@
+// dude/errors.hpp: every error the library reports is one of these types. The library never
+// prints and never exits; the caller decides what a failure means.
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+
+namespace dude {
+
+/// Base of every dude exception.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+/// Malformed or unreadable input data. what() reads "FILE:LINE: REASON" for text formats and
+/// "FILE: byte OFFSET: REASON" for binary ones; the parts are also available separately.
+class DataError : public Error {
+ public:
+  enum class Where { File, Line, ByteOffset };
+  /// An error about the whole file (empty, unreadable, mismatched with another file).
+  DataError(std::string file, std::string reason);
+  /// An error at a position: a 1-based line number or a 0-based byte offset.
+  DataError(std::string file, Where where, std::uint64_t position, std::string reason);
+
+  const std::string& file() const noexcept { return file_; }
+  Where where() const noexcept { return where_; }
+  std::uint64_t position() const noexcept { return position_; }
+  const std::string& reason() const noexcept { return reason_; }
+
+ private:
+  std::string file_;
+  Where where_ = Where::File;
+  std::uint64_t position_ = 0;
+  std::string reason_;
+};
+
+/// A configuration value out of range or inconsistent; what() names the field.
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// A model file that cannot be read, is corrupt, or does not fit the data it is used on.
+class ModelFileError : public Error {
+ public:
+  using Error::Error;
+};
+
+}  // namespace dude

@@ -1,0 +1,98 @@
+// dude/objective.hpp: models and their losses.
+//
+// A model spec names the architecture ("logreg", "softmax", "mlp:256,128"); an Objective
+// binds it to a feature and class count and computes, for a minibatch of rows at given
+// parameters, the mean loss and its gradient into caller-owned buffers. An Objective is
+// immutable and thread-safe; per-thread scratch memory lives in a Workspace the caller owns,
+// so nothing is allocated per call.
+//
+// Parameters are one flat float array. Layer weights are stored input-major
+// (W[in][out], out contiguous), which makes a sparse input row an axpy of whole weight rows.
+// L2 regularisation (l2/2 * |W|^2) applies to weights, not to biases.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dude/dataset.hpp"
+
+namespace dude {
+
+struct ModelSpec {
+  enum class Kind { LogReg, Softmax, Mlp };
+  Kind kind = Kind::Softmax;
+  std::vector<std::uint32_t> hidden;  // hidden layer widths (Mlp only)
+
+  /// Parses "logreg", "softmax" or "mlp:W1[,W2...]"; throws ConfigError with the reason.
+  static ModelSpec parse(std::string_view text);
+  std::string to_string() const;
+  bool operator==(const ModelSpec&) const = default;
+};
+
+/// Scratch memory for one thread's calls into one Objective; make it with
+/// Objective::make_workspace and treat it as opaque.
+struct Workspace {
+  std::vector<float> buffer;
+  std::size_t max_batch = 0;
+  bool dense_input = true;
+};
+
+class Objective {
+ public:
+  /// Throws ConfigError if the spec does not fit (e.g. logreg with more than 2 classes).
+  Objective(ModelSpec spec, std::size_t features, std::uint32_t classes, float l2 = 0.0f);
+  ~Objective();
+  Objective(Objective&&) noexcept;
+  Objective& operator=(Objective&&) noexcept;
+
+  const ModelSpec& spec() const noexcept;
+  std::size_t features() const noexcept;
+  std::uint32_t classes() const noexcept;
+  float l2() const noexcept;
+  std::size_t num_params() const noexcept;
+
+  /// Scratch for batches of up to max_batch rows of dense or sparse data (the only
+  /// allocation; sparse rows are read in place, dense ones gathered).
+  Workspace make_workspace(std::size_t max_batch, bool dense_input = true) const;
+  /// Writes initial parameters: zeros for linear models, He-scaled normal weights (seeded)
+  /// and zero biases for MLP layers.
+  void init_params(float* params, std::uint64_t seed) const;
+
+  /// Mean loss over the rows (plus the L2 term) and, into grad (num_params floats,
+  /// overwritten), its gradient. rows.size() must not exceed ws.max_batch().
+  double loss_grad(const float* params, const Dataset& data, std::span<const std::uint32_t> rows,
+                   float* grad, Workspace& ws) const;
+  /// Sum of per-row losses (no L2 term) and number of correct predictions.
+  struct Score {
+    double loss_sum = 0;
+    std::size_t correct = 0;
+  };
+  Score score(const float* params, const Dataset& data, std::span<const std::uint32_t> rows,
+              Workspace& ws) const;
+  /// Class probabilities (rows.size() x classes, row-major) and/or predicted classes;
+  /// either output may be null.
+  void predict(const float* params, const Dataset& data, std::span<const std::uint32_t> rows,
+               float* proba, std::uint32_t* classes, Workspace& ws) const;
+
+  class Impl;
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+/// Loss, accuracy and confusion matrix of a model over rows of a data set (parallel).
+struct Evaluation {
+  double loss = 0;      // mean cross-entropy, without the L2 term
+  double accuracy = 0;  // fraction of rows predicted right
+  std::size_t rows = 0;
+  std::vector<std::uint64_t> confusion;  // classes x classes, [true][predicted]
+};
+Evaluation evaluate(const Objective& objective, const float* params, const Dataset& data,
+                    std::span<const std::uint32_t> rows, bool with_confusion = false);
+
+}  // namespace dude

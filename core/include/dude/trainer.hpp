@@ -1,0 +1,78 @@
+// dude/trainer.hpp: single-thread minibatch SGD, the reference every asynchronous algorithm
+// is checked against.
+//
+// Each epoch visits the training rows in a fresh seeded permutation, in minibatches. The run
+// stops after `epochs`, `steps` or `seconds`, whichever is set (exactly one must be).
+// Evaluation points go out through a callback; the trainer itself never prints.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string_view>
+
+#include "dude/dataset.hpp"
+#include "dude/objective.hpp"
+
+namespace dude {
+
+enum class Schedule {
+  Constant,  // lr
+  InvT,      // lr / (1 + decay * epochs_done), epochs_done fractional
+  Cosine,    // lr * (1 + cos(pi * progress)) / 2, progress in [0,1] of the budget
+};
+/// Parses "constant", "invt" (or "1/t"), "cosine"; throws ConfigError otherwise.
+Schedule parse_schedule(std::string_view name);
+
+struct SgdConfig {
+  std::uint64_t seed = 1;
+  std::size_t batch = 32;
+  double epochs = 0;       // budget: passes over the training rows (fractional allowed)
+  std::uint64_t steps = 0;  // budget: minibatch steps
+  double seconds = 0;       // budget: wall-clock seconds
+  float lr = 0.1f;
+  Schedule schedule = Schedule::Constant;
+  float lr_decay = 1.0f;    // InvT's decay per epoch
+  std::uint64_t eval_every = 0;  // steps between evaluations; 0: once per epoch
+  double tick_seconds = 0.5;     // wall time between lightweight progress ticks; 0: none
+
+  /// Throws ConfigError naming the first bad field.
+  void validate() const;
+};
+
+/// A point of a run: an evaluation (test metrics computed, meant for metrics files) or a
+/// lightweight tick (meant for a progress line).
+struct Progress {
+  bool evaluation = false;
+  double wall_seconds = 0;
+  std::uint64_t steps = 0;
+  std::uint64_t samples = 0;
+  double epoch = 0;           // samples / training rows
+  double lr = 0;              // step size in force
+  double train_loss = 0;      // mean minibatch loss since the previous point
+  bool has_test = false;
+  double test_loss = 0;
+  double test_accuracy = 0;
+  double fraction_done = 0;   // of the budget, in [0,1]
+  bool final = false;         // the last point of the run
+};
+using ProgressCallback = std::function<void(const Progress&)>;
+
+/// Learning rate at a point of the run (shared by every trainer).
+double learning_rate(const SgdConfig& config, double epochs_done, double fraction_done);
+
+/// Some rows of a data set (which must outlive the run).
+struct Subset {
+  const Dataset* data = nullptr;
+  std::span<const std::uint32_t> rows;
+};
+
+/// Trains params (num_params floats, already initialised) in place on `train`; evaluates on
+/// `test` when it is non-null and non-empty. Returns the final evaluation point.
+/// `stop`, when non-null and set by another thread, ends the run after the current step.
+Progress train_sgd(const Objective& objective, const Subset& train, const Subset* test,
+                   const SgdConfig& config, float* params, const ProgressCallback& on_progress,
+                   const std::atomic<bool>* stop = nullptr);
+
+}  // namespace dude

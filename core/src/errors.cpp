@@ -1,0 +1,37 @@
+#include "dude/errors.hpp"
+
+#include <utility>
+
+namespace dude {
+namespace {
+// Built with append rather than operator+ chains, which trip a false -Wrestrict in
+// GCC 12 at -O3 (GCC bug 105329).
+std::string describe(const std::string& file, DataError::Where where, std::uint64_t position,
+                     const std::string& reason) {
+  std::string text = file;
+  switch (where) {
+    case DataError::Where::Line:
+      text.append(":").append(std::to_string(position));
+      break;
+    case DataError::Where::ByteOffset:
+      text.append(": byte ").append(std::to_string(position));
+      break;
+    case DataError::Where::File:
+      break;
+  }
+  text.append(": ").append(reason);
+  return text;
+}
+}  // namespace
+
+DataError::DataError(std::string file, std::string reason)
+    : DataError(std::move(file), Where::File, 0, std::move(reason)) {}
+
+DataError::DataError(std::string file, Where where, std::uint64_t position, std::string reason)
+    : Error(describe(file, where, position, reason)),
+      file_(std::move(file)),
+      where_(where),
+      position_(position),
+      reason_(std::move(reason)) {}
+
+}  // namespace dude

@@ -1,0 +1,164 @@
+// LIBSVM / SVMlight text: one row per line, "label [qid:N] index:value ... [# comment]".
+// Indices are 1-based and strictly ascending; they are stored 0-based. Lines whose first
+// non-blank character is '#' are comments. Any other empty or malformed line is an error.
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "dude/errors.hpp"
+#include "dude/io.hpp"
+#include "text_parse.hpp"
+
+namespace dude {
+namespace {
+
+using detail::fail;
+using detail::is_blank;
+using detail::quoted_token;
+using detail::skip_blanks;
+
+constexpr std::string_view kBlanks = " \t";
+
+// Stored indices are 0-based uint32, so a 1-based index may reach 2^32 - 1 at most.
+constexpr std::uint64_t kMaxIndex = std::numeric_limits<std::uint32_t>::max();
+
+/// One chunk's rows, in CSR form local to the chunk.
+struct LibsvmChunk {
+  std::vector<std::uint64_t> row_ptr{0};
+  std::vector<std::uint32_t> index;
+  std::vector<float> value;
+  std::vector<std::uint32_t> labels;  // raw: -1 still unresolved
+  std::uint64_t max_index = 0;        // largest 1-based index seen
+  detail::LabelSummary label_summary;
+};
+
+class ChunkParser {
+ public:
+  ChunkParser(std::uint64_t features, std::uint32_t classes)
+      : features_(features), classes_(classes) {}
+
+  void parse_line(const detail::Line& line, LibsvmChunk& chunk) const {
+    const char* p = skip_blanks(line.begin, line.end);
+    if (p == line.end) fail(line.offset, "empty line");
+    if (*p == '#') return;
+
+    const char* label_end = p;
+    while (label_end != line.end && !is_blank(*label_end)) ++label_end;
+    const std::uint32_t label = detail::parse_label(p, label_end, line.offset, classes_);
+    p = skip_blanks(label_end, line.end);
+    if (line.end - p >= 4 && std::string_view(p, 4) == "qid:") p = skip_qid(p, line);
+
+    std::uint64_t previous = 0;  // the previous 1-based index; 0 before the first
+    while (p != line.end && *p != '#') {
+      const char* token = p;
+      std::uint64_t index = 0;
+      const auto [colon, ec] = std::from_chars(p, line.end, index);
+      if (ec == std::errc::invalid_argument || colon == line.end || *colon != ':') {
+        fail(line.offset,
+             "cannot parse " + quoted_token(token, line.end, kBlanks) + " as index:value");
+      }
+      if (ec == std::errc::result_out_of_range || index > kMaxIndex) {
+        fail(line.offset, "feature index in " + quoted_token(token, line.end, kBlanks) +
+                              " is too large (at most " + std::to_string(kMaxIndex) + ")");
+      }
+      if (index == 0) fail(line.offset, "feature index 0: indices start at 1");
+      if (index <= previous) {
+        fail(line.offset, "feature index " + std::to_string(index) + " after " +
+                              std::to_string(previous) + ": indices must be strictly ascending");
+      }
+      if (features_ != 0 && index > features_) {
+        fail(line.offset, "feature index " + std::to_string(index) + " exceeds the " +
+                              std::to_string(features_) + " features of the model/training data");
+      }
+      float value = 0;
+      const auto parsed = detail::parse_float(colon + 1, line.end, value);
+      if (parsed.status != detail::NumberStatus::Ok ||
+          (parsed.end != line.end && !is_blank(*parsed.end))) {
+        fail(line.offset,
+             detail::number_problem(parsed.status, "the value of feature " + std::to_string(index),
+                                    quoted_token(token, line.end, kBlanks)));
+      }
+      chunk.index.push_back(static_cast<std::uint32_t>(index - 1));
+      chunk.value.push_back(value);
+      previous = index;
+      p = skip_blanks(parsed.end, line.end);
+    }
+    chunk.labels.push_back(label);
+    chunk.row_ptr.push_back(chunk.index.size());
+    chunk.label_summary.add(label, line.offset);
+    chunk.max_index = std::max(chunk.max_index, previous);
+  }
+
+ private:
+  // A query id (SVMlight ranking data) is accepted and ignored; it must still be a number.
+  static const char* skip_qid(const char* p, const detail::Line& line) {
+    std::uint64_t qid = 0;
+    const auto [stop, ec] = std::from_chars(p + 4, line.end, qid);
+    if (ec != std::errc{} || (stop != line.end && !is_blank(*stop))) {
+      fail(line.offset, "cannot parse " + quoted_token(p, line.end, kBlanks) + " as qid:number");
+    }
+    return skip_blanks(stop, line.end);
+  }
+
+  std::uint64_t features_;
+  std::uint32_t classes_;
+};
+
+/// The chunks' local row_ptr arrays as one, each shifted by the entries before its chunk.
+std::vector<std::uint64_t> join_row_ptr(std::vector<LibsvmChunk>& chunks) {
+  if (chunks.size() == 1) return std::move(chunks.front().row_ptr);
+  std::vector<std::size_t> first_row(chunks.size() + 1, 0);
+  std::vector<std::uint64_t> first_entry(chunks.size() + 1, 0);
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    first_row[i + 1] = first_row[i] + chunks[i].row_ptr.size() - 1;
+    first_entry[i + 1] = first_entry[i] + chunks[i].row_ptr.back();
+  }
+  std::vector<std::uint64_t> row_ptr(first_row.back() + 1);
+  row_ptr[0] = 0;
+  tbb::parallel_for(std::size_t{0}, chunks.size(), [&](std::size_t i) {
+    const std::vector<std::uint64_t>& local = chunks[i].row_ptr;
+    std::transform(local.begin() + 1, local.end(),
+                   row_ptr.begin() + static_cast<std::ptrdiff_t>(first_row[i] + 1),
+                   [shift = first_entry[i]](std::uint64_t end) { return end + shift; });
+  });
+  return row_ptr;
+}
+
+}  // namespace
+
+Dataset parse_libsvm(std::string_view text, const std::string& name, const LoadOptions& options) {
+  const ChunkParser parser(options.features, options.classes);
+  std::vector<LibsvmChunk> chunks = detail::parse_in_chunks<LibsvmChunk>(
+      text, detail::text_start(text), name, [&](std::size_t begin, std::size_t end) {
+        LibsvmChunk chunk;
+        detail::for_each_line(text, begin, end,
+                              [&](const detail::Line& line) { parser.parse_line(line, chunk); });
+        return chunk;
+      });
+
+  std::uint64_t max_index = 0;
+  detail::LabelSummary label_summary;
+  for (const LibsvmChunk& chunk : chunks) {
+    max_index = std::max(max_index, chunk.max_index);
+    label_summary.append(chunk.label_summary);
+  }
+  std::vector<std::uint32_t> labels = detail::concatenate(chunks, &LibsvmChunk::labels);
+  if (labels.empty()) throw DataError(name, "empty file: no data rows");
+  const std::uint32_t classes =
+      detail::resolve_labels(labels, label_summary, text, name, options.classes);
+  const std::size_t features = options.features != 0 ? options.features : max_index;
+  if (features == 0) throw DataError(name, "no features: every row is empty");
+
+  std::vector<std::uint64_t> row_ptr = join_row_ptr(chunks);
+  std::vector<std::uint32_t> index = detail::concatenate(chunks, &LibsvmChunk::index);
+  std::vector<float> value = detail::concatenate(chunks, &LibsvmChunk::value);
+  return Dataset::sparse(features, classes, std::move(row_ptr), std::move(index), std::move(value),
+                         std::move(labels));
+}
+
+}  // namespace dude

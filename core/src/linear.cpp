@@ -1,0 +1,101 @@
+// Binary logistic regression: p = sigmoid(w.x + b), loss = -log p(y), y in {0, 1}.
+// Parameters: w (features floats) then b.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "dude/kernels.hpp"
+#include "objective_impl.hpp"
+
+namespace dude {
+namespace {
+
+/// log(1 + exp(t)) without overflow.
+double softplus(double t) { return t > 0 ? t + std::log1p(std::exp(-t)) : std::log1p(std::exp(t)); }
+
+class BinaryLogistic final : public Objective::Impl {
+ public:
+  BinaryLogistic(std::size_t features, float l2)
+      : Impl(ModelSpec{ModelSpec::Kind::LogReg, {}}, features, 2, l2) {}
+
+  std::size_t num_params() const override { return features + 1; }
+  std::size_t workspace_floats(std::size_t, bool) const override { return 0; }
+  void init_params(float* params, std::uint64_t) const override {
+    std::fill(params, params + num_params(), 0.0f);
+  }
+  void for_each_weight_block(const std::function<void(std::size_t, std::size_t)>& f) const override {
+    f(0, features);
+  }
+
+  double data_loss_grad(const float* params, const Dataset& data,
+                        std::span<const std::uint32_t> rows, float* grad,
+                        float*) const override {
+    std::memset(grad, 0, num_params() * sizeof(float));
+    if (rows.empty()) return 0.0;
+    const float inv_batch = 1.0f / static_cast<float>(rows.size());
+    double loss = 0;
+    float bias_grad = 0;
+    for (const std::uint32_t r : rows) {
+      const float z = margin(params, data, r);
+      const float y = static_cast<float>(data.label(r));
+      // d loss / d z = sigmoid(z) - y
+      const float residual = sigmoid(z) - y;
+      loss += softplus(y > 0.5f ? -z : z);
+      const float coef = residual * inv_batch;
+      if (data.is_sparse()) {
+        const SparseRow row = data.sparse_row(r);
+        kernels::sparse_axpy(coef, row.index, row.value, row.nnz, grad);
+      } else {
+        kernels::axpy(coef, data.dense_row(r), grad, features);
+      }
+      bias_grad += coef;
+    }
+    grad[features] = bias_grad;
+    return loss / static_cast<double>(rows.size());
+  }
+
+  Objective::Score score(const float* params, const Dataset& data,
+                         std::span<const std::uint32_t> rows, float*) const override {
+    Objective::Score s;
+    for (const std::uint32_t r : rows) {
+      const float z = margin(params, data, r);
+      const bool positive = data.label(r) == 1;
+      s.loss_sum += softplus(positive ? -z : z);
+      s.correct += (z > 0) == positive ? 1 : 0;
+    }
+    return s;
+  }
+
+  void predict(const float* params, const Dataset& data, std::span<const std::uint32_t> rows,
+               float* proba, std::uint32_t* predicted, float*) const override {
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const float z = margin(params, data, rows[i]);
+      if (proba != nullptr) {
+        const float p = sigmoid(z);
+        proba[2 * i] = 1.0f - p;
+        proba[2 * i + 1] = p;
+      }
+      if (predicted != nullptr) predicted[i] = z > 0 ? 1 : 0;
+    }
+  }
+
+ private:
+  static float sigmoid(float z) {
+    return z >= 0 ? 1.0f / (1.0f + std::exp(-z)) : std::exp(z) / (1.0f + std::exp(z));
+  }
+  float margin(const float* params, const Dataset& data, std::uint32_t r) const {
+    if (data.is_sparse()) {
+      const SparseRow row = data.sparse_row(r);
+      return kernels::sparse_dot(row.index, row.value, row.nnz, params) + params[features];
+    }
+    return kernels::dot(data.dense_row(r), params, features) + params[features];
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Objective::Impl> make_binary_logistic(std::size_t features, float l2) {
+  return std::make_unique<BinaryLogistic>(features, l2);
+}
+
+}  // namespace dude

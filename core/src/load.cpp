@@ -1,0 +1,128 @@
+// Loading by file name (format detection, the IDX labels file) and the built-in data sets.
+#include <algorithm>
+#include <cctype>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "dude/errors.hpp"
+#include "dude/io.hpp"
+#include "gzip.hpp"
+
+namespace dude {
+namespace embedded {
+// data/digits.csv.gz, compiled in by cmake/embed_file.cmake.
+extern const unsigned char kDigitsCsvGz[];
+extern const std::size_t kDigitsCsvGz_size;
+}  // namespace embedded
+
+namespace {
+
+constexpr std::string_view kGzipSuffix = ".gz";
+
+std::string_view without_gz(std::string_view path) {
+  if (path.ends_with(kGzipSuffix)) path.remove_suffix(kGzipSuffix.size());
+  return path;
+}
+
+/// The file name without its directory and without ".gz", in lower case: what format
+/// detection looks at.
+std::string detection_name(std::string_view path) {
+  const auto slash = path.find_last_of('/');
+  if (slash != std::string_view::npos) path.remove_prefix(slash + 1);
+  std::string name(without_gz(path));
+  std::transform(name.begin(), name.end(), name.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return name;
+}
+
+Format detect_format(std::string_view path) {
+  const std::string name = detection_name(path);
+  if (name.ends_with(".csv")) return Format::Csv;
+  // MNIST-style names: train-images-idx3-ubyte, t10k-labels.idx1-ubyte, ...
+  if ((name.ends_with("-ubyte") && name.find("idx") != std::string::npos) ||
+      name.ends_with(".idx")) {
+    return Format::Idx;
+  }
+  return Format::Libsvm;
+}
+
+/// The IDX images file name endings and the labels file names that go with them.
+struct IdxNaming {
+  std::string_view images;
+  std::string_view labels;
+};
+constexpr IdxNaming kIdxNamings[] = {{"images-idx3-ubyte", "labels-idx1-ubyte"},
+                                     {"images.idx3-ubyte", "labels.idx1-ubyte"}};
+
+constexpr std::string_view kDigits = "digits";
+
+}  // namespace
+
+Format parse_format(std::string_view name) {
+  if (name == "auto") return Format::Auto;
+  if (name == "libsvm" || name == "svmlight") return Format::Libsvm;
+  if (name == "csv") return Format::Csv;
+  if (name == "idx") return Format::Idx;
+  throw ConfigError("format: unknown data format '" + std::string(name) +
+                    "' (expected auto, libsvm, csv or idx)");
+}
+
+std::string idx_labels_path(const std::string& images_path) {
+  const std::string_view stem = without_gz(images_path);
+  const std::string_view gz = std::string_view(images_path).substr(stem.size());
+  for (const IdxNaming& naming : kIdxNamings) {
+    if (stem.ends_with(naming.images)) {
+      return std::string(stem.substr(0, stem.size() - naming.images.size())) +
+             std::string(naming.labels) + std::string(gz);
+    }
+  }
+  throw DataError(images_path,
+                  "cannot name the IDX labels file: the images file name does not end in "
+                  "images-idx3-ubyte[.gz]; give the labels file explicitly");
+}
+
+Dataset load_dataset(const std::string& path, const LoadOptions& options) {
+  const Format format = options.format == Format::Auto ? detect_format(path) : options.format;
+  switch (format) {
+    case Format::Idx: {
+      const std::string labels_path =
+          options.labels_path.empty() ? idx_labels_path(path) : options.labels_path;
+      const std::string images = read_file(path);
+      const std::string labels = read_file(labels_path);
+      return parse_idx(images, path, labels, labels_path, options);
+    }
+    case Format::Csv:
+      return parse_csv(read_file(path), path, options);
+    case Format::Libsvm:
+    case Format::Auto:
+      break;
+  }
+  return parse_libsvm(read_file(path), path, options);
+}
+
+bool is_builtin_dataset(std::string_view name) { return name == kDigits; }
+
+Dataset load_builtin_dataset(std::string_view name) {
+  if (!is_builtin_dataset(name)) {
+    throw ConfigError("unknown built-in data set '" + std::string(name) + "' (known: digits)");
+  }
+  const std::string display_name = "digits (built-in)";
+  const std::string text =
+      detail::inflate_gzip(std::string_view(reinterpret_cast<const char*>(embedded::kDigitsCsvGz),
+                                            embedded::kDigitsCsvGz_size),
+                           display_name);
+  LoadOptions options;
+  options.csv_label_column = -1;
+  const Dataset counts = parse_csv(text, display_name, options);
+  // The features count pixels in 4x4 blocks (0..16); scaled by 1/16 they lie in [0, 1] like the
+  // other image data. Dividing by a power of two is exact.
+  const float* first = counts.dense_row(0);
+  std::vector<float> x(first, first + counts.stored_values());
+  for (float& v : x) v /= 16.0f;
+  const auto labels = counts.labels();
+  return Dataset::dense(counts.features(), counts.classes(), std::move(x),
+                        std::vector<std::uint32_t>(labels.begin(), labels.end()));
+}
+
+}  // namespace dude

@@ -1,0 +1,241 @@
+// Feed-forward networks with a softmax cross-entropy output: multinomial logistic regression
+// (no hidden layer) and MLPs with ReLU hidden layers.
+//
+// Layer l maps width dims[l] to dims[l+1]; its weights W_l are stored input-major
+// (dims[l] x dims[l+1], row-major) followed by its bias b_l. Input-major weights make a sparse
+// input row an axpy of whole weight rows, and keep the dense products plain row-major GEMMs
+// for Eigen. The minibatch is processed as matrices: Z = A W + b, A' = relu(Z).
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include <Eigen/Core>
+
+#include "dude/kernels.hpp"
+#include "objective_impl.hpp"
+#include "rng.hpp"
+
+namespace dude {
+namespace {
+
+using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MatrixView = Eigen::Map<RowMatrix>;
+using ConstMatrixView = Eigen::Map<const RowMatrix>;
+using ConstRowVectorView = Eigen::Map<const Eigen::RowVectorXf>;
+using RowVectorView = Eigen::Map<Eigen::RowVectorXf>;
+
+class Network final : public Objective::Impl {
+ public:
+  Network(ModelSpec spec_in, std::size_t features_in, std::uint32_t classes_in, float l2_in)
+      : Impl(std::move(spec_in), features_in, classes_in, l2_in) {
+    dims_.push_back(features);
+    for (const std::uint32_t width : spec.hidden) dims_.push_back(width);
+    dims_.push_back(classes);
+    std::size_t offset = 0;
+    for (std::size_t l = 0; l + 1 < dims_.size(); ++l) {
+      weight_offset_.push_back(offset);
+      offset += dims_[l] * dims_[l + 1];
+      bias_offset_.push_back(offset);
+      offset += dims_[l + 1];
+    }
+    num_params_ = offset;
+    std::size_t prefix = 0;
+    for (std::size_t l = 1; l + 1 < dims_.size(); ++l) {
+      max_hidden_ = std::max(max_hidden_, dims_[l]);
+      hidden_prefix_.push_back(prefix);
+      prefix += dims_[l];
+    }
+    logits_prefix_ = prefix;
+  }
+
+  std::size_t num_params() const override { return num_params_; }
+
+  // Layout per batch of B rows: the gathered input (B x features, dense data only), each
+  // hidden activation (B x width), the logits (B x classes), two back-propagation buffers.
+  std::size_t workspace_floats(std::size_t max_batch, bool dense_input) const override {
+    return max_batch * ((dense_input ? features : 0) + logits_prefix_ + classes + 2 * max_hidden_);
+  }
+
+  void init_params(float* params, std::uint64_t seed) const override {
+    std::fill(params, params + num_params_, 0.0f);
+    if (layers() == 1) return;  // softmax regression: zeros are the natural start (convex)
+    Rng rng(seed, /*stream=*/0x1417);
+    for (std::size_t l = 0; l < layers(); ++l) {
+      // He scaling for layers feeding a ReLU, LeCun scaling for the output layer.
+      const double gain = l + 1 < layers() ? 2.0 : 1.0;
+      const double stddev = std::sqrt(gain / static_cast<double>(dims_[l]));
+      float* w = params + weight_offset_[l];
+      for (std::size_t i = 0; i < dims_[l] * dims_[l + 1]; ++i) {
+        w[i] = static_cast<float>(stddev * rng.normal());
+      }
+    }
+  }
+
+  void for_each_weight_block(const std::function<void(std::size_t, std::size_t)>& f) const override {
+    for (std::size_t l = 0; l < layers(); ++l) f(weight_offset_[l], bias_offset_[l]);
+  }
+
+  double data_loss_grad(const float* params, const Dataset& data,
+                        std::span<const std::uint32_t> rows, float* grad,
+                        float* ws) const override {
+    const std::size_t batch = rows.size();
+    if (batch == 0) {
+      std::memset(grad, 0, num_params_ * sizeof(float));
+      return 0.0;
+    }
+    const Buffers buf = buffers(ws, batch, data);
+    forward(params, data, rows, buf);
+
+    // Output layer: dZ = (softmax(Z) - onehot(y)) / B, in place over the logits.
+    double loss = 0;
+    for (std::size_t i = 0; i < batch; ++i) {
+      loss += kernels::softmax_xent(buf.logits + i * classes, classes, data.label(rows[i]));
+    }
+    kernels::scale(1.0f / static_cast<float>(batch), buf.logits, batch * classes);
+
+    float* delta = buf.logits;  // gradient with respect to the current layer's output Z
+    float* spare[2] = {buf.back[0], buf.back[1]};
+    for (std::size_t l = layers(); l-- > 0;) {
+      const std::size_t in = dims_[l], out = dims_[l + 1];
+      const ConstMatrixView dz(delta, static_cast<Eigen::Index>(batch), static_cast<Eigen::Index>(out));
+      MatrixView grad_w(grad + weight_offset_[l], static_cast<Eigen::Index>(in), static_cast<Eigen::Index>(out));
+      RowVectorView grad_b(grad + bias_offset_[l], static_cast<Eigen::Index>(out));
+      grad_b.noalias() = dz.colwise().sum();
+      if (l == 0 && data.is_sparse()) {
+        grad_w.setZero();
+        for (std::size_t i = 0; i < batch; ++i) {
+          const SparseRow row = data.sparse_row(rows[i]);
+          for (std::size_t j = 0; j < row.nnz; ++j) {
+            kernels::axpy(row.value[j], delta + i * out, grad + weight_offset_[l] + row.index[j] * out, out);
+          }
+        }
+      } else {
+        const float* input = l == 0 ? buf.input : buf.hidden(l - 1);
+        grad_w.noalias() = ConstMatrixView(input, static_cast<Eigen::Index>(batch), static_cast<Eigen::Index>(in)).transpose() * dz;
+      }
+      if (l == 0) break;
+      // Back through W_l and the ReLU below it: dA = dZ W_l^T, masked where A was zero.
+      float* next = spare[l % 2];
+      MatrixView da(next, static_cast<Eigen::Index>(batch), static_cast<Eigen::Index>(in));
+      da.noalias() = dz * weights(params, l).transpose();
+      kernels::relu_backward(buf.hidden(l - 1), next, batch * in);
+      delta = next;
+    }
+    return loss / static_cast<double>(batch);
+  }
+
+  Objective::Score score(const float* params, const Dataset& data,
+                         std::span<const std::uint32_t> rows, float* ws) const override {
+    Objective::Score s;
+    const Buffers buf = buffers(ws, rows.size(), data);
+    forward(params, data, rows, buf);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      float* z = buf.logits + i * classes;
+      const std::uint32_t label = data.label(rows[i]);
+      s.correct += argmax(z) == label ? 1 : 0;
+      s.loss_sum += kernels::softmax_xent(z, classes, label);
+    }
+    return s;
+  }
+
+  void predict(const float* params, const Dataset& data, std::span<const std::uint32_t> rows,
+               float* proba, std::uint32_t* predicted, float* ws) const override {
+    const Buffers buf = buffers(ws, rows.size(), data);
+    forward(params, data, rows, buf);
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      float* z = buf.logits + i * classes;
+      if (predicted != nullptr) predicted[i] = argmax(z);
+      if (proba != nullptr) {
+        kernels::softmax(z, classes);
+        std::memcpy(proba + i * classes, z, classes * sizeof(float));
+      }
+    }
+  }
+
+ private:
+  // Views into the workspace for one batch; computing them allocates nothing.
+  struct Buffers {
+    float* base;        // the workspace, past the gathered input
+    std::size_t batch;  // rows in this batch
+    const Network* net;
+    float* input;       // gathered dense rows (dense data only)
+    float* logits;      // output pre-activations, then their gradient
+    float* back[2];     // back-propagation scratch
+    /// Post-ReLU activations of hidden layer h (0-based).
+    float* hidden(std::size_t h) const { return base + batch * net->hidden_prefix_[h]; }
+  };
+
+  std::size_t layers() const { return dims_.size() - 1; }
+
+  ConstMatrixView weights(const float* params, std::size_t l) const {
+    return ConstMatrixView(params + weight_offset_[l], static_cast<Eigen::Index>(dims_[l]),
+                           static_cast<Eigen::Index>(dims_[l + 1]));
+  }
+
+  // Dense data is gathered into the front of the workspace; sparse data is read in place.
+  Buffers buffers(float* ws, std::size_t batch, const Dataset& data) const {
+    float* past_input = ws + (data.is_sparse() ? 0 : batch * features);
+    Buffers buf{past_input, batch, this, ws, nullptr, {nullptr, nullptr}};
+    buf.logits = past_input + batch * logits_prefix_;
+    buf.back[0] = buf.logits + batch * classes;
+    buf.back[1] = buf.back[0] + batch * max_hidden_;
+    return buf;
+  }
+
+  std::uint32_t argmax(const float* z) const {
+    return static_cast<std::uint32_t>(std::max_element(z, z + classes) - z);
+  }
+
+  // Fills buf.logits (and the hidden activations) for the rows.
+  void forward(const float* params, const Dataset& data, std::span<const std::uint32_t> rows,
+               const Buffers& buf) const {
+    const auto batch = static_cast<Eigen::Index>(rows.size());
+    for (std::size_t l = 0; l < layers(); ++l) {
+      const std::size_t out = dims_[l + 1];
+      float* z = l + 1 < layers() ? buf.hidden(l) : buf.logits;
+      MatrixView zv(z, batch, static_cast<Eigen::Index>(out));
+      const ConstRowVectorView bias(params + bias_offset_[l], static_cast<Eigen::Index>(out));
+      if (l == 0 && data.is_sparse()) {
+        // Sparse first layer: each row's output is b + sum_j x_j W[j, :].
+        const float* w = params + weight_offset_[0];
+        for (Eigen::Index i = 0; i < batch; ++i) {
+          float* zi = z + i * out;
+          std::memcpy(zi, bias.data(), out * sizeof(float));
+          const SparseRow row = data.sparse_row(rows[i]);
+          for (std::size_t j = 0; j < row.nnz; ++j) {
+            kernels::axpy(row.value[j], w + static_cast<std::size_t>(row.index[j]) * out, zi, out);
+          }
+        }
+      } else {
+        const float* input = buf.input;
+        if (l == 0) {
+          for (Eigen::Index i = 0; i < batch; ++i) {
+            std::memcpy(buf.input + i * features, data.dense_row(rows[i]), features * sizeof(float));
+          }
+        } else {
+          input = buf.hidden(l - 1);
+        }
+        zv.noalias() = ConstMatrixView(input, batch, static_cast<Eigen::Index>(dims_[l])) * weights(params, l);
+        zv.rowwise() += bias;
+      }
+      if (l + 1 < layers()) kernels::relu_forward(z, rows.size() * out);
+    }
+  }
+
+  std::vector<std::size_t> dims_;           // layer widths: features, hidden..., classes
+  std::vector<std::size_t> weight_offset_;  // where W_l starts in the parameter array
+  std::vector<std::size_t> bias_offset_;    // where b_l starts (right after W_l)
+  std::size_t num_params_ = 0;
+  std::size_t max_hidden_ = 0;
+  std::vector<std::size_t> hidden_prefix_;  // per-row floats past the input before hidden layer h
+  std::size_t logits_prefix_ = 0;           // per-row floats past the input before the logits
+};
+
+}  // namespace
+
+std::unique_ptr<Objective::Impl> make_network(ModelSpec spec, std::size_t features,
+                                              std::uint32_t classes, float l2) {
+  return std::make_unique<Network>(std::move(spec), features, classes, l2);
+}
+
+}  // namespace dude

@@ -1,0 +1,160 @@
+#include "dude/objective.hpp"
+
+#include <charconv>
+#include <cmath>
+#include <functional>
+
+#include "dude/errors.hpp"
+#include "dude/kernels.hpp"
+#include "objective_impl.hpp"
+
+namespace dude {
+
+ModelSpec ModelSpec::parse(std::string_view text) {
+  ModelSpec spec;
+  if (text == "logreg") {
+    spec.kind = Kind::LogReg;
+    return spec;
+  }
+  if (text == "softmax") {
+    spec.kind = Kind::Softmax;
+    return spec;
+  }
+  const std::string_view prefix = "mlp:";
+  if (text.substr(0, prefix.size()) != prefix) {
+    throw ConfigError("model spec '" + std::string(text) +
+                      "': expected logreg, softmax or mlp:W1[,W2...]");
+  }
+  spec.kind = Kind::Mlp;
+  std::string_view widths = text.substr(prefix.size());
+  while (true) {
+    const std::size_t comma = widths.find(',');
+    const std::string_view token = widths.substr(0, comma);
+    std::uint32_t width = 0;
+    const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), width);
+    if (ec != std::errc() || end != token.data() + token.size() || width == 0 ||
+        width > (1u << 20)) {
+      throw ConfigError("model spec '" + std::string(text) + "': hidden width '" +
+                        std::string(token) + "' is not an integer in [1, 1048576]");
+    }
+    spec.hidden.push_back(width);
+    if (comma == std::string_view::npos) break;
+    widths = widths.substr(comma + 1);
+  }
+  return spec;
+}
+
+std::string ModelSpec::to_string() const {
+  switch (kind) {
+    case Kind::LogReg:
+      return "logreg";
+    case Kind::Softmax:
+      return "softmax";
+    case Kind::Mlp:
+      break;
+  }
+  std::string text = "mlp:";
+  for (std::size_t i = 0; i < hidden.size(); ++i) {
+    if (i > 0) text += ',';
+    text += std::to_string(hidden[i]);
+  }
+  return text;
+}
+
+Objective::Objective(ModelSpec spec, std::size_t features, std::uint32_t classes, float l2) {
+  if (features == 0) throw ConfigError("objective: the data has no features");
+  if (classes < 2) throw ConfigError("objective: at least 2 classes are needed");
+  if (!(l2 >= 0.0f) || !std::isfinite(l2)) throw ConfigError("objective: l2 must be finite and >= 0");
+  if (spec.kind == ModelSpec::Kind::Mlp && spec.hidden.empty()) {
+    throw ConfigError("objective: mlp needs at least one hidden layer");
+  }
+  if (spec.kind != ModelSpec::Kind::Mlp && !spec.hidden.empty()) {
+    throw ConfigError("objective: only mlp has hidden layers");
+  }
+  if (spec.kind == ModelSpec::Kind::LogReg) {
+    if (classes != 2) {
+      throw ConfigError("model logreg is binary but the data has " + std::to_string(classes) +
+                        " classes; use softmax or mlp");
+    }
+    impl_ = make_binary_logistic(features, l2);
+  } else {
+    impl_ = make_network(std::move(spec), features, classes, l2);
+  }
+}
+
+Objective::~Objective() = default;
+Objective::Objective(Objective&&) noexcept = default;
+Objective& Objective::operator=(Objective&&) noexcept = default;
+
+const ModelSpec& Objective::spec() const noexcept { return impl_->spec; }
+std::size_t Objective::features() const noexcept { return impl_->features; }
+std::uint32_t Objective::classes() const noexcept { return impl_->classes; }
+float Objective::l2() const noexcept { return impl_->l2; }
+std::size_t Objective::num_params() const noexcept { return impl_->num_params(); }
+
+Workspace Objective::make_workspace(std::size_t max_batch, bool dense_input) const {
+  if (max_batch == 0) throw ConfigError("objective: batch size must be positive");
+  Workspace ws;
+  ws.buffer.assign(impl_->workspace_floats(max_batch, dense_input), 0.0f);
+  ws.max_batch = max_batch;
+  ws.dense_input = dense_input;
+  return ws;
+}
+
+void Objective::init_params(float* params, std::uint64_t seed) const {
+  impl_->init_params(params, seed);
+}
+
+namespace {
+void check_batch(std::span<const std::uint32_t> rows, const Workspace& ws, const Dataset& data,
+                 const Objective& objective) {
+  if (rows.size() > ws.max_batch) {
+    throw ConfigError("objective: batch of " + std::to_string(rows.size()) +
+                      " rows exceeds the workspace's " + std::to_string(ws.max_batch));
+  }
+  if (data.features() > objective.features() || data.classes() > objective.classes()) {
+    throw ConfigError("objective: data with " + std::to_string(data.features()) + " features and " +
+                      std::to_string(data.classes()) + " classes does not fit a model of " +
+                      std::to_string(objective.features()) + " and " +
+                      std::to_string(objective.classes()));
+  }
+  if (!data.is_sparse() && !ws.dense_input) {
+    throw ConfigError("objective: a workspace made for sparse rows cannot hold dense ones");
+  }
+  if (!data.is_sparse() && data.features() != objective.features()) {
+    throw ConfigError("objective: dense data must have exactly the model's feature count");
+  }
+}
+}  // namespace
+
+double Objective::loss_grad(const float* params, const Dataset& data,
+                            std::span<const std::uint32_t> rows, float* grad,
+                            Workspace& ws) const {
+  check_batch(rows, ws, data, *this);
+  double loss = impl_->data_loss_grad(params, data, rows, grad, ws.buffer.data());
+  const float l2 = impl_->l2;
+  if (l2 > 0.0f) {
+    double penalty = 0;
+    impl_->for_each_weight_block([&](std::size_t begin, std::size_t end) {
+      penalty += kernels::dot(params + begin, params + begin, end - begin);
+      kernels::axpy(l2, params + begin, grad + begin, end - begin);
+    });
+    loss += 0.5 * l2 * penalty;
+  }
+  return loss;
+}
+
+Objective::Score Objective::score(const float* params, const Dataset& data,
+                                  std::span<const std::uint32_t> rows, Workspace& ws) const {
+  check_batch(rows, ws, data, *this);
+  return impl_->score(params, data, rows, ws.buffer.data());
+}
+
+void Objective::predict(const float* params, const Dataset& data,
+                        std::span<const std::uint32_t> rows, float* proba,
+                        std::uint32_t* predicted, Workspace& ws) const {
+  check_batch(rows, ws, data, *this);
+  impl_->predict(params, data, rows, proba, predicted, ws.buffer.data());
+}
+
+}  // namespace dude

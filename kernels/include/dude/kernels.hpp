@@ -1,0 +1,71 @@
+// dude/kernels.hpp: the numeric kernels every objective and the server are built on.
+//
+// The interface holds no SIMD types. Each function dispatches at run time to the best
+// instruction set the CPU supports among those compiled in (Google Highway's dynamic
+// dispatch); `dude::kernels::scalar` holds the plain-loop reference implementation that the
+// tests compare every compiled target against. All functions are thread-safe and allocate
+// nothing. Pointers may be unaligned; `n` may be zero.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace dude::kernels {
+
+/// Sum of a[i] * b[i] for i < n.
+float dot(const float* a, const float* b, std::size_t n);
+/// y[i] += alpha * x[i].
+void axpy(float alpha, const float* x, float* y, std::size_t n);
+/// x[i] *= alpha.
+void scale(float alpha, float* x, std::size_t n);
+/// Sum of val[j] * dense[idx[j]] for j < nnz (a CSR row against a dense vector).
+float sparse_dot(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* dense);
+/// dense[idx[j]] += alpha * val[j] for j < nnz. Indices must be distinct (a CSR row).
+void sparse_axpy(float alpha, const std::uint32_t* idx, const float* val, std::size_t nnz,
+                 float* dense);
+/// Softmax cross-entropy on one row of k logits, in place: on return z holds
+/// softmax(z) - onehot(label) (the gradient of the loss with respect to the logits) and the
+/// function returns -log softmax(z)[label], computed stably (max subtracted).
+double softmax_xent(float* z, std::size_t k, std::uint32_t label);
+/// Softmax probabilities of one row of k logits, in place.
+void softmax(float* z, std::size_t k);
+/// x[i] = max(x[i], 0).
+void relu_forward(float* x, std::size_t n);
+/// grad[i] = activation[i] > 0 ? grad[i] : 0, where activation is the ReLU's output.
+void relu_backward(const float* activation, float* grad, std::size_t n);
+/// The DuDe server fold for one arrival, in one pass over memory:
+///   sum[i] += g_new[i] - g_old[i];  g_old[i] = g_new[i];  x[i] -= step * sum[i].
+/// The running sum is kept in double so that millions of folds do not drift.
+void server_fold(const float* g_new, float* g_old, double* sum, float* x, float step,
+                 std::size_t n);
+
+/// The plain-loop references, same contracts as above.
+namespace scalar {
+float dot(const float* a, const float* b, std::size_t n);
+void axpy(float alpha, const float* x, float* y, std::size_t n);
+void scale(float alpha, float* x, std::size_t n);
+float sparse_dot(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* dense);
+void sparse_axpy(float alpha, const std::uint32_t* idx, const float* val, std::size_t nnz,
+                 float* dense);
+double softmax_xent(float* z, std::size_t k, std::uint32_t label);
+void softmax(float* z, std::size_t k);
+void relu_forward(float* x, std::size_t n);
+void relu_backward(const float* activation, float* grad, std::size_t n);
+void server_fold(const float* g_new, float* g_old, double* sum, float* x, float step,
+                 std::size_t n);
+}  // namespace scalar
+
+/// The SIMD targets compiled into this build that the running CPU supports, best first,
+/// as opaque ids for `force_target` (for tests and benchmarks).
+std::vector<std::int64_t> available_targets();
+/// Human-readable name of a target id ("AVX3", "AVX2", "SSE4", "EMU128" ...).
+std::string target_name(std::int64_t target);
+/// The target the dispatched functions use now.
+std::int64_t active_target();
+/// Restricts dispatch to one target from `available_targets()`; 0 restores the default
+/// (the best one). Not thread-safe: call it while no kernel runs (tests, benchmark set-up).
+void force_target(std::int64_t target);
+
+}  // namespace dude::kernels

@@ -1,0 +1,98 @@
+// kernels_scalar.cpp: dude::kernels::scalar, the plain-loop reference the tests hold every
+// SIMD target to. Written for clarity, not speed, and slightly more accurate than the SIMD
+// code where that costs nothing here: reductions (dot, sparse_dot, the softmax sum)
+// accumulate in double and round once at the end.
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+
+#include "dude/kernels.hpp"
+
+namespace dude::kernels::scalar {
+
+float dot(const float* a, const float* b, std::size_t n) {
+  double sum = 0.0;
+  for (std::size_t i = 0; i < n; ++i) sum += static_cast<double>(a[i]) * b[i];
+  return static_cast<float>(sum);
+}
+
+void axpy(float alpha, const float* x, float* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void scale(float alpha, float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) x[i] *= alpha;
+}
+
+float sparse_dot(const std::uint32_t* idx, const float* val, std::size_t nnz,
+                 const float* dense) {
+  double sum = 0.0;
+  for (std::size_t j = 0; j < nnz; ++j) sum += static_cast<double>(val[j]) * dense[idx[j]];
+  return static_cast<float>(sum);
+}
+
+void sparse_axpy(float alpha, const std::uint32_t* idx, const float* val, std::size_t nnz,
+                 float* dense) {
+  for (std::size_t j = 0; j < nnz; ++j) dense[idx[j]] += alpha * val[j];
+}
+
+namespace {
+
+// Turns z[0, k) (k >= 1) into probabilities: exp(z - max) in float, their sum in double,
+// then a multiply by the float reciprocal of the sum, the same steps as the SIMD code.
+// Returns the max and the sum for the loss.
+struct Exponentials {
+  float max;
+  double sum;
+};
+
+Exponentials softmax_in_place(float* z, std::size_t k) {
+  float max = -std::numeric_limits<float>::infinity();
+  for (std::size_t i = 0; i < k; ++i) max = std::fmax(max, z[i]);
+  double sum = 0.0;
+  for (std::size_t i = 0; i < k; ++i) {
+    z[i] = std::exp(z[i] - max);
+    sum += z[i];
+  }
+  const float inverse = static_cast<float>(1.0 / sum);
+  for (std::size_t i = 0; i < k; ++i) z[i] *= inverse;
+  return {max, sum};
+}
+
+}  // namespace
+
+double softmax_xent(float* z, std::size_t k, std::uint32_t label) {
+  if (label >= k) throw std::out_of_range("softmax_xent: label out of range");
+  const float label_logit = z[label];
+  const Exponentials ex = softmax_in_place(z, k);
+  z[label] -= 1.0f;
+  return std::log(ex.sum) - (static_cast<double>(label_logit) - static_cast<double>(ex.max));
+}
+
+void softmax(float* z, std::size_t k) {
+  if (k != 0) softmax_in_place(z, k);
+}
+
+void relu_forward(float* x, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) x[i] = x[i] > 0.0f ? x[i] : 0.0f;
+}
+
+void relu_backward(const float* activation, float* grad, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) grad[i] = activation[i] > 0.0f ? grad[i] : 0.0f;
+}
+
+// The arithmetic of the SIMD fold, operation for operation: the difference taken in double,
+// the running sum in double, x updated in double and rounded to float once.
+void server_fold(const float* g_new, float* g_old, double* sum, float* x, float step,
+                 std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) {
+    sum[i] += static_cast<double>(g_new[i]) - static_cast<double>(g_old[i]);
+    g_old[i] = g_new[i];
+    x[i] = static_cast<float>(static_cast<double>(x[i]) - static_cast<double>(step) * sum[i]);
+  }
+}
+
+}  // namespace dude::kernels::scalar

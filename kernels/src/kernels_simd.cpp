@@ -1,0 +1,455 @@
+// kernels_simd.cpp: the dispatched kernels of dude/kernels.hpp, written once with Google
+// Highway and compiled for every x86 target Highway can reach (AVX3, AVX2, SSE4, SSSE3 and a
+// portable fallback: EMU128, or HWY_SCALAR with GCC before 12.3); the best one the CPU
+// supports is chosen at run time.
+//
+// foreach_target.h re-includes this file once per target, so everything between
+// HWY_BEFORE_NAMESPACE and HWY_AFTER_NAMESPACE is compiled for each target; the public
+// functions at the end (HWY_ONCE) are compiled once and dispatch through HWY_EXPORT tables.
+// HWY_TARGET_INCLUDE names this file relative to kernels/include, the one include directory
+// every build of this library has (the re-include is resolved from foreach_target.h, so
+// neither a bare file name nor __FILE__ would be found).
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "dude/kernels.hpp"
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "../src/kernels_simd.cpp"
+#include <hwy/foreach_target.h>  // must come before highway.h
+
+#include <hwy/contrib/math/math-inl.h>
+#include <hwy/highway.h>
+
+HWY_BEFORE_NAMESPACE();
+namespace dude {
+namespace kernels {
+namespace HWY_NAMESPACE {
+namespace hn = hwy::HWY_NAMESPACE;
+
+// AVX2 and AVX-512 have hardware gathers (elsewhere Highway emulates GatherIndex lane by
+// lane, no better than a scalar loop) and masked loads and stores of 32- and 64-bit lanes
+// that never touch memory outside the mask (Highway's HWY_MEM_OPS_MIGHT_FAULT is set on AVX2
+// only because of its 8- and 16-bit lanes).
+#if HWY_ARCH_X86 && HWY_TARGET <= HWY_AVX2
+constexpr bool kHardwareGather = true;
+constexpr bool kSafeMaskedMemory = true;
+#else
+constexpr bool kHardwareGather = false;
+constexpr bool kSafeMaskedMemory = false;
+#endif
+
+// The first `count` (<= Lanes(d)) elements of p in the low lanes, `pad` in the others, without
+// touching memory past p[count - 1]: a plain load could fault at the end of a page. Where
+// masked loads are not safe this goes through a stack buffer.
+template <class D>
+HWY_INLINE hn::Vec<D> LoadTail(D d, const hn::TFromD<D>* p, std::size_t count,
+                               hn::TFromD<D> pad) {
+  if constexpr (kSafeMaskedMemory) {
+    const auto mask = hn::FirstN(d, count);
+    return hn::IfThenElse(mask, hn::MaskedLoad(mask, d, p), hn::Set(d, pad));
+  } else {
+    HWY_ALIGN hn::TFromD<D> buffer[hn::MaxLanes(d)];
+    for (std::size_t i = 0; i < hn::Lanes(d); ++i) buffer[i] = i < count ? p[i] : pad;
+    return hn::Load(d, buffer);
+  }
+}
+
+// Stores the low `count` (<= Lanes(d)) lanes of v to exactly p[0, count), as a store of the
+// low half (if count reaches it) and the rest of the count from the remaining half, down to
+// single lanes. Not a masked store: its window spans the whole vector, and a later load of
+// the memory just past p[count - 1] (the next row of a batch, such as softmax rows of 10
+// logits) waits for that store to complete, which serialised consecutive rows (2.3x slower,
+// measured on AVX-512); nor a stack buffer copied lane by lane (1.3x slower).
+template <class D>
+HWY_INLINE void StoreTail(hn::Vec<D> v, D d, hn::TFromD<D>* p, std::size_t count) {
+#if HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE  // no halves to split into
+  HWY_ALIGN hn::TFromD<D> buffer[hn::MaxLanes(d)];
+  hn::Store(v, d, buffer);
+  for (std::size_t i = 0; i < count; ++i) p[i] = buffer[i];
+#else
+  if (count == hn::Lanes(d)) {
+    hn::StoreU(v, d, p);
+  } else if constexpr (hn::MaxLanes(D()) > 1) {
+    const hn::Half<D> dh;
+    const std::size_t half = hn::Lanes(dh);
+    if (count >= half) {
+      hn::StoreU(hn::LowerHalf(dh, v), dh, p);
+      if (count > half) StoreTail(hn::UpperHalf(dh, v), dh, p + half, count - half);
+    } else if (count != 0) {
+      StoreTail(hn::LowerHalf(dh, v), dh, p, count);
+    }
+  }
+#endif
+}
+
+// Applies `op` (a vector -> vector function) to x[0, n) in place.
+template <class D, class Op>
+HWY_INLINE void TransformInPlace(D d, float* x, std::size_t n, const Op& op) {
+  const std::size_t lanes = hn::Lanes(d);
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) hn::StoreU(op(hn::LoadU(d, x + i)), d, x + i);
+  if (i < n) StoreTail(op(LoadTail(d, x + i, n - i, 0.0f)), d, x + i, n - i);
+}
+
+float Dot(const float* a, const float* b, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  // Four independent accumulators keep four FMA chains in flight (FMA latency is 4 cycles
+  // and there are two FMA pipes on current cores; one chain would run at a quarter speed).
+  auto acc0 = hn::Zero(d);
+  auto acc1 = hn::Zero(d);
+  auto acc2 = hn::Zero(d);
+  auto acc3 = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + 4 * lanes <= n; i += 4 * lanes) {
+    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
+    acc1 = hn::MulAdd(hn::LoadU(d, a + i + lanes), hn::LoadU(d, b + i + lanes), acc1);
+    acc2 = hn::MulAdd(hn::LoadU(d, a + i + 2 * lanes), hn::LoadU(d, b + i + 2 * lanes), acc2);
+    acc3 = hn::MulAdd(hn::LoadU(d, a + i + 3 * lanes), hn::LoadU(d, b + i + 3 * lanes), acc3);
+  }
+  for (; i + lanes <= n; i += lanes) {
+    acc0 = hn::MulAdd(hn::LoadU(d, a + i), hn::LoadU(d, b + i), acc0);
+  }
+  if (i < n) {
+    acc1 = hn::MulAdd(LoadTail(d, a + i, n - i, 0.0f), LoadTail(d, b + i, n - i, 0.0f), acc1);
+  }
+  const auto sum = hn::Add(hn::Add(acc0, acc1), hn::Add(acc2, acc3));
+  return hn::GetLane(hn::SumOfLanes(d, sum));
+}
+
+void Axpy(float alpha, const float* x, float* y, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  const auto valpha = hn::Set(d, alpha);
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    hn::StoreU(hn::MulAdd(valpha, hn::LoadU(d, x + i), hn::LoadU(d, y + i)), d, y + i);
+  }
+  if (i < n) {
+    const auto result =
+        hn::MulAdd(valpha, LoadTail(d, x + i, n - i, 0.0f), LoadTail(d, y + i, n - i, 0.0f));
+    StoreTail(result, d, y + i, n - i);
+  }
+}
+
+void Scale(float alpha, float* x, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const auto valpha = hn::Set(d, alpha);
+  TransformInPlace(d, x, n, [&](auto v) HWY_ATTR { return hn::Mul(v, valpha); });
+}
+
+// The scalar loop for sparse_dot where gathers do not pay off (and for the tails): four
+// accumulators so that the adds of consecutive elements do not wait on each other.
+float SparseDotScalar(const std::uint32_t* idx, const float* val, std::size_t nnz,
+                      const float* dense) {
+  float acc0 = 0.0f, acc1 = 0.0f, acc2 = 0.0f, acc3 = 0.0f;
+  std::size_t j = 0;
+  for (; j + 4 <= nnz; j += 4) {
+    acc0 += val[j] * dense[idx[j]];
+    acc1 += val[j + 1] * dense[idx[j + 1]];
+    acc2 += val[j + 2] * dense[idx[j + 2]];
+    acc3 += val[j + 3] * dense[idx[j + 3]];
+  }
+  for (; j < nnz; ++j) acc0 += val[j] * dense[idx[j]];
+  return (acc0 + acc1) + (acc2 + acc3);
+}
+
+float SparseDot(const std::uint32_t* idx, const float* val, std::size_t nnz,
+                const float* dense) {
+  if constexpr (!kHardwareGather) {
+    return SparseDotScalar(idx, val, nnz, dense);
+  } else {
+    const hn::ScalableTag<float> d;
+    const hn::RebindToSigned<decltype(d)> di;
+    const hn::RebindToUnsigned<decltype(d)> du;
+    const std::size_t lanes = hn::Lanes(d);
+    auto acc0 = hn::Zero(d);
+    auto acc1 = hn::Zero(d);
+    float scalar_part = 0.0f;
+    std::size_t j = 0;
+    // Gathers beat the scalar loop by 1.25-1.35x on AVX2 and AVX-512 (L1, L2 and DRAM; AMD
+    // EPYC, one nonzero per 16 positions). Two vectors per step with separate accumulators:
+    // the gathers, not the FMAs, limit the rate, and two independent ones overlap. Gather
+    // indices are signed 32-bit, so a step holding an index >= 2^31 (a dense vector over
+    // 8 GiB) takes the scalar loop instead.
+    for (; j + 2 * lanes <= nnz; j += 2 * lanes) {
+      const auto index0 = hn::BitCast(di, hn::LoadU(du, idx + j));
+      const auto index1 = hn::BitCast(di, hn::LoadU(du, idx + j + lanes));
+      if (HWY_UNLIKELY(!hn::AllFalse(di, hn::Lt(hn::Or(index0, index1), hn::Zero(di))))) {
+        scalar_part += SparseDotScalar(idx + j, val + j, 2 * lanes, dense);
+        continue;
+      }
+      acc0 = hn::MulAdd(hn::LoadU(d, val + j), hn::GatherIndex(d, dense, index0), acc0);
+      acc1 = hn::MulAdd(hn::LoadU(d, val + j + lanes), hn::GatherIndex(d, dense, index1), acc1);
+    }
+    const float tail = SparseDotScalar(idx + j, val + j, nnz - j, dense);
+    return hn::GetLane(hn::SumOfLanes(d, hn::Add(acc0, acc1))) + (scalar_part + tail);
+  }
+}
+
+void SparseAxpy(float alpha, const std::uint32_t* idx, const float* val, std::size_t nnz,
+                float* dense) {
+  // Scalar on every target. The indices are distinct, so all four loads of a group are
+  // issued before its stores, which the compiler cannot do for the plain loop (it must
+  // assume the elements alias): 1.4x its rate in L1. AVX2 has no scatter, and AVX-512's
+  // gather + FMA + scatter ran at half the rate of this loop at every size measured (L1, L2,
+  // DRAM; AMD EPYC, one nonzero per 16 positions).
+  std::size_t j = 0;
+  for (; j + 4 <= nnz; j += 4) {
+    const std::uint32_t i0 = idx[j], i1 = idx[j + 1], i2 = idx[j + 2], i3 = idx[j + 3];
+    const float d0 = dense[i0], d1 = dense[i1], d2 = dense[i2], d3 = dense[i3];
+    dense[i0] = d0 + alpha * val[j];
+    dense[i1] = d1 + alpha * val[j + 1];
+    dense[i2] = d2 + alpha * val[j + 2];
+    dense[i3] = d3 + alpha * val[j + 3];
+  }
+  for (; j < nnz; ++j) dense[idx[j]] += alpha * val[j];
+}
+
+// The double vector that float vectors of tag D are summed into (AddPromoted): half as many
+// lanes, except on the one-lane HWY_SCALAR target.
+#if HWY_TARGET == HWY_SCALAR
+template <class D>
+using PromotedTag = hn::Rebind<double, D>;
+#else
+template <class D>
+using PromotedTag = hn::Repartition<double, D>;
+#endif
+
+// Returns acc plus the lanes of v promoted to double.
+template <class D>
+HWY_INLINE hn::Vec<PromotedTag<D>> AddPromoted(D /* tag */, hn::Vec<PromotedTag<D>> acc,
+                                               hn::Vec<D> v) {
+  const PromotedTag<D> dd;
+#if HWY_TARGET == HWY_SCALAR
+  return hn::Add(acc, hn::PromoteTo(dd, v));
+#else
+  const hn::Half<D> dh;
+  return hn::Add(hn::Add(acc, hn::PromoteTo(dd, hn::LowerHalf(dh, v))),
+                 hn::PromoteTo(dd, hn::UpperHalf(dh, v)));
+#endif
+}
+
+// Overwrites z[0, k) (k >= 1) with exp(z - max(z)) and returns that max and the sum of the
+// exponentials. The sum is kept in double so that it is accurate to a few float ulps for any
+// k, whatever the summation order: the SIMD and scalar versions then agree tightly.
+struct Exponentials {
+  float max;
+  double sum;
+};
+
+Exponentials ExpShifted(float* z, std::size_t k) {
+  const hn::ScalableTag<float> d;
+  const PromotedTag<decltype(d)> dd;
+  const std::size_t lanes = hn::Lanes(d);
+
+  auto vmax = hn::Set(d, -std::numeric_limits<float>::infinity());
+  std::size_t i = 0;
+  for (; i + lanes <= k; i += lanes) vmax = hn::Max(vmax, hn::LoadU(d, z + i));
+  if (i < k) vmax = hn::Max(vmax, LoadTail(d, z + i, k - i, z[0]));
+  const float max = hn::GetLane(hn::MaxOfLanes(d, vmax));
+
+  const auto vmax_all = hn::Set(d, max);
+  auto sum = hn::Zero(dd);
+  for (i = 0; i + lanes <= k; i += lanes) {
+    const auto e = hn::Exp(d, hn::Sub(hn::LoadU(d, z + i), vmax_all));
+    sum = AddPromoted(d, sum, e);
+    hn::StoreU(e, d, z + i);
+  }
+  if (i < k) {
+    // Padding with the max gives exp(0) = 1 in the unused lanes; they are zeroed before the
+    // sum so the padding value cannot matter.
+    const auto shifted = hn::Sub(LoadTail(d, z + i, k - i, max), vmax_all);
+    const auto e = hn::IfThenElseZero(hn::FirstN(d, k - i), hn::Exp(d, shifted));
+    sum = AddPromoted(d, sum, e);
+    StoreTail(e, d, z + i, k - i);
+  }
+  return {max, hn::GetLane(hn::SumOfLanes(dd, sum))};
+}
+
+// Softmax of a row that fits one vector (k <= Lanes(d), e.g. 10 classes on AVX-512): loaded
+// once and stored once, with nothing written and read back in between.
+template <class D>
+HWY_INLINE Exponentials SoftmaxOneVector(D d, float* z, std::size_t k) {
+  const PromotedTag<D> dd;
+  // Padding with a real element leaves the max unchanged; the padded lanes' exponentials
+  // are zeroed.
+  const auto v = LoadTail(d, z, k, z[0]);
+  const float max = hn::GetLane(hn::MaxOfLanes(d, v));
+  const auto e = hn::IfThenElseZero(hn::FirstN(d, k), hn::Exp(d, hn::Sub(v, hn::Set(d, max))));
+  const double sum = hn::GetLane(hn::SumOfLanes(dd, AddPromoted(d, hn::Zero(dd), e)));
+  const float inverse = static_cast<float>(1.0 / sum);
+  StoreTail(hn::Mul(e, hn::Set(d, inverse)), d, z, k);
+  return {max, sum};
+}
+
+// Turns z (k >= 1 logits) into probabilities; returns the max and the sum of exp(z - max).
+Exponentials SoftmaxInPlace(float* z, std::size_t k) {
+  const hn::ScalableTag<float> d;
+  if (k <= hn::Lanes(d)) return SoftmaxOneVector(d, z, k);
+  const Exponentials ex = ExpShifted(z, k);
+  // Multiplying by the rounded reciprocal costs one extra rounding against a divide per
+  // element; the scalar reference does the same.
+  const auto inverse = hn::Set(d, static_cast<float>(1.0 / ex.sum));
+  TransformInPlace(d, z, k, [&](auto v) HWY_ATTR { return hn::Mul(v, inverse); });
+  return ex;
+}
+
+void Softmax(float* z, std::size_t k) {
+  if (k != 0) SoftmaxInPlace(z, k);
+}
+
+double SoftmaxXent(float* z, std::size_t k, std::uint32_t label) {
+  const float label_logit = z[label];
+  const Exponentials ex = SoftmaxInPlace(z, k);
+  z[label] -= 1.0f;
+  // -log(exp(z_label - max) / sum), without forming the ratio (which underflows to 0 for a
+  // hopeless label); the difference of two floats is exact in double.
+  return std::log(ex.sum) - (static_cast<double>(label_logit) - static_cast<double>(ex.max));
+}
+
+// x > 0 ? x : 0 exactly as the scalar reference: -0 and NaN become +0.
+void ReluForward(float* x, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const auto zero = hn::Zero(d);
+  TransformInPlace(d, x, n,
+                   [&](auto v) HWY_ATTR { return hn::IfThenElseZero(hn::Gt(v, zero), v); });
+}
+
+void ReluBackward(const float* activation, float* grad, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  const auto zero = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto keep = hn::Gt(hn::LoadU(d, activation + i), zero);
+    hn::StoreU(hn::IfThenElseZero(keep, hn::LoadU(d, grad + i)), d, grad + i);
+  }
+  if (i < n) {
+    const auto keep = hn::Gt(LoadTail(d, activation + i, n - i, 0.0f), zero);
+    StoreTail(hn::IfThenElseZero(keep, LoadTail(d, grad + i, n - i, 0.0f)), d, grad + i, n - i);
+  }
+}
+
+// sum += double(g_new) - double(g_old); g_old = g_new; x = float(double(x) - step * sum).
+// The difference is taken after promotion (exact unless the two exponents are more than 29
+// apart), so the running sum tracks the sum of the gradient table up to double rounding; x is updated in double and rounded to float once. The scalar reference
+// uses the same operations; only the FMA in the x update (where the target has one) can
+// differ, by at most one float ulp after rounding.
+void ServerFold(const float* g_new, float* g_old, double* sum, float* x, float step,
+                std::size_t n) {
+  // Work in double-width vectors; the float operands are half-width vectors of as many lanes.
+  const hn::ScalableTag<double> dd;
+  const hn::Rebind<float, decltype(dd)> df;
+  const std::size_t lanes = hn::Lanes(dd);
+  const auto vstep = hn::Set(dd, static_cast<double>(step));
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    const auto fresh = hn::LoadU(df, g_new + i);
+    const auto delta =
+        hn::Sub(hn::PromoteTo(dd, fresh), hn::PromoteTo(dd, hn::LoadU(df, g_old + i)));
+    const auto s = hn::Add(hn::LoadU(dd, sum + i), delta);
+    hn::StoreU(s, dd, sum + i);
+    hn::StoreU(fresh, df, g_old + i);
+    const auto x_new = hn::NegMulAdd(vstep, s, hn::PromoteTo(dd, hn::LoadU(df, x + i)));
+    hn::StoreU(hn::DemoteTo(df, x_new), df, x + i);
+  }
+  for (; i < n; ++i) {
+    sum[i] += static_cast<double>(g_new[i]) - static_cast<double>(g_old[i]);
+    g_old[i] = g_new[i];
+    x[i] = static_cast<float>(static_cast<double>(x[i]) - static_cast<double>(step) * sum[i]);
+  }
+}
+
+// The target this copy was compiled for: what dispatch actually selects.
+std::int64_t CompiledTarget() { return HWY_TARGET; }
+
+}  // namespace HWY_NAMESPACE
+}  // namespace kernels
+}  // namespace dude
+HWY_AFTER_NAMESPACE();
+
+#if HWY_ONCE
+namespace dude::kernels {
+
+HWY_EXPORT(Dot);
+HWY_EXPORT(Axpy);
+HWY_EXPORT(Scale);
+HWY_EXPORT(SparseDot);
+HWY_EXPORT(SparseAxpy);
+HWY_EXPORT(Softmax);
+HWY_EXPORT(SoftmaxXent);
+HWY_EXPORT(ReluForward);
+HWY_EXPORT(ReluBackward);
+HWY_EXPORT(ServerFold);
+HWY_EXPORT(CompiledTarget);
+
+float dot(const float* a, const float* b, std::size_t n) {
+  return HWY_DYNAMIC_DISPATCH(Dot)(a, b, n);
+}
+
+void axpy(float alpha, const float* x, float* y, std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(Axpy)(alpha, x, y, n);
+}
+
+void scale(float alpha, float* x, std::size_t n) { HWY_DYNAMIC_DISPATCH(Scale)(alpha, x, n); }
+
+float sparse_dot(const std::uint32_t* idx, const float* val, std::size_t nnz,
+                 const float* dense) {
+  return HWY_DYNAMIC_DISPATCH(SparseDot)(idx, val, nnz, dense);
+}
+
+void sparse_axpy(float alpha, const std::uint32_t* idx, const float* val, std::size_t nnz,
+                 float* dense) {
+  HWY_DYNAMIC_DISPATCH(SparseAxpy)(alpha, idx, val, nnz, dense);
+}
+
+double softmax_xent(float* z, std::size_t k, std::uint32_t label) {
+  if (label >= k) throw std::out_of_range("softmax_xent: label out of range");
+  return HWY_DYNAMIC_DISPATCH(SoftmaxXent)(z, k, label);
+}
+
+void softmax(float* z, std::size_t k) { HWY_DYNAMIC_DISPATCH(Softmax)(z, k); }
+
+void relu_forward(float* x, std::size_t n) { HWY_DYNAMIC_DISPATCH(ReluForward)(x, n); }
+
+void relu_backward(const float* activation, float* grad, std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(ReluBackward)(activation, grad, n);
+}
+
+void server_fold(const float* g_new, float* g_old, double* sum, float* x, float step,
+                 std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(ServerFold)(g_new, g_old, sum, x, step, n);
+}
+
+std::vector<std::int64_t> available_targets() {
+  // Computed once, before any force_target (which calls this first), because
+  // SupportedTargets() reports the forced target alone while one is in force.
+  static const std::vector<std::int64_t> targets = hwy::SupportedAndGeneratedTargets();
+  return targets;
+}
+
+std::string target_name(std::int64_t target) { return hwy::TargetName(target); }
+
+std::int64_t active_target() { return HWY_DYNAMIC_DISPATCH(CompiledTarget)(); }
+
+void force_target(std::int64_t target) {
+  const std::vector<std::int64_t> targets = available_targets();
+  if (target != 0 && std::find(targets.begin(), targets.end(), target) == targets.end()) {
+    // Dispatching to a target the CPU lacks would die on an illegal instruction.
+    throw std::invalid_argument("force_target: " + target_name(target) +
+                                " is not an available target");
+  }
+  hwy::SetSupportedTargetsForTest(target);
+}
+
+}  // namespace dude::kernels
+#endif  // HWY_ONCE

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# End-to-end checks of the dude command: every class of malformed input exits 1 with
+# FILE:LINE (or FILE: byte N) and the reason, and leaves no model file; usage errors exit 2;
+# train -> eval -> predict works. Usage: test_cli.sh path/to/dude
+set -u
+dude=$(realpath "$1")
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+passed=0
+failed=0
+
+fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
+ok() { passed=$((passed + 1)); }
+
+# expect CODE PATTERN -- dude args...: exit code and a fixed string on stderr; no model left.
+expect() {
+  local code=$1 pattern=$2
+  shift 3
+  rm -f model.dude
+  "$dude" "$@" >out.txt 2>err.txt
+  local got=$?
+  if [ "$got" -ne "$code" ]; then
+    fail "dude $* exited $got, expected $code; stderr: $(cat err.txt)"
+  elif ! grep -qF -- "$pattern" err.txt; then
+    fail "dude $* stderr lacks '$pattern': $(cat err.txt)"
+  elif [ -e model.dude ] || ls model.dude.tmp* >/dev/null 2>&1; then
+    fail "dude $* left a model file behind"
+  else
+    ok
+  fi
+}
+
+good_lines='1 1:0.5 3:1
+0 2:1 3:0.25
+1 1:1
+0 2:0.5'
+printf '%s\n' "$good_lines" > good.svm
+
+bad() {  # bad NAME CONTENT: the good lines, then CONTENT as line 5
+  printf '%s\n%s\n' "$good_lines" "$2" > "$1"
+}
+bad token.svm '1 2:1 x3:1'
+bad index0.svm '1 0:1'
+bad order.svm '1 3:1 2:1'
+bad nan.svm '1 2:nan'
+bad inf.svm '0 2:inf'
+bad value.svm '1 2:1.2.3'
+bad label.svm '1.5 2:1'
+: > empty.svm
+gzip -c good.svm | head -c 20 > truncated.svm.gz
+
+train() { expect "$1" "$2" -- train --train "$3" --epochs 1 --quiet --holdout 0 --out model.dude "${@:4}"; }
+train 1 "token.svm:5:" token.svm
+train 1 "index0.svm:5:" index0.svm
+train 1 "order.svm:5:" order.svm
+train 1 "nan.svm:5:" nan.svm
+train 1 "inf.svm:5:" inf.svm
+train 1 "value.svm:5:" value.svm
+train 1 "label.svm:5:" label.svm
+train 1 "empty.svm: empty" empty.svm
+train 1 "truncated.svm.gz" truncated.svm.gz
+train 1 "truncated" truncated.svm.gz
+
+# Train/test mismatch: a test feature or label the training data does not have.
+printf '1 4:1\n' > wide.svm
+train 1 "wide.svm:1:" good.svm --test wide.svm
+printf '7 1:1\n' > label7.svm
+train 1 "label7.svm:1:" good.svm --test label7.svm
+printf '1,2,3\n0,1,1\n' > a.csv
+printf '1,2\n' > b.csv
+train 1 "b.csv: has 1 features" a.csv --test b.csv
+printf '1,2,3\n0,1\n' > ragged.csv
+train 1 "ragged.csv:2:" ragged.csv
+
+# IDX: 2 images of 2x2 pixels, labels for 2 (or 3) images.
+printf '\x00\x00\x08\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x02\x00\x10\x20\x30\x40\x50\x60\x70' > ok-images-idx3-ubyte
+printf '\x00\x00\x08\x01\x00\x00\x00\x02\x00\x01' > ok-labels-idx1-ubyte
+printf '\x00\x00\x08\x04\x00\x00\x00\x02\x00\x00\x00\x02\x00\x00\x00\x02\x00\x10\x20\x30\x40\x50\x60\x70' > magic-images-idx3-ubyte
+cp ok-labels-idx1-ubyte magic-labels-idx1-ubyte
+printf '\x00\x00\x08\x03\x00\x00\x00\x03\x00\x00\x00\x02\x00\x00\x00\x02\x00\x10\x20\x30\x40\x50\x60\x70' > short-images-idx3-ubyte
+printf '\x00\x00\x08\x01\x00\x00\x00\x03\x00\x01\x01' > short-labels-idx1-ubyte
+cp ok-images-idx3-ubyte count-images-idx3-ubyte
+cp short-labels-idx1-ubyte count-labels-idx1-ubyte
+train 1 "magic-images-idx3-ubyte: byte 0:" magic-images-idx3-ubyte
+train 1 "short-images-idx3-ubyte: byte" short-images-idx3-ubyte
+train 1 "count-labels-idx1-ubyte" count-images-idx3-ubyte
+train 1 "cannot open" missing-images-idx3-ubyte
+
+# Usage errors exit 2.
+expect 2 "model spec" -- train --train good.svm --model mlp:0 --out model.dude
+expect 2 "--lr" -- train --train good.svm --lr -1 --out model.dude
+expect 2 "excludes" -- train --train good.svm --epochs 1 --steps 3 --out model.dude
+expect 2 "--bogus" -- train --bogus
+expect 2 "logreg" -- train --train digits --model logreg --out model.dude
+expect 2 "--model" -- eval --data good.svm
+
+# Help exits 0 on each subcommand.
+for sub in train eval predict; do
+  if "$dude" "$sub" --help >out.txt 2>&1 && grep -q -- "--help" out.txt; then ok; else fail "$sub --help"; fi
+done
+
+# The happy path: train on the built-in digits, evaluate, predict.
+if "$dude" train --train digits --epochs 3 --quiet --out trained.dude --metrics m.jsonl >out.txt 2>err.txt \
+  && grep -q "^test accuracy: 0\.[89]" out.txt && [ -s trained.dude ] && [ "$(wc -l < m.jsonl)" -eq 3 ] \
+  && grep -q '"test_accuracy"' m.jsonl; then ok; else fail "train on digits: $(cat out.txt err.txt)"; fi
+if "$dude" eval --model trained.dude --data digits >out.txt 2>err.txt && grep -q "^accuracy: 0\.9" out.txt \
+  && grep -q "^loss: " out.txt && grep -q "^confusion matrix" out.txt; then ok; else fail "eval: $(cat out.txt err.txt)"; fi
+if "$dude" predict --model trained.dude --data digits >out.txt 2>err.txt && [ "$(wc -l < out.txt)" -eq 1797 ] \
+  && ! grep -qv '^[0-9]$' out.txt; then ok; else fail "predict: $(head -3 out.txt) $(cat err.txt)"; fi
+if "$dude" predict --model trained.dude --data digits --proba --out p.txt 2>err.txt && [ "$(wc -l < p.txt)" -eq 1797 ] \
+  && [ "$(head -1 p.txt | wc -w)" -eq 10 ]; then ok; else fail "predict --proba: $(cat err.txt)"; fi
+# A model does not accept data of another width.
+expect 1 "a.csv" -- eval --model trained.dude --data a.csv
+# A corrupt model file is refused.
+cp trained.dude corrupt.dude
+printf 'garbage' | dd of=corrupt.dude bs=1 seek=100 conv=notrunc 2>/dev/null
+expect 1 "checksum" -- eval --model corrupt.dude --data digits
+
+echo "cli: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,122 @@
+// The model file: round trip, and every kind of damage refused with a message.
+#include <catch2/catch.hpp>
+#include <zlib.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
+#include "dude/errors.hpp"
+#include "dude/model.hpp"
+#include "temp_dir.hpp"
+
+using namespace dude;
+
+namespace {
+
+Model sample_model() {
+  Model m{ModelSpec::parse("mlp:4,3"), 6, 5, 0.01f, {}};
+  m.params.resize(m.objective().num_params());
+  m.objective().init_params(m.params.data(), 7);
+  m.params[0] = 1.5f;
+  return m;
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// Re-seals a modified file with a valid checksum, to reach the checks behind it.
+std::string with_valid_crc(std::string bytes) {
+  const std::size_t body = bytes.size() - 4;
+  const auto crc = static_cast<std::uint32_t>(
+      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(body)));
+  std::memcpy(bytes.data() + body, &crc, 4);
+  return bytes;
+}
+
+constexpr std::size_t kSpecLengthOffset = 12;  // after magic (8) and version (4)
+
+}  // namespace
+
+TEST_CASE("a saved model loads back identical, with no temporary file left", "[model]") {
+  testdata::TempDir dir;
+  const Model m = sample_model();
+  save_model(dir.file("m.dude"), m);
+  const Model back = load_model(dir.file("m.dude"));
+  CHECK(back.spec == m.spec);
+  CHECK(back.features == m.features);
+  CHECK(back.classes == m.classes);
+  CHECK(back.l2 == m.l2);
+  CHECK(back.params == m.params);
+  CHECK(std::distance(std::filesystem::directory_iterator(dir.path()), {}) == 1);
+}
+
+TEST_CASE("damaged model files are refused with a reason", "[model]") {
+  testdata::TempDir dir;
+  const std::string path = dir.file("m.dude");
+  save_model(path, sample_model());
+  const std::string good = read_bytes(path);
+
+  SECTION("missing file") { CHECK_THROWS_WITH(load_model(dir.file("none")), Catch::Contains("cannot open")); }
+  SECTION("flipped parameter byte") {
+    std::string bad = good;
+    bad[bad.size() - 10] ^= 0x40;
+    write_bytes(path, bad);
+    CHECK_THROWS_WITH(load_model(path), Catch::Contains("checksum mismatch"));
+  }
+  SECTION("truncated") {
+    write_bytes(path, good.substr(0, good.size() - 7));
+    CHECK_THROWS_AS(load_model(path), ModelFileError);
+  }
+  SECTION("not a model") {
+    write_bytes(path, "hello, this is not a model file at all");
+    CHECK_THROWS_WITH(load_model(path), Catch::Contains("bad magic"));
+  }
+  SECTION("empty") {
+    write_bytes(path, "");
+    CHECK_THROWS_WITH(load_model(path), Catch::Contains("truncated"));
+  }
+  SECTION("future version") {
+    std::string bad = good;
+    bad[8] = 9;
+    write_bytes(path, with_valid_crc(bad));
+    CHECK_THROWS_WITH(load_model(path), Catch::Contains("version 9 is not supported"));
+  }
+  SECTION("spec that does not parse") {
+    std::string bad = good;
+    bad[kSpecLengthOffset + 4] = 'x';  // "mlp:4,3" -> "xlp:4,3"
+    write_bytes(path, with_valid_crc(bad));
+    CHECK_THROWS_WITH(load_model(path), Catch::Contains("bad model spec"));
+  }
+  SECTION("parameter count that does not fit the spec") {
+    std::string bad = good;
+    bad[kSpecLengthOffset + 4 + 4] = '5';  // "mlp:4,3" -> "mlp:5,3": more parameters needed
+    write_bytes(path, with_valid_crc(bad));
+    CHECK_THROWS_WITH(load_model(path), Catch::Contains("parameters"));
+  }
+  SECTION("NaN parameter") {
+    std::string bad = good;
+    const float nan = std::numeric_limits<float>::quiet_NaN();
+    std::memcpy(bad.data() + bad.size() - 8, &nan, 4);
+    write_bytes(path, with_valid_crc(bad));
+    CHECK_THROWS_WITH(load_model(path), Catch::Contains("NaN"));
+  }
+}
+
+TEST_CASE("saving refuses a model that does not fit its spec, and leaves no file", "[model]") {
+  testdata::TempDir dir;
+  Model m = sample_model();
+  m.params.pop_back();
+  CHECK_THROWS_AS(save_model(dir.file("m.dude"), m), ModelFileError);
+  m = sample_model();
+  m.params[3] = std::numeric_limits<float>::infinity();
+  CHECK_THROWS_AS(save_model(dir.file("m.dude"), m), ModelFileError);
+  CHECK(std::filesystem::is_empty(dir.path()));
+}

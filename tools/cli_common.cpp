@@ -1,0 +1,128 @@
+#include "cli_common.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "dude/errors.hpp"
+
+namespace dude::cli {
+
+void add_data_flags(CLI::App& command, DataFlags& flags) {
+  command.add_option("--format", flags.format, "Input format: auto, libsvm, csv or idx")
+      ->check(CLI::IsMember({"auto", "libsvm", "svmlight", "csv", "idx"}))
+      ->capture_default_str();
+  command.add_option("--csv-label-column", flags.csv_label_column,
+                     "CSV: column of the label (0-based; negative counts from the end)")
+      ->capture_default_str();
+  command.add_flag("--csv-header", flags.csv_header, "CSV: the first line is a header");
+}
+
+Dataset load_data(const std::string& path, const std::string& labels, const DataFlags& flags,
+                  std::size_t features, std::uint32_t classes) {
+  if (is_builtin_dataset(path)) {
+    const Dataset d = load_builtin_dataset(path);
+    const std::string name = path + " (built-in)";
+    if (features != 0 && features != d.features()) {
+      throw DataError(name, "has " + std::to_string(d.features()) + " features, the model has " +
+                                std::to_string(features));
+    }
+    if (classes != 0 && classes < d.classes()) {
+      throw DataError(name, "has " + std::to_string(d.classes()) + " classes, the model has " +
+                                std::to_string(classes));
+    }
+    return classes > d.classes() ? d.widened(d.features(), classes) : d;
+  }
+  LoadOptions options;
+  options.format = parse_format(flags.format);
+  options.labels_path = labels;
+  options.csv_label_column = flags.csv_label_column;
+  options.csv_header = flags.csv_header;
+  options.features = features;
+  options.classes = classes;
+  return load_dataset(path, options);
+}
+
+AtomicOutput::AtomicOutput(std::string path)
+    : path_(std::move(path)), temporary_(path_ + ".tmp." + std::to_string(::getpid())) {
+  file_ = std::fopen(temporary_.c_str(), "w");
+  if (file_ == nullptr) {
+    throw Error(path_ + ": cannot create " + temporary_ + ": " + std::strerror(errno));
+  }
+}
+
+AtomicOutput::~AtomicOutput() {
+  if (file_ != nullptr) {
+    std::fclose(file_);
+    std::remove(temporary_.c_str());
+  }
+}
+
+void AtomicOutput::commit() {
+  const bool ok = std::fflush(file_) == 0 && !std::ferror(file_);
+  const int saved_errno = errno;
+  const bool closed = std::fclose(file_) == 0;
+  file_ = nullptr;
+  if (!ok || !closed) {
+    std::remove(temporary_.c_str());
+    throw Error(path_ + ": write failed: " + std::strerror(saved_errno));
+  }
+  if (std::rename(temporary_.c_str(), path_.c_str()) != 0) {
+    const int rename_errno = errno;
+    std::remove(temporary_.c_str());
+    throw Error(path_ + ": cannot rename the temporary file into place: " + std::strerror(rename_errno));
+  }
+}
+
+ProgressLine::ProgressLine(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO) == 1) {}
+
+ProgressLine::~ProgressLine() { clear(); }
+
+void ProgressLine::update(const std::string& text, double elapsed_seconds, double fraction) {
+  if (!enabled_) return;
+  std::string line = text;
+  if (fraction > 0.0 && fraction < 1.0) {
+    const double eta = elapsed_seconds * (1.0 - fraction) / fraction;
+    char buffer[48];
+    std::snprintf(buffer, sizeof buffer, "  ETA %.0fs", std::ceil(eta));
+    line += buffer;
+  }
+  std::fprintf(stderr, "\r\033[K%s", line.c_str());
+  std::fflush(stderr);
+  shown_ = true;
+}
+
+void ProgressLine::print(const std::string& text) {
+  clear();
+  std::fprintf(stderr, "%s\n", text.c_str());
+}
+
+void ProgressLine::clear() {
+  if (shown_) {
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    shown_ = false;
+  }
+}
+
+int run_guarded(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "dude: error: %s\n", e.what());
+    return kUsageError;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "dude: error: %s\n", e.what());
+    return kDataOrModelError;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "dude: error: out of memory\n");
+    return kDataOrModelError;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "dude: internal error: %s\n", e.what());
+    return kDataOrModelError;
+  }
+}
+
+}  // namespace dude::cli

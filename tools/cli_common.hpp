@@ -1,0 +1,68 @@
+// cli_common.hpp: what the dude subcommands share: data flags and loading, outputs that
+// appear whole or not at all, and the progress line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <functional>
+#include <string>
+
+#include "dude/dataset.hpp"
+#include "dude/io.hpp"
+
+namespace dude::cli {
+
+/// Exit codes of the dude command.
+enum ExitCode : int { kOk = 0, kDataOrModelError = 1, kUsageError = 2 };
+
+/// Flags that say how to read a data file.
+struct DataFlags {
+  std::string format = "auto";
+  int csv_label_column = 0;
+  bool csv_header = false;
+};
+void add_data_flags(CLI::App& command, DataFlags& flags);
+
+/// Loads a data file (or a built-in data set by name) so that it fits `features` and
+/// `classes` when they are nonzero. `labels` is the IDX labels file, or empty.
+Dataset load_data(const std::string& path, const std::string& labels, const DataFlags& flags,
+                  std::size_t features = 0, std::uint32_t classes = 0);
+
+/// A text output that replaces its target only when complete: written to a temporary file
+/// beside it and renamed in commit(); removed if never committed.
+class AtomicOutput {
+ public:
+  explicit AtomicOutput(std::string path);
+  ~AtomicOutput();
+  AtomicOutput(const AtomicOutput&) = delete;
+  AtomicOutput& operator=(const AtomicOutput&) = delete;
+  std::FILE* stream() const { return file_; }
+  void commit();
+
+ private:
+  std::string path_;
+  std::string temporary_;
+  std::FILE* file_ = nullptr;
+};
+
+/// A one-line progress display on a terminal (stderr), redrawn in place.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled);
+  ~ProgressLine();
+  /// Redraws the line; `fraction` in [0,1] of the budget gives the ETA.
+  void update(const std::string& text, double elapsed_seconds, double fraction);
+  /// Prints a permanent line above the progress line.
+  void print(const std::string& text);
+  void clear();
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+};
+
+/// Runs a subcommand body, mapping exceptions to messages on stderr and exit codes.
+int run_guarded(const std::function<int()>& body);
+
+}  // namespace dude::cli

@@ -1,0 +1,183 @@
+// dude train: load data, train a model, report progress and the final test accuracy.
+#include <tbb/global_control.h>
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "dude/errors.hpp"
+#include "dude/model.hpp"
+#include "dude/trainer.hpp"
+
+namespace dude::cli {
+namespace {
+
+struct TrainFlags {
+  std::string train = "digits";
+  std::string train_labels;
+  std::string test;
+  std::string test_labels;
+  DataFlags data;
+  double holdout = 0.2;
+  std::string model = "softmax";
+  double epochs = 0;
+  std::uint64_t steps = 0;
+  double seconds = 0;
+  float lr = 0.2f;
+  std::string schedule = "cosine";
+  float lr_decay = 1.0f;
+  std::size_t batch = 32;
+  float l2 = 0.0f;
+  std::uint64_t seed = 1;
+  std::uint64_t eval_every = 0;
+  std::string out;
+  std::string metrics;
+  unsigned threads = 0;
+  bool quiet = false;
+};
+
+constexpr double kDefaultEpochs = 10;
+
+nlohmann::json metrics_record(const Progress& p) {
+  nlohmann::json j = {{"wall_s", p.wall_seconds}, {"step", p.steps},   {"samples", p.samples},
+                      {"epoch", p.epoch},         {"lr", p.lr},        {"train_loss", p.train_loss},
+                      {"final", p.final}};
+  if (p.has_test) {
+    j["test_loss"] = p.test_loss;
+    j["test_accuracy"] = p.test_accuracy;
+  }
+  return j;
+}
+
+int run_train(const TrainFlags& f) {
+  SgdConfig config;
+  config.seed = f.seed;
+  config.batch = f.batch;
+  config.epochs = f.epochs;
+  config.steps = f.steps;
+  config.seconds = f.seconds;
+  if (f.epochs == 0 && f.steps == 0 && f.seconds == 0) config.epochs = kDefaultEpochs;
+  config.lr = f.lr;
+  config.schedule = parse_schedule(f.schedule);
+  config.lr_decay = f.lr_decay;
+  config.eval_every = f.eval_every;
+  config.validate();
+  const ModelSpec spec = ModelSpec::parse(f.model);
+
+  std::optional<tbb::global_control> thread_limit;
+  if (f.threads > 0) thread_limit.emplace(tbb::global_control::max_allowed_parallelism, f.threads);
+
+  // Everything that can fail on input is checked before training starts.
+  const Dataset train = load_data(f.train, f.train_labels, f.data);
+  std::optional<Dataset> test;
+  std::vector<std::uint32_t> train_rows, test_rows;
+  if (!f.test.empty()) {
+    test = load_data(f.test, f.test_labels, f.data, train.features(), train.classes());
+    train_rows = all_rows(train.rows());
+    test_rows = all_rows(test->rows());
+  } else {
+    RowSplit split = split_rows(train.rows(), f.holdout, f.seed);
+    train_rows = std::move(split.train);
+    test_rows = std::move(split.holdout);
+    if (!test_rows.empty()) test = train;
+  }
+  const std::uint32_t classes = std::max(train.classes(), test ? test->classes() : 0u);
+  Model model{spec, train.features(), classes, f.l2, {}};
+  const Objective objective = model.objective();
+  model.params.resize(objective.num_params());
+  objective.init_params(model.params.data(), f.seed);
+
+  std::unique_ptr<AtomicOutput> metrics;
+  if (!f.metrics.empty()) metrics = std::make_unique<AtomicOutput>(f.metrics);
+
+  ProgressLine line(!f.quiet);
+  const auto on_progress = [&](const Progress& p) {
+    char text[256];
+    if (p.evaluation) {
+      if (metrics) std::fprintf(metrics->stream(), "%s\n", metrics_record(p).dump().c_str());
+      if (!f.quiet) {
+        int len = std::snprintf(text, sizeof text, "epoch %6.2f  step %8llu  train loss %.4f",
+                                p.epoch, static_cast<unsigned long long>(p.steps), p.train_loss);
+        if (p.has_test) {
+          std::snprintf(text + len, sizeof text - static_cast<std::size_t>(len),
+                        "  test loss %.4f  test accuracy %.4f", p.test_loss, p.test_accuracy);
+        }
+        line.print(text);
+      }
+    } else {
+      const double rate = p.wall_seconds > 0 ? static_cast<double>(p.samples) / p.wall_seconds : 0;
+      std::snprintf(text, sizeof text, "epoch %.2f  %.0f samples/s  loss %.4f", p.epoch, rate,
+                    p.train_loss);
+      line.update(text, p.wall_seconds, p.fraction_done);
+    }
+  };
+
+  const Subset train_set{&train, train_rows};
+  const Subset test_set{test ? &*test : nullptr, test_rows};
+  const Progress last = train_sgd(objective, train_set, test ? &test_set : nullptr, config,
+                                  model.params.data(), on_progress);
+  line.clear();
+
+  if (!f.out.empty()) save_model(f.out, model);
+  if (metrics) metrics->commit();
+  std::printf("train rows: %zu  features: %zu  classes: %u  model: %s  steps: %llu  time: %.2fs\n",
+              train_rows.size(), train.features(), classes, spec.to_string().c_str(),
+              static_cast<unsigned long long>(last.steps), last.wall_seconds);
+  if (last.has_test) {
+    std::printf("test accuracy: %.4f\ntest loss: %.4f\n", last.test_accuracy, last.test_loss);
+  }
+  return kOk;
+}
+
+}  // namespace
+
+Command add_train_command(CLI::App& app) {
+  auto flags = std::make_shared<TrainFlags>();
+  TrainFlags& f = *flags;
+  CLI::App* cmd = app.add_subcommand("train", "Train a model and report its test accuracy");
+  cmd->add_option("--train,--data", f.train,
+                  "Training data: a file (LIBSVM, CSV or IDX images; .gz read transparently) "
+                  "or a built-in data set (digits)")
+      ->capture_default_str();
+  cmd->add_option("--train-labels", f.train_labels, "IDX labels file for --train (default: by name)");
+  cmd->add_option("--test", f.test, "Test data, same format as --train");
+  cmd->add_option("--test-labels", f.test_labels, "IDX labels file for --test (default: by name)");
+  cmd->add_option("--holdout", f.holdout,
+                  "Without --test: fraction of the training rows held out for testing (seeded)")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  add_data_flags(*cmd, f.data);
+  cmd->add_option("--model", f.model, "Model: logreg, softmax or mlp:W1[,W2...]")->capture_default_str();
+  auto* epochs = cmd->add_option("--epochs", f.epochs, "Budget: passes over the data (default 10)")
+                     ->check(CLI::PositiveNumber);
+  auto* steps = cmd->add_option("--steps", f.steps, "Budget: minibatch steps")->check(CLI::PositiveNumber);
+  auto* seconds = cmd->add_option("--seconds", f.seconds, "Budget: wall-clock seconds")
+                      ->check(CLI::PositiveNumber);
+  epochs->excludes(steps)->excludes(seconds);
+  steps->excludes(seconds);
+  cmd->add_option("--lr", f.lr, "Learning rate")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--schedule", f.schedule, "Learning-rate schedule: constant, invt or cosine")
+      ->check(CLI::IsMember({"constant", "invt", "1/t", "cosine"}))
+      ->capture_default_str();
+  cmd->add_option("--lr-decay", f.lr_decay, "invt: lr / (1 + decay * epoch)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--batch", f.batch, "Minibatch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  cmd->add_option("--l2", f.l2, "L2 regularisation of the weights")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--seed", f.seed, "Random seed (initialisation, shuffling, holdout split)")
+      ->capture_default_str();
+  cmd->add_option("--eval-every", f.eval_every, "Evaluate every N steps (default: every epoch)");
+  cmd->add_option("--out", f.out, "Write the trained model here (atomically)");
+  cmd->add_option("--metrics", f.metrics, "Write evaluation points here as JSON Lines");
+  cmd->add_option("--threads", f.threads, "Threads for loading and evaluation (default: all cores)");
+  cmd->add_flag("--quiet,-q", f.quiet, "No progress output; only the final summary");
+  return {cmd, [flags] { return run_train(*flags); }};
+}
+
+}  // namespace dude::cli
