@@ -6,11 +6,14 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
+#include <thread>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "dude/errors.hpp"
+#include "dude/async.hpp"
 #include "dude/model.hpp"
+#include "dude/partition.hpp"
 #include "dude/trainer.hpp"
 
 namespace dude::cli {
@@ -38,6 +41,15 @@ struct TrainFlags {
   std::string metrics;
   unsigned threads = 0;
   bool quiet = false;
+  bool verbose = false;
+  // Asynchronous training (any --algo but sgd).
+  std::string algo = "sgd";
+  std::size_t workers = 0;
+  std::string partition = "iid";
+  std::string slowdown;
+  std::string slot = "handoff";
+  bool no_warm_start = false;
+  bool pin = false;
 };
 
 constexpr double kDefaultEpochs = 10;
@@ -50,7 +62,33 @@ nlohmann::json metrics_record(const Progress& p) {
     j["test_loss"] = p.test_loss;
     j["test_accuracy"] = p.test_accuracy;
   }
+  if (!p.arrivals.empty()) {
+    j["staleness_mean"] = p.staleness_mean;
+    j["staleness_max"] = p.staleness_max;
+    j["arrivals"] = p.arrivals;
+  }
   return j;
+}
+
+/// "min..max" of the per-worker arrival counts, for the progress line.
+std::string arrivals_range(const std::vector<std::uint64_t>& arrivals) {
+  if (arrivals.empty()) return {};
+  const auto [lo, hi] = std::minmax_element(arrivals.begin(), arrivals.end());
+  return "  arrivals/worker " + std::to_string(*lo) + ".." + std::to_string(*hi);
+}
+
+/// Verbose: each worker's shard size and class histogram.
+void print_shards(const Dataset& train, const std::vector<std::uint32_t>& rows, const AsyncConfig& async) {
+  const auto shards = partition_rows(train, rows, async.workers, async.partition, async.sgd.seed);
+  const auto histograms = shard_histograms(train, shards);
+  std::fprintf(stderr, "partition %s over %zu workers (rows per class):\n",
+               async.partition.to_string().c_str(), async.workers);
+  for (std::size_t w = 0; w < shards.size(); ++w) {
+    std::fprintf(stderr, "  worker %zu: %zu rows, slowdown %g:", w, shards[w].size(),
+                 async.slowdown.empty() ? 1.0 : async.slowdown[w]);
+    for (const std::size_t count : histograms[w]) std::fprintf(stderr, " %zu", count);
+    std::fprintf(stderr, "\n");
+  }
 }
 
 int run_train(const TrainFlags& f) {
@@ -103,8 +141,13 @@ int run_train(const TrainFlags& f) {
         int len = std::snprintf(text, sizeof text, "epoch %6.2f  step %8llu  train loss %.4f",
                                 p.epoch, static_cast<unsigned long long>(p.steps), p.train_loss);
         if (p.has_test) {
+          len += std::snprintf(text + len, sizeof text - static_cast<std::size_t>(len),
+                               "  test loss %.4f  test accuracy %.4f", p.test_loss, p.test_accuracy);
+        }
+        if (!p.arrivals.empty()) {
           std::snprintf(text + len, sizeof text - static_cast<std::size_t>(len),
-                        "  test loss %.4f  test accuracy %.4f", p.test_loss, p.test_accuracy);
+                        "  staleness %.1f (max %llu)%s", p.staleness_mean,
+                        static_cast<unsigned long long>(p.staleness_max), arrivals_range(p.arrivals).c_str());
         }
         line.print(text);
       }
@@ -118,8 +161,25 @@ int run_train(const TrainFlags& f) {
 
   const Subset train_set{&train, train_rows};
   const Subset test_set{test ? &*test : nullptr, test_rows};
-  const Progress last = train_sgd(objective, train_set, test ? &test_set : nullptr, config,
-                                  model.params.data(), on_progress);
+  Progress last;
+  if (f.algo == "sgd") {
+    last = train_sgd(objective, train_set, test ? &test_set : nullptr, config,
+                     model.params.data(), on_progress);
+  } else {
+    AsyncConfig async;
+    async.sgd = config;
+    async.algorithm = AlgorithmSpec::parse(f.algo);
+    async.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
+    async.partition = PartitionSpec::parse(f.partition);
+    if (!f.slowdown.empty()) async.slowdown = parse_slowdown(f.slowdown, async.workers);
+    async.slot = parse_slot_discipline(f.slot);
+    async.warm_start = !f.no_warm_start;
+    async.pin_threads = f.pin;
+    async.validate();
+    if (f.verbose) print_shards(train, train_rows, async);
+    last = train_async(objective, train_set, test ? &test_set : nullptr, async,
+                       model.params.data(), on_progress);
+  }
   line.clear();
 
   if (!f.out.empty()) save_model(f.out, model);
@@ -177,6 +237,24 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--metrics", f.metrics, "Write evaluation points here as JSON Lines");
   cmd->add_option("--threads", f.threads, "Threads for loading and evaluation (default: all cores)");
   cmd->add_flag("--quiet,-q", f.quiet, "No progress output; only the final summary");
+  cmd->add_flag("--verbose,-v", f.verbose, "Also print each worker's shard (rows per class)");
+  cmd->add_option("--algo", f.algo,
+                  "Algorithm: sgd (single thread), dude, asgd, hogwild, sync or fedbuff:K")
+      ->capture_default_str();
+  cmd->add_option("--workers", f.workers, "Worker threads (default: one per core)")
+      ->check(CLI::Range(1, 4096));
+  cmd->add_option("--partition", f.partition,
+                  "How rows are split over workers: iid, label:K (K classes each) or dirichlet:ALPHA")
+      ->capture_default_str();
+  cmd->add_option("--slowdown", f.slowdown,
+                  "Per-worker slowdown factors, repeated over the workers: 1,4 makes every "
+                  "second worker post 4x less often");
+  cmd->add_option("--slot", f.slot, "Gradient hand-over: handoff (worker waits) or triple (newest wins)")
+      ->check(CLI::IsMember({"handoff", "triple"}))
+      ->capture_default_str();
+  cmd->add_flag("--no-warm-start", f.no_warm_start,
+                "dude: start with an empty gradient table instead of every worker's gradient at x0");
+  cmd->add_flag("--pin", f.pin, "Pin the server and each worker to its own core");
   return {cmd, [flags] { return run_train(*flags); }};
 }
 

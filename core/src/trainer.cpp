@@ -8,7 +8,7 @@
 
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
-#include "rng.hpp"
+#include "minibatch_sampler.hpp"
 
 namespace dude {
 
@@ -60,15 +60,14 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   if (train.data == nullptr || train.rows.empty()) throw ConfigError("train: no training rows");
   const Dataset& data = *train.data;
   const std::size_t n = train.rows.size();
-  const std::size_t batch = std::min(config.batch, n);
+  MinibatchSampler sampler(train.rows, config.batch, config.seed);
+  const std::size_t batch = sampler.batch();
   const std::size_t steps_per_epoch = (n + batch - 1) / batch;
   const std::uint64_t eval_every = config.eval_every > 0 ? config.eval_every : steps_per_epoch;
   const double total_samples = config.epochs * static_cast<double>(n);
 
   Workspace ws = objective.make_workspace(batch, !data.is_sparse());
   std::vector<float> grad(objective.num_params());
-  std::vector<std::uint32_t> order(train.rows.begin(), train.rows.end());
-  Rng rng(config.seed, /*stream=*/0x76d);
 
   Progress p;
   const Clock::time_point start = Clock::now();
@@ -104,15 +103,9 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   auto finished = [&] {
     return fraction_done() >= 1.0 || (stop != nullptr && stop->load(std::memory_order_relaxed));
   };
-  std::size_t cursor = n;  // position in the current epoch's order; n forces a reshuffle
   while (!finished()) {
-    if (cursor >= n) {
-      rng.shuffle(std::span<std::uint32_t>(order));
-      cursor = 0;
-    }
-    const std::size_t take = std::min(batch, n - cursor);
-    const std::span<const std::uint32_t> rows(order.data() + cursor, take);
-    cursor += take;
+    const std::span<const std::uint32_t> rows = sampler.next();
+    const std::size_t take = rows.size();
 
     const double lr = learning_rate(config, static_cast<double>(p.samples) / static_cast<double>(n),
                                     fraction_done());

@@ -86,12 +86,12 @@ void relu_backward(const float* activation, float* grad, std::size_t n) {
 
 // The arithmetic of the SIMD fold, operation for operation: the difference taken in double,
 // the running sum in double, x updated in double and rounded to float once.
-void server_fold(const float* g_new, float* g_old, double* sum, float* x, float step,
-                 std::size_t n) {
+void server_fold(const float* g_new, float* g_old, double* sum, const float* x_in, float* x_out,
+                 float step, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     sum[i] += static_cast<double>(g_new[i]) - static_cast<double>(g_old[i]);
     g_old[i] = g_new[i];
-    x[i] = static_cast<float>(static_cast<double>(x[i]) - static_cast<double>(step) * sum[i]);
+    x_out[i] = x_in[i] + (-step) * static_cast<float>(sum[i]);
   }
 }
 

@@ -339,18 +339,19 @@ void ReluBackward(const float* activation, float* grad, std::size_t n) {
   }
 }
 
-// sum += double(g_new) - double(g_old); g_old = g_new; x = float(double(x) - step * sum).
-// The difference is taken after promotion (exact unless the two exponents are more than 29
-// apart), so the running sum tracks the sum of the gradient table up to double rounding; x is updated in double and rounded to float once. The scalar reference
-// uses the same operations; only the FMA in the x update (where the target has one) can
-// differ, by at most one float ulp after rounding.
-void ServerFold(const float* g_new, float* g_old, double* sum, float* x, float step,
-                std::size_t n) {
+// The DuDe fold: sum += g_new - g_old; g_old = g_new; x_out = x_in - step * sum.
+// The difference is taken in double, where it is exact unless the exponents are more than 29
+// apart (a float difference would round at every fold), so the running sum tracks the sum of
+// the gradient table. The model update is x_in + (-step) * float(sum) with the same float
+// MulAdd as Axpy, lane for lane: when sum holds exactly one worker's gradient g, the fold
+// gives exactly axpy(-step, g, x), so one-worker DuDe reproduces SGD bit for bit.
+void ServerFold(const float* g_new, float* g_old, double* sum, const float* x_in, float* x_out,
+                float step, std::size_t n) {
   // Work in double-width vectors; the float operands are half-width vectors of as many lanes.
   const hn::ScalableTag<double> dd;
   const hn::Rebind<float, decltype(dd)> df;
   const std::size_t lanes = hn::Lanes(dd);
-  const auto vstep = hn::Set(dd, static_cast<double>(step));
+  const auto vneg_step = hn::Set(df, -step);
   std::size_t i = 0;
   for (; i + lanes <= n; i += lanes) {
     const auto fresh = hn::LoadU(df, g_new + i);
@@ -359,13 +360,22 @@ void ServerFold(const float* g_new, float* g_old, double* sum, float* x, float s
     const auto s = hn::Add(hn::LoadU(dd, sum + i), delta);
     hn::StoreU(s, dd, sum + i);
     hn::StoreU(fresh, df, g_old + i);
-    const auto x_new = hn::NegMulAdd(vstep, s, hn::PromoteTo(dd, hn::LoadU(df, x + i)));
-    hn::StoreU(hn::DemoteTo(df, x_new), df, x + i);
+    hn::StoreU(hn::MulAdd(vneg_step, hn::DemoteTo(df, s), hn::LoadU(df, x_in + i)), df, x_out + i);
   }
-  for (; i < n; ++i) {
-    sum[i] += static_cast<double>(g_new[i]) - static_cast<double>(g_old[i]);
-    g_old[i] = g_new[i];
-    x[i] = static_cast<float>(static_cast<double>(x[i]) - static_cast<double>(step) * sum[i]);
+  if (i < n) {
+    // Fewer than `lanes` left: the sums in scalar code, the model update with the same
+    // vector MulAdd as above (through a small buffer), so every element rounds alike.
+    const hn::ScalableTag<float> d;
+    HWY_ALIGN float demoted[hn::MaxLanes(d)];
+    const std::size_t left = n - i;
+    for (std::size_t j = 0; j < left; ++j) {
+      sum[i + j] += static_cast<double>(g_new[i + j]) - static_cast<double>(g_old[i + j]);
+      g_old[i + j] = g_new[i + j];
+      demoted[j] = static_cast<float>(sum[i + j]);
+    }
+    const auto result = hn::MulAdd(hn::Set(d, -step), LoadTail(d, demoted, left, 0.0f),
+                                   LoadTail(d, x_in + i, left, 0.0f));
+    StoreTail(result, d, x_out + i, left);
   }
 }
 
@@ -425,9 +435,9 @@ void relu_backward(const float* activation, float* grad, std::size_t n) {
   HWY_DYNAMIC_DISPATCH(ReluBackward)(activation, grad, n);
 }
 
-void server_fold(const float* g_new, float* g_old, double* sum, float* x, float step,
-                 std::size_t n) {
-  HWY_DYNAMIC_DISPATCH(ServerFold)(g_new, g_old, sum, x, step, n);
+void server_fold(const float* g_new, float* g_old, double* sum, const float* x_in, float* x_out,
+                 float step, std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(ServerFold)(g_new, g_old, sum, x_in, x_out, step, n);
 }
 
 std::vector<std::int64_t> available_targets() {

@@ -11,6 +11,7 @@
 #include <functional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "dude/dataset.hpp"
 #include "dude/objective.hpp"
@@ -56,6 +57,10 @@ struct Progress {
   double test_accuracy = 0;
   double fraction_done = 0;   // of the budget, in [0,1]
   bool final = false;         // the last point of the run
+  // Asynchronous runs only (zero or empty for the single-thread trainer):
+  double staleness_mean = 0;            // model delay tau of the gradients applied since the last point
+  std::uint64_t staleness_max = 0;
+  std::vector<std::uint64_t> arrivals;  // gradients applied per worker since the start
 };
 using ProgressCallback = std::function<void(const Progress&)>;
 

@@ -25,7 +25,8 @@ float sparse_dot(const std::uint32_t* idx, const float* val, std::size_t nnz, co
 /// dense[idx[j]] += alpha * val[j] for j < nnz. Indices must be distinct (a CSR row).
 void sparse_axpy(float alpha, const std::uint32_t* idx, const float* val, std::size_t nnz,
                  float* dense);
-/// Softmax cross-entropy on one row of k logits, in place: on return z holds
+/// Softmax cross-entropy on one row of k logits, in place (throws std::out_of_range if
+/// label >= k): on return z holds
 /// softmax(z) - onehot(label) (the gradient of the loss with respect to the logits) and the
 /// function returns -log softmax(z)[label], computed stably (max subtracted).
 double softmax_xent(float* z, std::size_t k, std::uint32_t label);
@@ -36,10 +37,12 @@ void relu_forward(float* x, std::size_t n);
 /// grad[i] = activation[i] > 0 ? grad[i] : 0, where activation is the ReLU's output.
 void relu_backward(const float* activation, float* grad, std::size_t n);
 /// The DuDe server fold for one arrival, in one pass over memory:
-///   sum[i] += g_new[i] - g_old[i];  g_old[i] = g_new[i];  x[i] -= step * sum[i].
-/// The running sum is kept in double so that millions of folds do not drift.
-void server_fold(const float* g_new, float* g_old, double* sum, float* x, float step,
-                 std::size_t n);
+///   sum[i] += g_new[i] - g_old[i];  g_old[i] = g_new[i];  x_out[i] = x_in[i] - step * sum[i].
+/// The running sum is kept in double (the difference is taken in double, exactly) so that
+/// millions of folds do not drift. The model update rounds exactly like axpy(-step, ...) on
+/// float(sum). x_out may equal x_in.
+void server_fold(const float* g_new, float* g_old, double* sum, const float* x_in, float* x_out,
+                 float step, std::size_t n);
 
 /// The plain-loop references, same contracts as above.
 namespace scalar {
@@ -53,8 +56,8 @@ double softmax_xent(float* z, std::size_t k, std::uint32_t label);
 void softmax(float* z, std::size_t k);
 void relu_forward(float* x, std::size_t n);
 void relu_backward(const float* activation, float* grad, std::size_t n);
-void server_fold(const float* g_new, float* g_old, double* sum, float* x, float step,
-                 std::size_t n);
+void server_fold(const float* g_new, float* g_old, double* sum, const float* x_in, float* x_out,
+                 float step, std::size_t n);
 }  // namespace scalar
 
 /// The SIMD targets compiled into this build that the running CPU supports, best first,
@@ -65,7 +68,8 @@ std::string target_name(std::int64_t target);
 /// The target the dispatched functions use now.
 std::int64_t active_target();
 /// Restricts dispatch to one target from `available_targets()`; 0 restores the default
-/// (the best one). Not thread-safe: call it while no kernel runs (tests, benchmark set-up).
+/// (the best one); any other id throws std::invalid_argument. Not thread-safe: call it while
+/// no kernel runs (tests, benchmark set-up).
 void force_target(std::int64_t target);
 
 }  // namespace dude::kernels

@@ -1,0 +1,68 @@
+// dude/async.hpp: asynchronous training on many threads: DuDe-ASGD and its baselines on one
+// engine.
+//
+// `workers` threads each own a shard of the training rows (see partition.hpp) and compute
+// minibatch gradients on the newest model they can get; one server thread applies them as
+// the chosen algorithm says (hogwild has no server: workers update the shared model
+// themselves). Budgets count over the whole run: epochs in samples processed by all workers,
+// steps in server model updates (sync: rounds), or wall seconds.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dude/partition.hpp"
+#include "dude/trainer.hpp"
+
+namespace dude {
+
+struct AlgorithmSpec {
+  enum class Kind {
+    Dude,     // x -= (lr/n) * S, S = sum of every worker's latest gradient, on every arrival
+    Asgd,     // x -= lr * g on every arrival
+    Hogwild,  // no server: each worker applies x -= lr * g to the shared model, lock-free
+    Sync,     // wait for one gradient from every worker, x -= lr * mean(g)
+    FedBuff,  // buffer K arrivals, x -= lr * mean(buffer)
+  };
+  Kind kind = Kind::Dude;
+  std::uint32_t buffer = 0;  // FedBuff: K
+
+  /// Parses "dude", "asgd", "hogwild", "sync", "fedbuff:K"; throws ConfigError otherwise.
+  static AlgorithmSpec parse(std::string_view text);
+  std::string to_string() const;
+};
+
+/// How a worker hands gradients to the server (see core/src/engine/gradient_slot.hpp).
+enum class SlotDiscipline {
+  Handoff,       // the worker waits until the server folded its gradient: none is lost
+  TripleBuffer,  // newest wins, nobody waits; an unread gradient may be overwritten
+};
+/// Parses "handoff" or "triple"; throws ConfigError otherwise.
+SlotDiscipline parse_slot_discipline(std::string_view text);
+
+struct AsyncConfig {
+  SgdConfig sgd;  // seed, per-worker batch, budget, lr and schedule, eval_every (server steps)
+  AlgorithmSpec algorithm;
+  std::size_t workers = 2;
+  PartitionSpec partition;       // iid by default
+  std::vector<double> slowdown;  // per-worker factors >= 1 (empty: all 1)
+  bool warm_start = true;        // dude: fill the table with a gradient of every worker at x0
+  SlotDiscipline slot = SlotDiscipline::Handoff;  // sync always hands off
+  bool pin_threads = false;      // pin worker w to core w+1 and the server to core 0
+
+  /// Throws ConfigError naming the first bad field.
+  void validate() const;
+};
+
+/// Trains params (already initialised) in place. Progress points carry staleness and
+/// arrivals per worker. Evaluation runs on the calling thread on a pinned model while the
+/// workers and the server go on. An exception thrown in any thread (including by
+/// on_progress) stops every thread, and is rethrown here once all have been joined.
+Progress train_async(const Objective& objective, const Subset& train, const Subset* test,
+                     const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
+                     const std::atomic<bool>* stop = nullptr);
+
+}  // namespace dude

@@ -1,0 +1,122 @@
+// hogwild_engine.hpp (internal): Hogwild! (Niu et al. 2011): no server; every worker reads the
+// shared model, computes a gradient on its shard, and subtracts lr * g from the shared model
+// itself, without locks.
+//
+// Design
+// - The shared model is the caller's params array. Concurrent plain float stores would be a
+//   data race (undefined behaviour, and ThreadSanitizer reports it), so every element access
+//   goes through std::atomic_ref<float> with relaxed order: a load, then a store of the
+//   updated value. This is exactly Hogwild!'s semantics: updates of different workers to the
+//   same coordinate may overwrite each other (lost updates), single floats are never torn, and
+//   no ordering between coordinates is promised or needed. On x86 relaxed float loads and
+//   stores are plain moves; the cost is that the compiler does not vectorise the loops.
+// - A worker copies the model into private memory before computing (the objective reads plain
+//   floats), so it computes on a private, possibly inconsistent mix of recent updates, as in
+//   the paper.
+// - Counters are shared by all workers (fetch_add); the step counter gives each gradient its
+//   staleness: updates applied by others between its read and its own update.
+#pragma once
+
+#include <atomic>
+#include <cmath>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dude/errors.hpp"
+#include "dude/objective.hpp"
+#include "engine/aligned_buffer.hpp"
+#include "engine/run_state.hpp"
+#include "minibatch_sampler.hpp"
+
+namespace dude::engine {
+
+class HogwildEngine {
+ public:
+  HogwildEngine(const Objective& objective, const Dataset& data,
+                const std::vector<std::vector<std::uint32_t>>& shards, RunState& run, float* shared)
+      : objective_(objective), data_(data), shards_(shards), run_(run), shared_(shared),
+        params_(objective.num_params()) {
+    static_assert(std::atomic_ref<float>::is_always_lock_free);
+  }
+
+  void start() {
+    for (std::size_t w = 0; w < shards_.size(); ++w) {
+      threads_.emplace_back([this, w] {
+        try {
+          if (run_.config.pin_threads) pin_to_core(w);
+          work(w);
+        } catch (...) {
+          run_.fail(w, std::current_exception());
+        }
+      });
+    }
+  }
+  void join() {
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
+  /// Copies the shared model as it is now (monitor thread); returns the step count.
+  std::uint64_t snapshot(float* out) const {
+    const std::uint64_t steps = run_.counters.steps.load(std::memory_order_relaxed);
+    read_shared(out);
+    return steps;
+  }
+
+ private:
+  void read_shared(float* out) const {
+    for (std::size_t i = 0; i < params_; ++i) {
+      out[i] = std::atomic_ref<float>(shared_[i]).load(std::memory_order_relaxed);
+    }
+  }
+
+  void work(std::size_t w) {
+    const SgdConfig& sgd = run_.config.sgd;
+    MinibatchSampler sampler(shards_[w], sgd.batch, sgd.seed, w);
+    Workspace ws = objective_.make_workspace(sampler.batch(), !data_.is_sparse());
+    AlignedFloats model(params_), grad(params_);
+    const double slowdown = run_.config.slowdown.empty() ? 1.0 : run_.config.slowdown[w];
+    RunCounters& counters = run_.counters;
+    while (!run_.stopping()) {
+      const auto started = std::chrono::steady_clock::now();
+      const std::uint64_t read_at = counters.steps.load(std::memory_order_relaxed);
+      read_shared(model.data());
+      const std::span<const std::uint32_t> rows = sampler.next();
+      const double loss = objective_.loss_grad(model.data(), data_, rows, grad.data(), ws);
+      if (!std::isfinite(loss)) {
+        throw Error("training diverged: worker " + std::to_string(w) +
+                    " computed a non-finite loss; lower the learning rate");
+      }
+      if (slowdown > 1.0) {
+        const auto took = std::chrono::steady_clock::now() - started;
+        wait_until(run_, started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(took * slowdown));
+      }
+      const auto lr = static_cast<float>(run_.learning_rate(
+          counters.steps.load(std::memory_order_relaxed), counters.samples.load(std::memory_order_relaxed)));
+      for (std::size_t i = 0; i < params_; ++i) {
+        std::atomic_ref<float> x(shared_[i]);
+        x.store(x.load(std::memory_order_relaxed) - lr * grad[i], std::memory_order_relaxed);
+      }
+      const std::uint64_t step = counters.steps.fetch_add(1, std::memory_order_relaxed) + 1;
+      const std::uint64_t samples =
+          counters.samples.fetch_add(rows.size(), std::memory_order_relaxed) + rows.size();
+      const std::uint64_t tau = step - 1 - read_at;
+      counters.staleness_sum.fetch_add(tau, std::memory_order_relaxed);
+      counters.staleness_count.fetch_add(1, std::memory_order_relaxed);
+      counters.raise_staleness_max(tau);
+      counters.loss_sum.fetch_add(loss, std::memory_order_relaxed);
+      counters.arrivals[w].fetch_add(1, std::memory_order_relaxed);
+      if (run_.budget.spent(step, samples)) run_.stop.store(true, std::memory_order_relaxed);
+    }
+  }
+
+  const Objective& objective_;
+  const Dataset& data_;
+  const std::vector<std::vector<std::uint32_t>>& shards_;
+  RunState& run_;
+  float* const shared_;  // the model every worker updates (the caller's params)
+  const std::size_t params_;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace dude::engine

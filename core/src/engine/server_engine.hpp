@@ -1,0 +1,219 @@
+// server_engine.hpp (internal): workers post gradients through per-worker slots; one server
+// thread applies them with a policy and hands models back through the pool.
+//
+// Worker w:  pin the newest model -> minibatch gradient from its own shard, written straight
+//            into its slot -> unpin -> (straggler wait) -> publish -> wait if the slot hands off.
+// Server:    poll every slot once per round; apply what arrived (one policy call, so DuDe can
+//            use the exact batched fold) into a free pool buffer; publish it; release the slots.
+//            Sync keeps polling without releasing until every worker's gradient is in.
+// Nothing on these paths locks or allocates.
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <span>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dude/errors.hpp"
+#include "dude/objective.hpp"
+#include "engine/model_pool.hpp"
+#include "engine/policy.hpp"
+#include "engine/run_state.hpp"
+#include "minibatch_sampler.hpp"
+
+namespace dude::engine {
+
+template <class Slot>
+class ServerEngine {
+ public:
+  /// The pool has one reader per worker plus one for the monitor (evaluation snapshots).
+  ServerEngine(const Objective& objective, const Dataset& data,
+               const std::vector<std::vector<std::uint32_t>>& shards, RunState& run,
+               ServerPolicy& policy, const float* initial)
+      : objective_(objective),
+        data_(data),
+        shards_(shards),
+        run_(run),
+        policy_(policy),
+        params_(objective.num_params()),
+        workers_(shards.size()),
+        pool_(params_, workers_ + 1) {
+    for (std::size_t w = 0; w < workers_; ++w) slots_.push_back(std::make_unique<Slot>(params_));
+    std::copy(initial, initial + params_, pool_.writable());
+    pool_.publish(0);
+  }
+
+  /// Starts the server and worker threads.
+  void start() {
+    live_workers_.store(workers_, std::memory_order_relaxed);
+    threads_.emplace_back([this] { guarded(workers_, [this] { serve(); }); });
+    for (std::size_t w = 0; w < workers_; ++w) {
+      threads_.emplace_back([this, w] { guarded(w, [this, w] { work(w); }); });
+    }
+  }
+  void join() {
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+  }
+  /// Copies a consistent recent model (monitor thread only); returns its version.
+  std::uint64_t snapshot(float* out) {
+    const ModelPool::View view = pool_.acquire(workers_);
+    std::copy(view.params, view.params + params_, out);
+    pool_.release(workers_);
+    return view.version;
+  }
+  /// The final model, after join().
+  const float* final_model() const { return pool_.current(); }
+  std::uint64_t final_version() const { return pool_.current_version(); }
+
+ private:
+  template <class Body>
+  void guarded(std::size_t thread, Body&& body) {
+    try {
+      if (run_.config.pin_threads) pin_to_core(thread == workers_ ? 0 : thread + 1);
+      body();
+    } catch (...) {
+      run_.fail(thread, std::current_exception());
+    }
+    if (thread != workers_) live_workers_.fetch_sub(1, std::memory_order_release);
+    else drain();
+  }
+
+  void work(std::size_t w) {
+    const SgdConfig& sgd = run_.config.sgd;
+    MinibatchSampler sampler(shards_[w], sgd.batch, sgd.seed, w);
+    Workspace ws = objective_.make_workspace(sampler.batch(), !data_.is_sparse());
+    const double slowdown = run_.config.slowdown.empty() ? 1.0 : run_.config.slowdown[w];
+    Slot& slot = *slots_[w];
+    std::uint64_t sequence = 0;
+    while (!run_.stopping()) {
+      const auto started = std::chrono::steady_clock::now();
+      const ModelPool::View model = pool_.acquire(w);
+      const std::span<const std::uint32_t> rows = sampler.next();
+      const double loss = objective_.loss_grad(model.params, data_, rows, slot.producer_buffer(), ws);
+      pool_.release(w);
+      GradientHeader& header = slot.producer_header();
+      header.worker = static_cast<std::uint32_t>(w);
+      header.samples = static_cast<std::uint32_t>(rows.size());
+      header.model_version = model.version;
+      header.sequence = ++sequence;
+      header.loss = loss;
+      if (slowdown > 1.0) {
+        // A straggler posts `slowdown` times less often: it waits (slowdown - 1) times what
+        // the gradient took.
+        const auto took = std::chrono::steady_clock::now() - started;
+        wait_until(run_, started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(took * slowdown));
+      }
+      slot.publish();
+      slot.wait_until_consumed();
+    }
+  }
+
+  void serve() {
+    const std::size_t round = policy_.round_size();
+    const Budget& budget = run_.budget;
+    RunCounters& counters = run_.counters;
+    std::vector<Arrival> arrivals;
+    arrivals.reserve(workers_);
+    std::vector<char> taken(workers_, 0);
+    std::uint64_t version = 0;
+    std::uint64_t samples = 0;
+    unsigned idle = 0;
+    while (!run_.stopping()) {
+      bool fresh = false;
+      for (std::size_t w = 0; w < workers_; ++w) {
+        if (!taken[w] && slots_[w]->poll()) {
+          taken[w] = 1;
+          arrivals.push_back({slots_[w]->consumer_buffer(), &slots_[w]->consumer_header()});
+          fresh = true;
+        }
+      }
+      if (arrivals.empty() || arrivals.size() < round) {
+        if (!fresh) back_off(idle);
+        continue;
+      }
+      idle = 0;
+      // Never step past a step budget; arrivals beyond it are dropped.
+      std::size_t use = arrivals.size();
+      if (budget.steps > 0 && round == 0) use = std::min<std::uint64_t>(use, budget.steps - version);
+      const std::span<const Arrival> applied(arrivals.data(), use);
+
+      std::uint64_t batch_samples = 0;
+      double batch_loss = 0;
+      for (std::size_t m = 0; m < use; ++m) {
+        const GradientHeader& h = *applied[m].header;
+        if (!std::isfinite(h.loss)) {
+          throw Error("training diverged: worker " + std::to_string(h.worker) +
+                      " computed a non-finite loss at server step " + std::to_string(version) +
+                      "; lower the learning rate");
+        }
+        // Model delay: steps the server took between the model the gradient was computed at
+        // and the step that applies it.
+        const std::uint64_t tau = version + (round == 0 ? m : 0) - h.model_version;
+        counters.staleness_sum.fetch_add(tau, std::memory_order_relaxed);
+        counters.raise_staleness_max(tau);
+        counters.arrivals[h.worker].fetch_add(1, std::memory_order_relaxed);
+        batch_samples += h.samples;
+        batch_loss += h.loss;
+      }
+      const auto lr = static_cast<float>(run_.learning_rate(version, samples));
+      const std::uint64_t steps = policy_.apply(applied, pool_.current(), pool_.writable(), lr);
+      if (steps > 0) {
+        version += steps;
+        pool_.publish(version);
+      }
+      samples += batch_samples;
+      counters.staleness_count.fetch_add(use, std::memory_order_relaxed);
+      counters.loss_sum.fetch_add(batch_loss, std::memory_order_relaxed);
+      counters.samples.store(samples, std::memory_order_relaxed);
+      counters.steps.store(version, std::memory_order_relaxed);
+      for (const Arrival& a : arrivals) slots_[a.header->worker]->release();
+      std::fill(taken.begin(), taken.end(), 0);
+      arrivals.clear();
+      if (budget.spent(version, samples)) run_.stop.store(true, std::memory_order_relaxed);
+    }
+  }
+
+  /// After the server stops: keep releasing slots until every worker has left, so that none
+  /// stays blocked waiting for a fold that will not come.
+  void drain() {
+    run_.stop.store(true, std::memory_order_relaxed);
+    while (live_workers_.load(std::memory_order_acquire) > 0) {
+      for (auto& slot : slots_) {
+        if (slot->poll()) slot->release();
+      }
+      std::this_thread::yield();
+    }
+  }
+
+  /// Idle server: spin briefly, then yield, then sleep, so that waiting for slow workers does
+  /// not take a core from them when threads outnumber cores.
+  static void back_off(unsigned& idle) {
+    ++idle;
+    if (idle < 64) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    } else if (idle < 256) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+
+  const Objective& objective_;
+  const Dataset& data_;
+  const std::vector<std::vector<std::uint32_t>>& shards_;
+  RunState& run_;
+  ServerPolicy& policy_;
+  const std::size_t params_;
+  const std::size_t workers_;
+  ModelPool pool_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<std::thread> threads_;
+  std::atomic<std::size_t> live_workers_{0};  // workers still running; the server drains until 0
+};
+
+}  // namespace dude::engine

@@ -1,0 +1,35 @@
+#include <pthread.h>
+#include <sched.h>
+
+#include <thread>
+
+#include "engine/run_state.hpp"
+
+namespace dude::engine {
+
+void wait_until(const RunState& run, std::chrono::steady_clock::time_point deadline) {
+  using namespace std::chrono;
+  // Sleep in short slices (so a stop is noticed), then yield through the last stretch, which
+  // a sleep would overshoot.
+  constexpr auto kSlice = milliseconds(5);
+  constexpr auto kYieldWindow = microseconds(200);
+  while (!run.stopping()) {
+    const auto left = deadline - steady_clock::now();
+    if (left <= steady_clock::duration::zero()) return;
+    if (left > kYieldWindow) {
+      std::this_thread::sleep_for(std::min<steady_clock::duration>(left - kYieldWindow, kSlice));
+    } else {
+      std::this_thread::yield();
+    }
+  }
+}
+
+void pin_to_core(std::size_t core) {
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(static_cast<int>(core % cores), &set);
+  pthread_setaffinity_np(pthread_self(), sizeof set, &set);  // best effort: ignore failure
+}
+
+}  // namespace dude::engine

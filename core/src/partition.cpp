@@ -1,0 +1,300 @@
+#include "dude/partition.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <system_error>
+
+#include "dude/errors.hpp"
+#include "rng.hpp"
+
+namespace dude {
+namespace {
+
+// One random stream per kind, so that the kinds never share draws.
+constexpr std::uint64_t kIidStream = 0x9a27'0001;
+constexpr std::uint64_t kLabelStream = 0x9a27'0002;
+constexpr std::uint64_t kDirichletStream = 0x9a27'0003;
+
+constexpr const char* kExpected = "expected iid, label:K or dirichlet:ALPHA";
+
+[[noreturn]] void bad_spec(std::string_view text, const std::string& why) {
+  throw ConfigError("partition '" + std::string(text) + "': " + why);
+}
+
+/// The whole of `s` as an unsigned 32-bit integer (digits only).
+bool parse_whole(std::string_view s, std::uint32_t& out) {
+  const char* end = s.data() + s.size();
+  const auto [ptr, ec] = std::from_chars(s.data(), end, out);
+  return !s.empty() && ec == std::errc() && ptr == end;
+}
+
+/// The whole of `s` as a finite double.
+bool parse_whole(std::string_view s, double& out) {
+  const char* end = s.data() + s.size();
+  const auto [ptr, ec] = std::from_chars(s.data(), end, out);
+  return !s.empty() && ec == std::errc() && ptr == end && std::isfinite(out);
+}
+
+std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+std::string format_double(double v) {
+  char buf[64];
+  const auto [ptr, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return ec == std::errc() ? std::string(buf, ptr) : std::to_string(v);
+}
+
+/// Gamma(shape, 1) for shape >= 1: Marsaglia and Tsang (2000), squeeze test first.
+double gamma_at_least_one(Rng& rng, double shape) {
+  const double d = shape - 1.0 / 3.0;
+  const double c = 1.0 / std::sqrt(9.0 * d);
+  for (;;) {
+    double x = 0, v = 0;
+    do {
+      x = rng.normal();
+      v = 1.0 + c * x;
+    } while (v <= 0.0);
+    v = v * v * v;
+    const double u = rng.uniform();
+    const double x2 = x * x;
+    if (u < 1.0 - 0.0331 * x2 * x2) return d * v;
+    if (std::log(u) < 0.5 * x2 + d * (1.0 - v + std::log(v))) return d * v;
+  }
+}
+
+/// Proportions over n parts drawn from a symmetric Dirichlet(alpha): normalised Gamma(alpha)
+/// draws. For alpha < 1 a Gamma(alpha) draw is Gamma(alpha + 1) * U^(1/alpha); that power
+/// underflows to 0 for small alpha, so the draws are kept as alpha * log(draw) and only the
+/// ratios to the largest are exponentiated, which never turns every part into 0.
+std::vector<double> dirichlet_proportions(Rng& rng, std::size_t n, double alpha) {
+  const bool boost = alpha < 1.0;
+  std::vector<double> t(n);
+  for (double& ti : t) {
+    const double g = gamma_at_least_one(rng, boost ? alpha + 1.0 : alpha);
+    // Scaled log of the Gamma(alpha) draw: alpha * log(g * U^(1/alpha)), or log(g).
+    ti = boost ? alpha * std::log(g) + std::log(1.0 - rng.uniform()) : std::log(g);
+  }
+  const double top = *std::max_element(t.begin(), t.end());
+  double sum = 0;
+  for (double& ti : t) {
+    ti = std::exp(boost ? (ti - top) / alpha : ti - top);  // the largest part is exactly 1
+    sum += ti;
+  }
+  for (double& ti : t) ti /= sum;
+  return t;
+}
+
+/// Part sizes for `n` items in the given proportions, adding up to n exactly: the cumulative
+/// proportions are rounded to the nearest item boundary.
+std::vector<std::size_t> sizes_for(const std::vector<double>& proportions, std::size_t n) {
+  std::vector<std::size_t> sizes(proportions.size());
+  double cumulative = 0;
+  std::size_t previous = 0;
+  for (std::size_t w = 0; w < proportions.size(); ++w) {
+    cumulative += proportions[w];
+    std::size_t boundary = n;
+    if (w + 1 < proportions.size()) {
+      const auto rounded = static_cast<std::size_t>(std::llround(cumulative * static_cast<double>(n)));
+      boundary = std::clamp(rounded, previous, n);
+    }
+    sizes[w] = boundary - previous;
+    previous = boundary;
+  }
+  return sizes;
+}
+
+/// Appends `items` to the shards of `owners`, cut into nearly equal contiguous parts, the
+/// larger ones first (numpy's array_split).
+void deal_evenly(std::span<const std::uint32_t> items, const std::vector<std::size_t>& owners,
+                 std::vector<std::vector<std::uint32_t>>& shards) {
+  const std::size_t base = items.size() / owners.size();
+  const std::size_t extra = items.size() % owners.size();
+  std::size_t at = 0;
+  for (std::size_t i = 0; i < owners.size(); ++i) {
+    const std::size_t take = base + (i < extra ? 1 : 0);
+    auto& shard = shards[owners[i]];
+    shard.insert(shard.end(), items.begin() + static_cast<std::ptrdiff_t>(at),
+                 items.begin() + static_cast<std::ptrdiff_t>(at + take));
+    at += take;
+  }
+}
+
+void check_rows(const Dataset& data, std::span<const std::uint32_t> rows, const char* who) {
+  for (const std::uint32_t r : rows) {
+    if (r >= data.rows()) {
+      throw ConfigError(std::string(who) + ": row id " + std::to_string(r) + " is outside the " +
+                        std::to_string(data.rows()) + " rows of the data");
+    }
+  }
+}
+
+void check_spec(const PartitionSpec& spec) {
+  if (spec.kind == PartitionSpec::Kind::Label && spec.classes_per_worker == 0) {
+    throw ConfigError("partition 'label:0': K must be an integer >= 1");
+  }
+  if (spec.kind == PartitionSpec::Kind::Dirichlet && !(std::isfinite(spec.alpha) && spec.alpha > 0)) {
+    throw ConfigError("partition '" + spec.to_string() + "': ALPHA must be a finite number > 0");
+  }
+}
+
+}  // namespace
+
+PartitionSpec PartitionSpec::parse(std::string_view text) {
+  PartitionSpec spec;
+  if (text == "iid") return spec;
+  const std::size_t colon = text.find(':');
+  const std::string_view name = text.substr(0, colon);
+  if (colon == std::string_view::npos || (name != "label" && name != "dirichlet")) {
+    bad_spec(text, std::string("unknown partition; ") + kExpected);
+  }
+  const std::string_view value = text.substr(colon + 1);
+  if (name == "label") {
+    spec.kind = Kind::Label;
+    if (!parse_whole(value, spec.classes_per_worker) || spec.classes_per_worker == 0) {
+      bad_spec(text, "K (classes per worker) must be an integer >= 1");
+    }
+  } else {
+    spec.kind = Kind::Dirichlet;
+    if (!parse_whole(value, spec.alpha) || !(spec.alpha > 0)) {
+      bad_spec(text, "ALPHA (Dirichlet concentration) must be a finite number > 0");
+    }
+  }
+  return spec;
+}
+
+std::string PartitionSpec::to_string() const {
+  switch (kind) {
+    case Kind::Iid: return "iid";
+    case Kind::Label: return "label:" + std::to_string(classes_per_worker);
+    case Kind::Dirichlet: return "dirichlet:" + format_double(alpha);
+  }
+  return "?";
+}
+
+std::vector<std::vector<std::uint32_t>> partition_rows(const Dataset& data,
+                                                       std::span<const std::uint32_t> rows,
+                                                       std::size_t workers,
+                                                       const PartitionSpec& spec,
+                                                       std::uint64_t seed) {
+  const std::string name = spec.to_string();
+  if (workers == 0) throw ConfigError("partition '" + name + "': workers must be at least 1");
+  check_spec(spec);
+  check_rows(data, rows, ("partition '" + name + "'").c_str());
+  const std::uint32_t classes = data.classes();
+  if (spec.kind == PartitionSpec::Kind::Label && spec.classes_per_worker > classes) {
+    throw ConfigError("partition '" + name + "': K = " + std::to_string(spec.classes_per_worker) +
+                      " exceeds the " + std::to_string(classes) + " classes of the data");
+  }
+  if (rows.size() < workers) {
+    throw ConfigError("partition '" + name + "': " + std::to_string(rows.size()) +
+                      " rows cannot give each of " + std::to_string(workers) +
+                      " workers a row; use fewer workers");
+  }
+
+  // Work from the sorted rows so that the order they were given in does not matter.
+  std::vector<std::uint32_t> sorted(rows.begin(), rows.end());
+  std::sort(sorted.begin(), sorted.end());
+  std::vector<std::vector<std::uint32_t>> shards(workers);
+
+  if (spec.kind == PartitionSpec::Kind::Iid) {
+    Rng rng(seed, kIidStream);
+    rng.shuffle(std::span<std::uint32_t>(sorted));
+    std::vector<std::size_t> everyone(workers);
+    for (std::size_t w = 0; w < workers; ++w) everyone[w] = w;
+    deal_evenly(sorted, everyone, shards);
+  } else {
+    // The rows of each class, ascending.
+    std::vector<std::vector<std::uint32_t>> by_class(classes);
+    for (const std::uint32_t r : sorted) by_class[data.label(r)].push_back(r);
+
+    if (spec.kind == PartitionSpec::Kind::Label) {
+      const std::uint64_t k = spec.classes_per_worker;
+      std::vector<std::vector<std::size_t>> holders(classes);  // ascending worker ids
+      for (std::size_t w = 0; w < workers; ++w) {
+        const std::uint64_t first = (static_cast<std::uint64_t>(w % classes) * k) % classes;
+        for (std::uint64_t j = 0; j < k; ++j) holders[(first + j) % classes].push_back(w);
+      }
+      Rng rng(seed, kLabelStream);
+      for (std::uint32_t c = 0; c < classes; ++c) {
+        if (holders[c].empty()) continue;  // no worker holds this class: its rows are dropped
+        rng.shuffle(std::span<std::uint32_t>(by_class[c]));
+        deal_evenly(by_class[c], holders[c], shards);
+      }
+    } else {
+      Rng rng(seed, kDirichletStream);
+      for (std::uint32_t c = 0; c < classes; ++c) {
+        const std::vector<double> share = dirichlet_proportions(rng, workers, spec.alpha);
+        auto& ids = by_class[c];
+        rng.shuffle(std::span<std::uint32_t>(ids));
+        const std::vector<std::size_t> sizes = sizes_for(share, ids.size());
+        std::size_t at = 0;
+        for (std::size_t w = 0; w < workers; ++w) {
+          shards[w].insert(shards[w].end(), ids.begin() + static_cast<std::ptrdiff_t>(at),
+                           ids.begin() + static_cast<std::ptrdiff_t>(at + sizes[w]));
+          at += sizes[w];
+        }
+      }
+    }
+  }
+
+  for (std::size_t w = 0; w < workers; ++w) {
+    if (!shards[w].empty()) continue;
+    std::string hint;
+    switch (spec.kind) {
+      case PartitionSpec::Kind::Iid: hint = "use fewer workers"; break;
+      case PartitionSpec::Kind::Label:
+        hint = "its classes have fewer rows than workers holding them; use fewer workers";
+        break;
+      case PartitionSpec::Kind::Dirichlet: hint = "use a larger alpha or fewer workers"; break;
+    }
+    throw ConfigError("partition '" + name + "' leaves worker " + std::to_string(w) + " of " +
+                      std::to_string(workers) + " without rows; " + hint);
+  }
+  for (auto& shard : shards) std::sort(shard.begin(), shard.end());
+  return shards;
+}
+
+std::vector<double> parse_slowdown(std::string_view text, std::size_t workers) {
+  const auto fail = [&](const std::string& why) -> void {
+    throw ConfigError("--slowdown '" + std::string(text) + "': " + why);
+  };
+  if (trim_blanks(text).empty()) {
+    fail("expected a comma-separated list of factors >= 1, like 1,4");
+  }
+  std::vector<double> factors;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    const std::string_view token =
+        trim_blanks(text.substr(start, comma == std::string_view::npos ? text.npos : comma - start));
+    const std::string which = "factor " + std::to_string(factors.size() + 1);
+    double f = 0;
+    if (token.empty()) fail(which + " is empty");
+    if (!parse_whole(token, f) || !(f >= 1.0)) {
+      fail(which + " ('" + std::string(token) + "') must be a finite number >= 1");
+    }
+    factors.push_back(f);
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  std::vector<double> out(workers);
+  for (std::size_t w = 0; w < workers; ++w) out[w] = factors[w % factors.size()];
+  return out;
+}
+
+std::vector<std::vector<std::size_t>> shard_histograms(
+    const Dataset& data, const std::vector<std::vector<std::uint32_t>>& shards) {
+  std::vector<std::vector<std::size_t>> out(shards.size(),
+                                            std::vector<std::size_t>(data.classes(), 0));
+  for (std::size_t w = 0; w < shards.size(); ++w) {
+    check_rows(data, shards[w], "shard_histograms");
+    for (const std::uint32_t r : shards[w]) ++out[w][data.label(r)];
+  }
+  return out;
+}
+
+}  // namespace dude
