@@ -256,3 +256,49 @@ TEST_CASE("Fashion-MNIST, one class per worker, 10x stragglers: dude ends above 
   INFO("dude " << dude.test_accuracy << ", asgd " << asgd.test_accuracy);
   CHECK(dude.test_accuracy > asgd.test_accuracy);
 }
+
+TEST_CASE("deterministic replay: the same flags give identical progress, another seed does not",
+          "[async][deterministic]") {
+  const std::string algo = GENERATE(as<std::string>{}, "dude", "asgd", "hogwild", "sync", "fedbuff:3");
+  const Setup s = digits_setup("softmax");
+  AsyncConfig config;
+  config.sgd.steps = 400;
+  config.sgd.eval_every = 100;
+  config.sgd.lr = 0.05f;
+  config.workers = 5;
+  config.algorithm = AlgorithmSpec::parse(algo);
+  config.partition = PartitionSpec::parse("label:2");
+  config.slowdown = parse_slowdown("1,4", 5);
+  config.deterministic = true;
+  const Subset train{&s.data, s.train_rows};
+  const Subset test{&s.data, s.test_rows};
+  auto run = [&](std::uint64_t seed) {
+    config.sgd.seed = seed;
+    std::vector<float> params = initial(s.objective, seed);
+    std::vector<Progress> points;
+    train_async(s.objective, train, &test, config, params.data(),
+                [&](const Progress& p) { points.push_back(p); });
+    return std::make_pair(points, params);
+  };
+  const auto [a, params_a] = run(3);
+  const auto [b, params_b] = run(3);
+  REQUIRE(a.size() == 4);  // steps 100, 200, 300 and the final 400 (sync: rounds)
+  REQUIRE(a.size() == b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    CHECK(a[i].wall_seconds == b[i].wall_seconds);  // virtual time
+    CHECK(a[i].steps == b[i].steps);
+    CHECK(a[i].samples == b[i].samples);
+    CHECK(a[i].train_loss == b[i].train_loss);
+    CHECK(a[i].test_loss == b[i].test_loss);
+    CHECK(a[i].test_accuracy == b[i].test_accuracy);
+    CHECK(a[i].staleness_mean == b[i].staleness_mean);
+    CHECK(a[i].staleness_max == b[i].staleness_max);
+    CHECK(a[i].arrivals == b[i].arrivals);
+  }
+  CHECK(params_a == params_b);
+  const auto [other, params_other] = run(4);
+  CHECK(params_other != params_a);
+  // A worker 4x slower arrives about 4x less often on the virtual clock.
+  const auto& arrivals = a.back().arrivals;
+  if (algo != "sync") CHECK(arrivals[0] > 2 * arrivals[1]);
+}

@@ -612,10 +612,18 @@ TEST_CASE("ModelPool: single-thread pins are respected", "[engine][protocol]") {
   for (std::size_t r = 0; r < kReaders; ++r) pool.release(r);
 }
 
+/// How long a reader holds its pin: `hold_every` == k > 0 holds it across a few yields every
+/// k-th acquisition (so that the writer runs on while it is held); 0 never does.
+struct ReaderPolicy {
+  std::uint64_t hold_every;
+};
+
 /// W readers spin acquire / check / release while one writer publishes versions 1..n, each
 /// model = the previous one + 1 (so version v is all v, and the writer also reads current()).
-void run_pool_stress(std::size_t readers, std::uint64_t n) {
-  ModelPool pool(kModelFloats, readers);
+/// Reader r follows policy(r).
+template <class Policy>
+void run_pool_stress(std::size_t readers, std::uint64_t n, std::size_t floats, Policy policy) {
+  ModelPool pool(floats, readers);
   const std::size_t stride = pool.floats_per_buffer();
   const std::size_t buffers = readers + 2;
   const float* const base = pool.current();
@@ -647,6 +655,7 @@ void run_pool_stress(std::size_t readers, std::uint64_t n) {
     std::vector<std::thread> threads;
     for (std::size_t r = 0; r < readers; ++r) {
       threads.emplace_back([&, r] {
+        const ReaderPolicy mine = policy(r);
         std::uint64_t last = 0;
         std::uint64_t count = 0;
         bool finishing = false;
@@ -671,16 +680,15 @@ void run_pool_stress(std::size_t readers, std::uint64_t n) {
             failures.add("reader " + std::to_string(r) + " holds buffer " + std::to_string(b) +
                          " (version " + std::to_string(view.version) + ") while the writer fills it");
           }
-          // Read the whole model twice; every 64th time hold the pin across a few yields so
-          // that the writer runs on while it is held.
+          // Read the whole model twice, as the policy says holding the pin in between.
           for (int pass = 0; pass < 2; ++pass) {
             const std::size_t at =
-                first_mismatch(view.params, kModelFloats, static_cast<float>(view.version));
-            if (at != kModelFloats) {
+                first_mismatch(view.params, floats, static_cast<float>(view.version));
+            if (at != floats) {
               failures.add(describe_mismatch(pass == 0 ? "torn model" : "model overwritten while pinned",
-                                             view.version, view.params, kModelFloats, at));
+                                             view.version, view.params, floats, at));
             }
-            if (pass == 0 && (count & 63) == 0) {
+            if (pass == 0 && mine.hold_every != 0 && count % mine.hold_every == 0) {
               for (int y = 0; y < 4; ++y) std::this_thread::yield();
             }
           }
@@ -713,7 +721,7 @@ void run_pool_stress(std::size_t readers, std::uint64_t n) {
         const float* cur = pool.current();
         if (pool.current_version() != v - 1) failures.add("current_version() != v - 1");
         writing[b].store(1, std::memory_order_relaxed);
-        for (std::size_t i = 0; i < kModelFloats; ++i) w[i] = cur[i] + 1.0f;
+        for (std::size_t i = 0; i < floats; ++i) w[i] = cur[i] + 1.0f;
         writing[b].store(0, std::memory_order_relaxed);
         pool.publish(v);
         ++publishes;
@@ -723,13 +731,13 @@ void run_pool_stress(std::size_t readers, std::uint64_t n) {
     for (std::thread& t : threads) t.join();
   }
   std::string counts;
-  for (const std::uint64_t a : acquisitions) counts += " " + std::to_string(a);
+  for (const std::uint64_t a : acquisitions) counts.append(" ").append(std::to_string(a));  // not operator+: GCC 12 -Wrestrict false positive
   note("ModelPool, " + std::to_string(readers) + " readers: " + std::to_string(publishes) +
        " publishes; acquisitions per reader:" + counts);
   DUDE_REQUIRE_NO_FAILURES(failures);
   REQUIRE(publishes == n);
   REQUIRE(pool.current_version() == n);
-  REQUIRE(first_mismatch(pool.current(), kModelFloats, static_cast<float>(n)) == kModelFloats);
+  REQUIRE(first_mismatch(pool.current(), floats, static_cast<float>(n)) == floats);
   for (std::size_t r = 0; r < readers; ++r) {
     INFO("reader " << r);
     REQUIRE(acquisitions[r] >= 1);
@@ -738,11 +746,26 @@ void run_pool_stress(std::size_t readers, std::uint64_t n) {
 }
 
 TEST_CASE("ModelPool: 3 readers and a writer", "[engine][protocol][stress]") {
-  run_pool_stress(3, iterations(100000));
+  run_pool_stress(3, iterations(100000), kModelFloats,
+                  [](std::size_t) { return ReaderPolicy{64}; });
 }
 
 TEST_CASE("ModelPool: 8 readers and a writer on fewer cores", "[engine][protocol][stress]") {
-  run_pool_stress(8, iterations(50000));
+  run_pool_stress(8, iterations(50000), kModelFloats,
+                  [](std::size_t) { return ReaderPolicy{64}; });
+}
+
+TEST_CASE("ModelPool: the writer always finds a free buffer under acquire churn",
+          "[engine][protocol][stress]") {
+  // A tiny model, so that the writer publishes as fast as it can while readers acquire and
+  // release in a tight loop: a reader is then often inside acquire()'s retry loop, moving its
+  // pin from one stale buffer to the next, while the writer scans the pins. (A writer that
+  // read each pin once per candidate buffer saw one reader on two buffers and found no free
+  // one here, with one reader in every run.)
+  for (const std::size_t readers : {std::size_t{1}, std::size_t{2}, std::size_t{3}}) {
+    INFO(readers << " readers");
+    run_pool_stress(readers, iterations(300000), 16, [](std::size_t) { return ReaderPolicy{0}; });
+  }
 }
 
 }  // namespace

@@ -50,6 +50,8 @@ struct TrainFlags {
   std::string slot = "handoff";
   bool no_warm_start = false;
   bool pin = false;
+  bool deterministic = false;
+  std::string compute_time = "exp";
 };
 
 constexpr double kDefaultEpochs = 10;
@@ -175,6 +177,8 @@ int run_train(const TrainFlags& f) {
     async.slot = parse_slot_discipline(f.slot);
     async.warm_start = !f.no_warm_start;
     async.pin_threads = f.pin;
+    async.deterministic = f.deterministic;
+    async.compute_time = ComputeTime::parse(f.compute_time);
     async.validate();
     if (f.verbose) print_shards(train, train_rows, async);
     last = train_async(objective, train_set, test ? &test_set : nullptr, async,
@@ -255,6 +259,12 @@ Command add_train_command(CLI::App& app) {
   cmd->add_flag("--no-warm-start", f.no_warm_start,
                 "dude: start with an empty gradient table instead of every worker's gradient at x0");
   cmd->add_flag("--pin", f.pin, "Pin the server and each worker to its own core");
+  cmd->add_flag("--deterministic", f.deterministic,
+                "Replay on a virtual clock (one thread): the same flags give identical metrics; "
+                "times are virtual (one unit per unslowed gradient)");
+  cmd->add_option("--compute-time", f.compute_time,
+                  "--deterministic: per-gradient compute time before slowdown: fixed, exp or normal:SIGMA")
+      ->capture_default_str();
   return {cmd, [flags] { return run_train(*flags); }};
 }
 

@@ -2,6 +2,7 @@
 // counters into progress points on the calling thread (the monitor), which also evaluates
 // snapshots of the model while training goes on.
 #include <charconv>
+#include <cstdio>
 #include <thread>
 
 #include "dude/async.hpp"
@@ -10,6 +11,7 @@
 #include "engine/hogwild_engine.hpp"
 #include "engine/policy.hpp"
 #include "engine/server_engine.hpp"
+#include "engine/virtual_clock.hpp"
 #include "minibatch_sampler.hpp"
 
 namespace dude {
@@ -66,6 +68,45 @@ SlotDiscipline parse_slot_discipline(std::string_view text) {
   throw ConfigError("slot discipline '" + std::string(text) + "': expected handoff or triple");
 }
 
+ComputeTime ComputeTime::parse(std::string_view text) {
+  ComputeTime t;
+  if (text == "fixed") {
+    t.kind = Kind::Fixed;
+    return t;
+  }
+  if (text == "exp") {
+    t.kind = Kind::Exponential;
+    return t;
+  }
+  const std::string_view prefix = "normal:";
+  if (text.substr(0, prefix.size()) == prefix) {
+    const std::string_view value = text.substr(prefix.size());
+    double sigma = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), sigma);
+    if (ec == std::errc() && end == value.data() + value.size() && sigma > 0 && sigma <= 10) {
+      t.kind = Kind::Normal;
+      t.sigma = sigma;
+      return t;
+    }
+  }
+  throw ConfigError("compute time '" + std::string(text) +
+                    "': expected fixed, exp or normal:SIGMA (0 < SIGMA <= 10)");
+}
+
+std::string ComputeTime::to_string() const {
+  switch (kind) {
+    case Kind::Fixed:
+      return "fixed";
+    case Kind::Exponential:
+      return "exp";
+    case Kind::Normal:
+      break;
+  }
+  char text[48];
+  std::snprintf(text, sizeof text, "normal:%g", sigma);
+  return text;
+}
+
 void AsyncConfig::validate() const {
   sgd.validate();
   if (workers == 0 || workers > 4096) throw ConfigError("workers: must be in [1, 4096]");
@@ -92,49 +133,15 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective, cons
                  float* params, std::size_t threads) {
   const SgdConfig& sgd = run.config.sgd;
   const engine::Budget& budget = run.budget;
-  const bool has_test = test != nullptr && test->data != nullptr && !test->rows.empty();
   std::vector<float> snapshot(objective.num_params());
   engine::RunCounters& counters = run.counters;
 
   std::uint64_t next_eval_steps = sgd.eval_every;
   std::uint64_t next_eval_samples = sgd.eval_every > 0 ? 0 : budget.rows;
   double last_tick = 0;
-  double loss_at_last = 0;
-  std::uint64_t count_at_last = 0, staleness_at_last = 0;
-
+  engine::ProgressReporter reporter(run, objective, test);
   auto point = [&](bool evaluation, std::uint64_t steps, const float* model) {
-    Progress p;
-    p.evaluation = evaluation;
-    p.wall_seconds = run.elapsed();
-    p.steps = steps;
-    p.samples = counters.samples.load(std::memory_order_relaxed);
-    p.epoch = static_cast<double>(p.samples) / static_cast<double>(budget.rows);
-    p.fraction_done = std::min(1.0, budget.fraction(p.steps, p.samples, p.wall_seconds));
-    p.lr = run.learning_rate(p.steps, p.samples);
-    const std::uint64_t count = counters.staleness_count.load(std::memory_order_relaxed);
-    const double loss = counters.loss_sum.load(std::memory_order_relaxed);
-    const std::uint64_t staleness = counters.staleness_sum.load(std::memory_order_relaxed);
-    if (count > count_at_last) {
-      const double n = static_cast<double>(count - count_at_last);
-      p.train_loss = (loss - loss_at_last) / n;
-      p.staleness_mean = static_cast<double>(staleness - staleness_at_last) / n;
-    }
-    p.staleness_max = counters.staleness_max.load(std::memory_order_relaxed);
-    for (std::size_t w = 0; w < run.config.workers; ++w) {
-      p.arrivals.push_back(counters.arrivals[w].load(std::memory_order_relaxed));
-    }
-    if (evaluation) {
-      loss_at_last = loss;
-      count_at_last = count;
-      staleness_at_last = staleness;
-      if (has_test) {
-        const Evaluation e = evaluate(objective, model, *test->data, test->rows);
-        p.has_test = true;
-        p.test_loss = e.loss;
-        p.test_accuracy = e.accuracy;
-      }
-    }
-    return p;
+    return reporter.point(evaluation, steps, model);
   };
 
   try {
@@ -221,6 +228,9 @@ Progress train_async(const Objective& objective, const Subset& train, const Subs
       partition_rows(*train.data, train.rows, config.workers, config.partition, config.sgd.seed);
   const Dataset& data = *train.data;
   const std::size_t rows = train.rows.size();
+  if (config.deterministic) {
+    return engine::train_virtual(objective, data, shards, test, config, params, on_progress, stop, rows);
+  }
 
   if (config.algorithm.kind == AlgorithmSpec::Kind::Hogwild) {
     RunState run(config, rows, config.workers + 1);

@@ -2,9 +2,9 @@
 // land in their own slot and are added in block order, so the result does not depend on the
 // thread count or the schedule (deterministic runs print identical metrics).
 #include <tbb/enumerable_thread_specific.h>
-#include <tbb/parallel_for.h>
 
 #include "dude/objective.hpp"
+#include "parallel.hpp"
 
 namespace dude {
 
@@ -17,7 +17,7 @@ Evaluation evaluate(const Objective& objective, const float* params, const Datas
   std::vector<std::uint32_t> predicted(with_confusion ? rows.size() : 0);
   tbb::enumerable_thread_specific<Workspace> workspaces(
       [&] { return objective.make_workspace(kBlock, !data.is_sparse()); });
-  tbb::parallel_for(std::size_t{0}, blocks, [&](std::size_t b) {
+  parallel_for(blocks, [&](std::size_t b) {
     const std::size_t begin = b * kBlock;
     const auto block = rows.subspan(begin, std::min(kBlock, rows.size() - begin));
     Workspace& ws = workspaces.local();

@@ -1,8 +1,6 @@
 // IDX (the MNIST file format): a big-endian header, then the elements. Images are
 // magic 0x00000803 (unsigned bytes, 3 dimensions: count, rows, columns) and become features
 // in [0, 1]; labels are magic 0x00000801 (unsigned bytes, 1 dimension: count).
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <array>
@@ -14,6 +12,7 @@
 
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
+#include "parallel.hpp"
 
 namespace dude {
 namespace {
@@ -140,11 +139,11 @@ Dataset parse_idx(std::string_view images, const std::string& images_name, std::
   const auto* pixels =
       reinterpret_cast<const unsigned char*>(images.data()) + image_file.data_offset;
   std::vector<float> x(rows * features);
-  tbb::parallel_for(tbb::blocked_range<std::size_t>(0, x.size(), std::size_t{1} << 16),
-                    [&](const tbb::blocked_range<std::size_t>& range) {
-                      for (std::size_t i = range.begin(); i != range.end(); ++i)
-                        x[i] = scaled[pixels[i]];
-                    });
+  constexpr std::size_t kBlock = std::size_t{1} << 16;
+  parallel_for((x.size() + kBlock - 1) / kBlock, [&](std::size_t b) {
+    const std::size_t end = std::min(x.size(), (b + 1) * kBlock);
+    for (std::size_t i = b * kBlock; i < end; ++i) x[i] = scaled[pixels[i]];
+  });
   return Dataset::dense(features, classes, std::move(x), std::move(label_ids));
 }
 

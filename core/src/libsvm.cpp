@@ -1,7 +1,6 @@
 // LIBSVM / SVMlight text: one row per line, "label [qid:N] index:value ... [# comment]".
 // Indices are 1-based and strictly ascending; they are stored 0-based. Lines whose first
 // non-blank character is '#' are comments. Any other empty or malformed line is an error.
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <charconv>
@@ -13,6 +12,7 @@
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
 #include "text_parse.hpp"
+#include "parallel.hpp"
 
 namespace dude {
 namespace {
@@ -120,7 +120,7 @@ std::vector<std::uint64_t> join_row_ptr(std::vector<LibsvmChunk>& chunks) {
   }
   std::vector<std::uint64_t> row_ptr(first_row.back() + 1);
   row_ptr[0] = 0;
-  tbb::parallel_for(std::size_t{0}, chunks.size(), [&](std::size_t i) {
+  parallel_for(chunks.size(), [&](std::size_t i) {
     const std::vector<std::uint64_t>& local = chunks[i].row_ptr;
     std::transform(local.begin() + 1, local.end(),
                    row_ptr.begin() + static_cast<std::ptrdiff_t>(first_row[i] + 1),

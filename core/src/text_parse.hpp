@@ -6,7 +6,6 @@
 // serial parse would have met first. Line numbers are counted only when an error is raised.
 #pragma once
 
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <charconv>
@@ -22,6 +21,7 @@
 #include <vector>
 
 #include "dude/errors.hpp"
+#include "parallel.hpp"
 
 namespace dude::detail {
 
@@ -124,7 +124,7 @@ std::vector<Result> parse_in_chunks(std::string_view text, std::size_t begin,
   const std::size_t chunks = bounds.size() - 1;
   std::vector<Result> results(chunks);
   std::vector<std::optional<ParseFailure>> failures(chunks);
-  tbb::parallel_for(std::size_t{0}, chunks, [&](std::size_t i) {
+  parallel_for(chunks, [&](std::size_t i) {
     try {
       results[i] = parse_chunk(bounds[i], bounds[i + 1]);
     } catch (ParseFailure& failure) {
@@ -149,7 +149,7 @@ std::vector<T> concatenate(std::vector<Result>& results, std::vector<T> Result::
   for (std::size_t i = 0; i < results.size(); ++i)
     start[i + 1] = start[i] + (results[i].*member).size();
   std::vector<T> joined(start.back());
-  tbb::parallel_for(std::size_t{0}, results.size(), [&](std::size_t i) {
+  parallel_for(results.size(), [&](std::size_t i) {
     std::vector<T>& part = results[i].*member;
     std::copy(part.begin(), part.end(), joined.begin() + static_cast<std::ptrdiff_t>(start[i]));
     std::vector<T>().swap(part);  // free each part as soon as it is copied

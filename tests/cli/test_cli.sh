@@ -117,5 +117,17 @@ cp trained.dude corrupt.dude
 printf 'garbage' | dd of=corrupt.dude bs=1 seek=100 conv=notrunc 2>/dev/null
 expect 1 "checksum" -- eval --model corrupt.dude --data digits
 
+# Deterministic replay: two runs with the same flags write byte-identical metrics.
+det=(train --train digits --algo dude --workers 4 --partition label:2 --slowdown 1,10 --deterministic
+     --steps 300 --eval-every 50 --quiet)
+if "$dude" "${det[@]}" --metrics d1.jsonl >/dev/null 2>err.txt && "$dude" "${det[@]}" --metrics d2.jsonl >/dev/null 2>>err.txt \
+  && [ "$(wc -l < d1.jsonl)" -eq 6 ] && cmp -s d1.jsonl d2.jsonl; then ok; else fail "deterministic replay: $(cat err.txt)"; fi
+# Asynchronous training reports staleness and arrivals.
+if "$dude" train --train digits --algo asgd --workers 2 --epochs 2 --quiet --metrics a.jsonl >/dev/null 2>err.txt \
+  && grep -q '"arrivals":\[' a.jsonl && grep -q '"staleness_max"' a.jsonl; then ok; else fail "async metrics: $(cat err.txt)"; fi
+expect 2 "partition" -- train --train digits --algo dude --partition label:x --out model.dude
+expect 2 "slowdown" -- train --train digits --algo dude --slowdown 0.5 --out model.dude
+expect 2 "algorithm" -- train --train digits --algo fedbuff:0 --out model.dude
+
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

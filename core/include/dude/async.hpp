@@ -43,6 +43,19 @@ enum class SlotDiscipline {
 /// Parses "handoff" or "triple"; throws ConfigError otherwise.
 SlotDiscipline parse_slot_discipline(std::string_view text);
 
+/// Deterministic runs: how long one gradient takes a worker on the virtual clock, before its
+/// slowdown factor: always 1, Exp(1), or a normal N(1, sigma^2) truncated to (0, 2]
+/// (redrawn outside), each worker from its own seeded stream.
+struct ComputeTime {
+  enum class Kind { Fixed, Exponential, Normal };
+  Kind kind = Kind::Exponential;
+  double sigma = 0.25;  // Normal only
+
+  /// Parses "fixed", "exp" or "normal:SIGMA"; throws ConfigError otherwise.
+  static ComputeTime parse(std::string_view text);
+  std::string to_string() const;
+};
+
 struct AsyncConfig {
   SgdConfig sgd;  // seed, per-worker batch, budget, lr and schedule, eval_every (server steps)
   AlgorithmSpec algorithm;
@@ -52,6 +65,13 @@ struct AsyncConfig {
   bool warm_start = true;        // dude: fill the table with a gradient of every worker at x0
   SlotDiscipline slot = SlotDiscipline::Handoff;  // sync always hands off
   bool pin_threads = false;      // pin worker w to core w+1 and the server to core 0
+  /// Replay on a virtual clock in one thread instead of running threads: arrivals follow the
+  /// simulated compute times (ComputeTime x slowdown), the server applies them with the same
+  /// policy code, and the same flags give byte-identical progress points. Times (budget in
+  /// seconds, Progress::wall_seconds) are then virtual: one unit is one unslowed gradient.
+  /// Hogwild has no server here: each update lands whole at its arrival time, as in asgd.
+  bool deterministic = false;
+  ComputeTime compute_time;
 
   /// Throws ConfigError naming the first bad field.
   void validate() const;

@@ -64,7 +64,9 @@ struct RunState {
   RunState(const AsyncConfig& c, std::size_t train_rows, std::size_t threads)
       : config(c), budget(c.sgd, train_rows), counters(c.workers), errors(threads) {}
 
+  /// Seconds since the start: wall time, or the virtual clock of a deterministic run.
   double elapsed() const {
+    if (virtual_clock) return virtual_now;
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   double learning_rate(std::uint64_t steps, std::uint64_t samples) const {
@@ -81,12 +83,32 @@ struct RunState {
   const AsyncConfig& config;
   const Budget budget;
   const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  const bool virtual_clock = config.deterministic;
+  double virtual_now = 0;  // deterministic runs: the simulated time, set by the driver
   RunCounters counters;
   // Set once by anyone (budget spent, user stop, error); every loop polls it. Relaxed: it
   // only ends loops; the data threads hand over is synchronised by the join.
   alignas(kFalseSharingRange) std::atomic<bool> stop{false};
   // One slot per thread (written by that thread only, read after the join).
   std::vector<std::exception_ptr> errors;
+};
+
+/// Turns the counters into progress points: train loss and staleness over the window since
+/// the previous evaluation, evaluation of a model on the test rows.
+class ProgressReporter {
+ public:
+  ProgressReporter(RunState& run, const Objective& objective, const Subset* test)
+      : run_(run), objective_(objective), test_(test) {}
+  /// A point for a model after `steps` server steps; `model` is evaluated when `evaluation`.
+  Progress point(bool evaluation, std::uint64_t steps, const float* model);
+
+ private:
+  RunState& run_;
+  const Objective& objective_;
+  const Subset* test_;
+  double loss_at_last_ = 0;            // counters at the previous evaluation point
+  std::uint64_t count_at_last_ = 0;
+  std::uint64_t staleness_at_last_ = 0;
 };
 
 /// Sleeps or spins until `deadline` unless the run stops first: slowdown for stragglers.

@@ -25,11 +25,13 @@
 
 namespace dude::engine {
 
-template <class Slot>
+/// `Model` is dude::Objective, or a stand-in with the same num_params / make_workspace /
+/// loss_grad members (the stress tests use one that returns integer-valued gradients).
+template <class Slot, class Model = Objective>
 class ServerEngine {
  public:
   /// The pool has one reader per worker plus one for the monitor (evaluation snapshots).
-  ServerEngine(const Objective& objective, const Dataset& data,
+  ServerEngine(const Model& objective, const Dataset& data,
                const std::vector<std::vector<std::uint32_t>>& shards, RunState& run,
                ServerPolicy& policy, const float* initial)
       : objective_(objective),
@@ -203,7 +205,7 @@ class ServerEngine {
     }
   }
 
-  const Objective& objective_;
+  const Model& objective_;
   const Dataset& data_;
   const std::vector<std::vector<std::uint32_t>>& shards_;
   RunState& run_;

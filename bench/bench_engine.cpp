@@ -1,0 +1,173 @@
+// Latency of the engine's hand-over protocols.
+//
+// RoundTrip<Slot>/floats/touch: one worker -> server -> worker round trip through a gradient
+//   slot, two threads playing ping-pong. The benchmark thread is the worker: it fills its
+//   buffer (touch=1: every float; touch=0: only the header), publishes, and waits until the
+//   server has consumed the post. The server thread spins on poll(), folds the gradient into
+//   its model (touch=1: model[i] += g[i] over every float; touch=0: nothing), and releases.
+//   HandoffSlot waits with its own wait_until_consumed(); TripleBufferSlot never waits, so its
+//   worker spins on an acknowledgement the server stores after consuming (one post in flight,
+//   as in a ping-pong). Time is wall time per round trip (UseRealTime); with touch=1 the
+//   bytes/s count each float twice (written by the worker, read by the server).
+//   Sizes: 7850 floats (softmax on Fashion-MNIST), 101770 (mlp:128).
+//
+// PoolAcquireRelease/floats/writer: ModelPool::acquire + release by one reader, with
+//   writer=0: no writer; writer=1: a writer thread publishing as fast as it can (writable() +
+//   publish(), no fill: the most traffic on current_ and the pins); writer=2: a writer that
+//   fills the whole model before each publish (the server's pace, roughly). The writer's
+//   publish rate is reported as the counter "publishes".
+// PoolPublish/readers: the writer's writable() + publish() alone (no fill, readers idle).
+//
+// Both round-trip threads spin, so they need two free cores: on a loaded machine the figures
+// measure the scheduler. Build (see the report that came with this file):
+//   g++ -std=c++20 -O2 -Icore/src bench/bench_engine.cpp -lbenchmark -lpthread -o bench_engine
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <thread>
+#include <vector>
+
+#include "engine/gradient_slot.hpp"
+#include "engine/model_pool.hpp"
+
+namespace {
+
+using dude::engine::HandoffSlot;
+using dude::engine::ModelPool;
+using dude::engine::TripleBufferSlot;
+
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+constexpr std::int64_t kSoftmaxFloats = 7850;  // softmax, 784 x 10 + 10
+constexpr std::int64_t kMlpFloats = 101770;    // mlp:128, 784 x 128 + 128 + 128 x 10 + 10
+
+template <class Slot>
+void RoundTrip(benchmark::State& state) {
+  const auto floats = static_cast<std::size_t>(state.range(0));
+  const bool touch = state.range(1) != 0;
+  Slot slot(floats);
+  std::vector<float> model(floats, 0.0f);  // the server's
+  std::atomic<std::uint64_t> ack{0};        // TripleBufferSlot only: last sequence consumed
+  std::atomic<bool> stop{false};
+
+  std::thread server([&] {
+    while (true) {
+      if (slot.poll()) {
+        const float* g = slot.consumer_buffer();
+        const std::uint64_t seq = slot.consumer_header().sequence;
+        if (touch) {
+          float* m = model.data();
+          for (std::size_t i = 0; i < floats; ++i) m[i] += g[i];
+        }
+        slot.release();
+        if constexpr (!Slot::kLossless) ack.store(seq, std::memory_order_release);
+      } else if (stop.load(std::memory_order_relaxed)) {
+        break;
+      } else {
+        cpu_relax();
+      }
+    }
+  });
+
+  std::uint64_t k = 0;
+  for (auto _ : state) {
+    ++k;
+    float* g = slot.producer_buffer();
+    if (touch) std::fill(g, g + floats, 1.0f);
+    slot.producer_header().sequence = k;
+    slot.publish();
+    if constexpr (Slot::kLossless) {
+      slot.wait_until_consumed();
+    } else {
+      while (ack.load(std::memory_order_acquire) != k) cpu_relax();
+    }
+  }
+  stop.store(true, std::memory_order_relaxed);
+  server.join();
+  benchmark::DoNotOptimize(model.data());
+
+  state.SetItemsProcessed(state.iterations());  // items/s = round trips per second
+  if (touch) {
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(2 * floats * sizeof(float)));
+  }
+}
+
+void RoundTripArgs(benchmark::internal::Benchmark* b) {
+  b->ArgNames({"floats", "touch"});
+  for (const std::int64_t floats : {kSoftmaxFloats, kMlpFloats}) {
+    for (const std::int64_t touch : {0, 1}) b->Args({floats, touch});
+  }
+  b->UseRealTime();
+}
+
+BENCHMARK_TEMPLATE(RoundTrip, HandoffSlot)->Apply(RoundTripArgs);
+BENCHMARK_TEMPLATE(RoundTrip, TripleBufferSlot)->Apply(RoundTripArgs);
+
+void PoolAcquireRelease(benchmark::State& state) {
+  const auto floats = static_cast<std::size_t>(state.range(0));
+  const std::int64_t writer_mode = state.range(1);
+  ModelPool pool(floats, 1);
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> publishes{0};
+
+  std::thread writer;
+  if (writer_mode != 0) {
+    writer = std::thread([&] {
+      std::uint64_t v = 0;
+      while (!stop.load(std::memory_order_relaxed)) {
+        float* w = pool.writable();
+        if (writer_mode == 2) std::fill(w, w + floats, static_cast<float>(v + 1));
+        pool.publish(++v);
+      }
+      publishes.store(v, std::memory_order_relaxed);
+    });
+  }
+
+  std::uint64_t version_sum = 0;
+  for (auto _ : state) {
+    const ModelPool::View view = pool.acquire(0);
+    benchmark::DoNotOptimize(view.params);
+    version_sum += view.version;
+    pool.release(0);
+  }
+  stop.store(true, std::memory_order_relaxed);
+  if (writer.joinable()) writer.join();
+  benchmark::DoNotOptimize(version_sum);
+
+  state.SetItemsProcessed(state.iterations());
+  if (writer_mode != 0) {
+    state.counters["publishes"] = benchmark::Counter(
+        static_cast<double>(publishes.load(std::memory_order_relaxed)), benchmark::Counter::kIsRate);
+  }
+}
+BENCHMARK(PoolAcquireRelease)
+    ->ArgNames({"floats", "writer"})
+    ->Args({kSoftmaxFloats, 0})
+    ->Args({kSoftmaxFloats, 1})
+    ->Args({kSoftmaxFloats, 2})
+    ->Args({kMlpFloats, 2})
+    ->UseRealTime();
+
+void PoolPublish(benchmark::State& state) {
+  const auto readers = static_cast<std::size_t>(state.range(0));
+  ModelPool pool(16, readers);
+  std::uint64_t v = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(pool.writable());
+    pool.publish(++v);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(PoolPublish)->ArgName("readers")->Arg(1)->Arg(3)->Arg(8)->Arg(32);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,42 @@
+#include "engine/run_state.hpp"
+
+namespace dude::engine {
+
+Progress ProgressReporter::point(bool evaluation, std::uint64_t steps, const float* model) {
+  const RunCounters& counters = run_.counters;
+  const Budget& budget = run_.budget;
+  Progress p;
+  p.evaluation = evaluation;
+  p.wall_seconds = run_.elapsed();
+  p.steps = steps;
+  p.samples = counters.samples.load(std::memory_order_relaxed);
+  p.epoch = static_cast<double>(p.samples) / static_cast<double>(budget.rows);
+  p.fraction_done = std::min(1.0, budget.fraction(p.steps, p.samples, p.wall_seconds));
+  p.lr = run_.learning_rate(p.steps, p.samples);
+  const std::uint64_t count = counters.staleness_count.load(std::memory_order_relaxed);
+  const double loss = counters.loss_sum.load(std::memory_order_relaxed);
+  const std::uint64_t staleness = counters.staleness_sum.load(std::memory_order_relaxed);
+  if (count > count_at_last_) {
+    const double n = static_cast<double>(count - count_at_last_);
+    p.train_loss = (loss - loss_at_last_) / n;
+    p.staleness_mean = static_cast<double>(staleness - staleness_at_last_) / n;
+  }
+  p.staleness_max = counters.staleness_max.load(std::memory_order_relaxed);
+  for (std::size_t w = 0; w < run_.config.workers; ++w) {
+    p.arrivals.push_back(counters.arrivals[w].load(std::memory_order_relaxed));
+  }
+  if (evaluation) {
+    loss_at_last_ = loss;
+    count_at_last_ = count;
+    staleness_at_last_ = staleness;
+    if (test_ != nullptr && test_->data != nullptr && !test_->rows.empty()) {
+      const Evaluation e = evaluate(objective_, model, *test_->data, test_->rows);
+      p.has_test = true;
+      p.test_loss = e.loss;
+      p.test_accuracy = e.accuracy;
+    }
+  }
+  return p;
+}
+
+}  // namespace dude::engine

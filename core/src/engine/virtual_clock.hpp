@@ -1,0 +1,18 @@
+// virtual_clock.hpp (internal): deterministic replay of an asynchronous run (see
+// AsyncConfig::deterministic).
+#pragma once
+
+#include <atomic>
+#include <vector>
+
+#include "dude/async.hpp"
+
+namespace dude::engine {
+
+Progress train_virtual(const Objective& objective, const Dataset& data,
+                       const std::vector<std::vector<std::uint32_t>>& shards, const Subset* test,
+                       const AsyncConfig& config, float* params,
+                       const ProgressCallback& on_progress, const std::atomic<bool>* stop,
+                       std::size_t train_rows);
+
+}  // namespace dude::engine

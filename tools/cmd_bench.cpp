@@ -1,0 +1,109 @@
+// dude bench: training throughput (samples/s, server steps/s) over a sweep of worker counts.
+#include <charconv>
+#include <cstdio>
+#include <memory>
+
+#include "cli_common.hpp"
+#include "commands.hpp"
+#include "dude/async.hpp"
+#include "dude/errors.hpp"
+
+namespace dude::cli {
+namespace {
+
+struct BenchFlags {
+  std::string train = "digits";
+  std::string train_labels;
+  DataFlags data;
+  std::string model = "softmax";
+  std::string algo = "dude";
+  std::string workers = "1,2";
+  std::string partition = "iid";
+  std::string slot = "handoff";
+  double seconds = 2;
+  std::size_t batch = 32;
+  float lr = 0.01f;
+  std::uint64_t seed = 1;
+};
+
+std::vector<std::size_t> parse_counts(const std::string& text) {
+  std::vector<std::size_t> counts;
+  std::size_t begin = 0;
+  while (begin <= text.size()) {
+    const std::size_t comma = std::min(text.find(',', begin), text.size());
+    std::size_t value = 0;
+    const auto [end, ec] = std::from_chars(text.data() + begin, text.data() + comma, value);
+    if (ec != std::errc() || end != text.data() + comma || value == 0 || value > 4096) {
+      throw ConfigError("--workers '" + text + "': expected a list of counts like 1,2,4,8");
+    }
+    counts.push_back(value);
+    begin = comma + 1;
+  }
+  return counts;
+}
+
+int run_bench(const BenchFlags& f) {
+  const std::vector<std::size_t> counts = parse_counts(f.workers);
+  const Dataset train = load_data(f.train, f.train_labels, f.data);
+  const std::vector<std::uint32_t> rows = all_rows(train.rows());
+  const Objective objective(ModelSpec::parse(f.model), train.features(), train.classes());
+  std::vector<float> initial(objective.num_params());
+  objective.init_params(initial.data(), f.seed);
+
+  std::printf("model %s, algorithm %s, %s, batch %zu, %.1f s per point, %zu training rows\n",
+              f.model.c_str(), f.algo.c_str(), f.partition.c_str(), f.batch, f.seconds, rows.size());
+  std::printf("%8s %14s %16s %9s %12s %10s\n", "workers", "samples/s", "server steps/s", "speedup",
+              "staleness", "max tau");
+  double base = 0;
+  for (const std::size_t workers : counts) {
+    AsyncConfig config;
+    config.sgd.seconds = f.seconds;
+    config.sgd.batch = f.batch;
+    config.sgd.lr = f.lr;
+    config.sgd.seed = f.seed;
+    config.sgd.tick_seconds = 0;
+    config.algorithm = AlgorithmSpec::parse(f.algo);
+    config.workers = workers;
+    config.partition = PartitionSpec::parse(f.partition);
+    config.slot = parse_slot_discipline(f.slot);
+    std::vector<float> params = initial;
+    const Subset train_set{&train, rows};
+    const Progress last = train_async(objective, train_set, nullptr, config, params.data(), {});
+    const double samples_per_s = static_cast<double>(last.samples) / last.wall_seconds;
+    const double steps_per_s = static_cast<double>(last.steps) / last.wall_seconds;
+    if (base == 0) base = samples_per_s;
+    std::printf("%8zu %14.0f %16.0f %8.2fx %12.2f %10llu\n", workers, samples_per_s, steps_per_s,
+                samples_per_s / base, last.staleness_mean,
+                static_cast<unsigned long long>(last.staleness_max));
+    std::fflush(stdout);
+  }
+  return kOk;
+}
+
+}  // namespace
+
+Command add_bench_command(CLI::App& app) {
+  auto flags = std::make_shared<BenchFlags>();
+  BenchFlags& f = *flags;
+  CLI::App* cmd = app.add_subcommand("bench", "Training throughput over a sweep of worker counts");
+  cmd->add_option("--train,--data", f.train, "Training data (a file or a built-in data set)")
+      ->capture_default_str();
+  cmd->add_option("--train-labels", f.train_labels, "IDX labels file for --train (default: by name)");
+  add_data_flags(*cmd, f.data);
+  cmd->add_option("--model", f.model, "Model: logreg, softmax or mlp:W1[,W2...]")->capture_default_str();
+  cmd->add_option("--algo", f.algo, "Algorithm: dude, asgd, hogwild, sync or fedbuff:K")->capture_default_str();
+  cmd->add_option("--workers", f.workers, "Worker counts to measure, e.g. 1,2,4,8,16")->capture_default_str();
+  cmd->add_option("--partition", f.partition, "iid, label:K or dirichlet:ALPHA")->capture_default_str();
+  cmd->add_option("--slot", f.slot, "handoff or triple")
+      ->check(CLI::IsMember({"handoff", "triple"}))
+      ->capture_default_str();
+  cmd->add_option("--seconds", f.seconds, "Wall time per worker count")->check(CLI::PositiveNumber)->capture_default_str();
+  cmd->add_option("--batch", f.batch, "Minibatch size per worker")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  cmd->add_option("--lr", f.lr, "Learning rate (small: throughput, not accuracy, is measured)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  cmd->add_option("--seed", f.seed, "Random seed")->capture_default_str();
+  return {cmd, [flags] { return run_bench(*flags); }};
+}
+
+}  // namespace dude::cli
