@@ -47,9 +47,9 @@
 //    stops every thread and is rethrown from train_async after all threads are joined.
 //
 //      std::atomic<bool> stop{false};
-//      const std::vector<std::uint32_t> rows = dude::all_rows(train.rows());
+//      const std::vector<std::uint32_t> train_rows = dude::all_rows(train.rows());
 //      dude::Progress last = dude::train_async(
-//          objective, {&train, rows}, /*test=*/nullptr, config, params.data(),
+//          objective, {&train, train_rows}, /*test=*/nullptr, config, params.data(),
 //          [](const dude::Progress& p) { /* p.epoch, p.train_loss, p.fraction_done ... */ },
 //          &stop);
 //

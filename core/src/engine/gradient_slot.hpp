@@ -65,7 +65,7 @@ class TripleBufferSlot {
     write_index_ = previous & kIndexMask;
   }
   /// Nothing to wait for: the producer may fill its next buffer at once.
-  void wait_until_consumed() noexcept {}
+  void wait_until_consumed(unsigned /*spins*/ = 0) noexcept {}
 
   // Consumer side.
   bool poll() noexcept {
@@ -110,7 +110,8 @@ static_assert(std::atomic<std::uint8_t>::is_always_lock_free);
 ///   poll(). release(): store(kEmpty, release) makes the consumer's reads happen-before the
 ///   producer's next writes (its acquire load in wait_until_consumed()).
 /// - Waiting must not starve the server when threads outnumber cores: spin briefly, then
-///   yield, then block in std::atomic::wait (a futex, no mutex); release() notifies.
+///   yield, then block in std::atomic::wait (a futex, no mutex); release() notifies. With a
+///   core per thread the caller asks for a long spin: a futex wake-up costs more than a fold.
 class HandoffSlot {
  public:
   static constexpr bool kLossless = true;
@@ -121,8 +122,9 @@ class HandoffSlot {
   float* producer_buffer() noexcept { return storage_.data(); }
   GradientHeader& producer_header() noexcept { return header_; }
   void publish() noexcept { state_.store(kFull, std::memory_order_release); }
-  void wait_until_consumed() noexcept {
-    for (int i = 0; i < kSpins; ++i) {
+  /// `spins`: polls before yielding; the engine passes many when every thread has a core.
+  void wait_until_consumed(unsigned spins = kSpins) noexcept {
+    for (unsigned i = 0; i < spins; ++i) {
       if (state_.load(std::memory_order_acquire) == kEmpty) return;
     }
     for (int i = 0; i < kYields; ++i) {
@@ -146,7 +148,7 @@ class HandoffSlot {
  private:
   static constexpr std::uint32_t kEmpty = 0;
   static constexpr std::uint32_t kFull = 1;
-  static constexpr int kSpins = 256;
+  static constexpr unsigned kSpins = 256;
   static constexpr int kYields = 64;
 
   AlignedFloats storage_;                                            // the one buffer

@@ -109,7 +109,7 @@ class ServerEngine {
         wait_until(run_, started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(took * slowdown));
       }
       slot.publish();
-      slot.wait_until_consumed();
+      slot.wait_until_consumed(spin_polls_);
     }
   }
 
@@ -190,18 +190,20 @@ class ServerEngine {
     }
   }
 
-  /// Idle server: spin briefly, then yield, then sleep, so that waiting for slow workers does
-  /// not take a core from them when threads outnumber cores.
-  static void back_off(unsigned& idle) {
+  /// Idle server: spin, then yield, then sleep. With a core for every thread the server spins
+  /// long (a sleeping server adds its wake-up latency to every hand-off: measured on 16 cores,
+  /// one worker ran 3x slower with a 64-poll spin); when threads outnumber cores it spins
+  /// briefly, so that waiting for slow workers does not take a core from them.
+  void back_off(unsigned& idle) const {
     ++idle;
-    if (idle < 64) {
+    if (idle < spin_polls_) {
 #if defined(__x86_64__) || defined(__i386__)
       __builtin_ia32_pause();
 #endif
-    } else if (idle < 256) {
+    } else if (idle < 2 * spin_polls_ + 256) {
       std::this_thread::yield();
     } else {
-      std::this_thread::sleep_for(std::chrono::microseconds(50));
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
     }
   }
 
@@ -216,6 +218,9 @@ class ServerEngine {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> live_workers_{0};  // workers still running; the server drains until 0
+  // Polls the idle server spins before yielding: long when the server, the workers and the
+  // monitor each have a core.
+  const unsigned spin_polls_ = workers_ + 2 <= std::thread::hardware_concurrency() ? 1u << 14 : 64u;
 };
 
 }  // namespace dude::engine
