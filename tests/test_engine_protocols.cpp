@@ -478,7 +478,7 @@ void run_handoff_pairs(std::size_t pairs, std::uint64_t n, std::uint64_t stall_e
 }
 
 TEST_CASE("HandoffSlot: lossless stress, one pair", "[engine][protocol][stress]") {
-  run_handoff_pairs(1, iterations(100000), 4096);
+  run_handoff_pairs(1, iterations(30000), 4096);
 }
 
 TEST_CASE("HandoffSlot: lossless stress, 4 pairs on fewer cores", "[engine][protocol][stress]") {

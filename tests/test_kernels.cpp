@@ -625,3 +625,58 @@ TEST_CASE("kernels: no writes past the end", "[kernels]") {
     }
   });
 }
+
+TEST_CASE("kernels: server_fold_batch matches the reference and one-by-one folding", "[kernels]") {
+  std::mt19937 rng(8);
+  for_each_target([&] {
+    for (const std::size_t n : kSizes) {
+      for (const std::size_t k : {std::size_t{1}, std::size_t{2}, std::size_t{5}}) {
+        INFO("n " << n << ", k " << k);
+        const float step = 0.01f;
+        std::vector<std::vector<float>> fresh, table;
+        for (std::size_t m = 0; m < k; ++m) {
+          fresh.push_back(random_floats(rng, n, -1.0f, 1.0f));
+          table.push_back(random_floats(rng, n, -1.0f, 1.0f));
+        }
+        const std::vector<float> x0 = random_floats(rng, n, -1.0f, 1.0f);
+        std::vector<double> sum0(n);
+        for (double& s : sum0) s = std::uniform_real_distribution<double>(-8.0, 8.0)(rng);
+
+        auto run = [&](auto&& fold) {
+          std::vector<std::vector<float>> t = table;
+          std::vector<const float*> g;
+          std::vector<float*> old;
+          for (std::size_t m = 0; m < k; ++m) {
+            g.push_back(fresh[m].data());
+            old.push_back(t[m].data());
+          }
+          std::vector<double> sum = sum0;
+          std::vector<float> x(n);
+          fold(g.data(), old.data(), sum.data(), x.data());
+          for (std::size_t m = 0; m < k; ++m) REQUIRE(t[m] == fresh[m]);
+          return std::make_pair(sum, x);
+        };
+        const auto simd = run([&](const float* const* g, float* const* old, double* sum, float* x) {
+          kn::server_fold_batch(g, old, k, sum, x0.data(), x, step, n);
+        });
+        const auto reference = run([&](const float* const* g, float* const* old, double* sum, float* x) {
+          kn::scalar::server_fold_batch(g, old, k, sum, x0.data(), x, step, n);
+        });
+        const auto sequential = run([&](const float* const* g, float* const* old, double* sum, float* x) {
+          std::copy(x0.begin(), x0.end(), x);
+          for (std::size_t m = 0; m < k; ++m) kn::server_fold(g[m], old[m], sum, x, x, step, n);
+        });
+        // The sums are the same double operations in the same order in all three.
+        REQUIRE(simd.first == reference.first);
+        REQUIRE(simd.first == sequential.first);
+        for (std::size_t i = 0; i < n; ++i) {
+          // SIMD and reference: the same double arithmetic, fused or not, rounded once.
+          REQUIRE(std::fabs(simd.second[i] - reference.second[i]) <= 2e-7f * (1.0f + std::fabs(reference.second[i])));
+          // One by one rounds x to float k times: within k float roundings of |x| + step*|S|.
+          REQUIRE(std::fabs(simd.second[i] - sequential.second[i]) <=
+                  static_cast<float>(k) * 2.4e-7f * (std::fabs(x0[i]) + 1.0f));
+        }
+      }
+    }
+  });
+}

@@ -22,7 +22,12 @@ namespace {
 class DudePolicy final : public ServerPolicy {
  public:
   DudePolicy(std::size_t workers, std::size_t params)
-      : workers_(workers), params_(params), table_(workers * params), sum_(params, 0.0) {}
+      : workers_(workers),
+        params_(params),
+        table_(workers * params),
+        sum_(params, 0.0),
+        fresh_(workers),
+        entries_(workers) {}
 
   void seed_gradient(std::size_t worker, const float* gradient) override {
     float* old = table_.data() + worker * params_;
@@ -51,30 +56,20 @@ class DudePolicy final : public ServerPolicy {
   }
 
  private:
-  // The exact batched fold (DESIGN.md §1): with S_m the sum after the m-th of k arrivals,
-  // x_k = x_0 - step * (S_1 + ... + S_k), so one pass over S and x, block by block, gives
-  // the k one-by-one steps up to float rounding.
+  // The exact batched fold (DESIGN.md §1): one pass over S and x for the whole batch.
   void batched_fold(std::span<const Arrival> arrivals, const float* x_in, float* x_out,
                     float step) {
-    constexpr std::size_t kBlock = 512;
-    double partial[kBlock];
-    for (std::size_t base = 0; base < params_; base += kBlock) {
-      const std::size_t len = std::min(kBlock, params_ - base);
-      std::fill(partial, partial + len, 0.0);
-      double* s = sum_.data() + base;
-      for (const Arrival& a : arrivals) {
-        const float* g = a.gradient + base;
-        float* old = table_.data() + a.header->worker * params_ + base;
-        for (std::size_t i = 0; i < len; ++i) {
-          s[i] += static_cast<double>(g[i]) - static_cast<double>(old[i]);
-          old[i] = g[i];
-          partial[i] += s[i];
-        }
+    // The server takes at most one arrival per worker per round, so a batch fits the scratch
+    // arrays (one slot per worker) and no table entry appears twice in it; longer lists are
+    // folded a worker-count at a time.
+    for (std::size_t begin = 0; begin < arrivals.size(); begin += workers_) {
+      const std::size_t k = std::min(workers_, arrivals.size() - begin);
+      for (std::size_t m = 0; m < k; ++m) {
+        fresh_[m] = arrivals[begin + m].gradient;
+        entries_[m] = table_.data() + arrivals[begin + m].header->worker * params_;
       }
-      for (std::size_t i = 0; i < len; ++i) {
-        x_out[base + i] = static_cast<float>(static_cast<double>(x_in[base + i]) -
-                                             static_cast<double>(step) * partial[i]);
-      }
+      kernels::server_fold_batch(fresh_.data(), entries_.data(), k, sum_.data(),
+                                 begin == 0 ? x_in : x_out, x_out, step, params_);
     }
   }
 
@@ -82,6 +77,8 @@ class DudePolicy final : public ServerPolicy {
   const std::size_t params_;
   std::vector<float> table_;  // workers x params: each worker's latest gradient
   std::vector<double> sum_;   // S, the sum of the table
+  std::vector<const float*> fresh_;  // batched_fold scratch: the arrivals' gradients
+  std::vector<float*> entries_;      // ... and their workers' table entries
 };
 
 /// Applies x -= scale * (sum of the arrivals' gradients), out of place.

@@ -44,6 +44,14 @@ void relu_backward(const float* activation, float* grad, std::size_t n);
 void server_fold(const float* g_new, float* g_old, double* sum, const float* x_in, float* x_out,
                  float step, std::size_t n);
 
+/// The exact batched fold of k arrivals in one pass (DESIGN.md section 1): for m = 1..k in
+/// order, sum += g_new[m] - g_old[m] and g_old[m] = g_new[m]; then
+/// x_out = x_in - step * (S_1 + ... + S_k), S_m being the sum after the m-th arrival. Equals k
+/// server_fold calls up to float rounding of x. The g_old arrays must not overlap (one per
+/// worker); x_out may equal x_in.
+void server_fold_batch(const float* const* g_new, float* const* g_old, std::size_t k, double* sum,
+                       const float* x_in, float* x_out, float step, std::size_t n);
+
 /// The plain-loop references, same contracts as above.
 namespace scalar {
 float dot(const float* a, const float* b, std::size_t n);
@@ -58,6 +66,8 @@ void relu_forward(float* x, std::size_t n);
 void relu_backward(const float* activation, float* grad, std::size_t n);
 void server_fold(const float* g_new, float* g_old, double* sum, const float* x_in, float* x_out,
                  float step, std::size_t n);
+void server_fold_batch(const float* const* g_new, float* const* g_old, std::size_t k, double* sum,
+                       const float* x_in, float* x_out, float step, std::size_t n);
 }  // namespace scalar
 
 /// The SIMD targets compiled into this build that the running CPU supports, best first,
