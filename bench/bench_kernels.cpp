@@ -33,15 +33,14 @@
 
 #include <unistd.h>
 
+#include "bench_util.hpp"
 #include "dude/kernels.hpp"
 
 namespace kn = dude::kernels;
 
 namespace {
 
-constexpr std::size_t KiB = 1024;
-constexpr std::size_t MiB = 1024 * KiB;
-constexpr std::size_t kPage = 4096;
+using namespace dude::bench;
 
 // Working sets: within one core's L1d (32 KiB here), within its L2 (1 MiB), and 8x the L3
 // (32 MiB) so that every call streams from DRAM.
@@ -51,48 +50,6 @@ struct Level {
 };
 constexpr Level kLevels[] = {{"L1", 16 * KiB}, {"L2", 256 * KiB}, {"DRAM", 256 * MiB}};
 
-// A page-aligned array, filled with values that keep every kernel in the normal
-// floating-point range however often it runs. Page alignment gives every array the same
-// offset modulo 4 KiB, a layout without false store-to-load dependencies ("4K aliasing"):
-// where an output array sat one cache line past an input modulo 4 KiB, axpy and
-// relu_backward ran 1.4-1.6x slower in L2, and where arrays landed varied from run to run.
-template <class T>
-class Array {
- public:
-  explicit Array(std::size_t n, T fill = T(0))
-      : n_(n), data_(static_cast<T*>(::operator new(std::max<std::size_t>(n, 1) * sizeof(T),
-                                                    std::align_val_t{kPage}))) {
-    std::fill(data_.get(), data_.get() + n, fill);
-  }
-  T* data() { return data_.get(); }
-  std::size_t size() const { return n_; }
-
- private:
-  struct Delete {
-    void operator()(T* p) const { ::operator delete(p, std::align_val_t{kPage}); }
-  };
-  std::size_t n_;
-  std::unique_ptr<T[], Delete> data_;
-};
-
-// 24 pseudo-random bits from (i, seed): a hash, because a generator like mt19937 would make
-// filling the out-of-cache arrays take longer than measuring them.
-std::uint32_t hash_bits(std::size_t i, std::uint32_t seed) {
-  std::uint64_t h = (i + 1) * 0x9E3779B97F4A7C15ull ^ (std::uint64_t{seed} << 32);
-  h ^= h >> 31;
-  h *= 0xBF58476D1CE4E5B9ull;
-  h ^= h >> 29;
-  return static_cast<std::uint32_t>(h >> 40);
-}
-
-Array<float> random_array(std::size_t n, float lo, float hi, std::uint32_t seed) {
-  Array<float> a(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    a.data()[i] = lo + (hi - lo) * static_cast<float>(hash_bits(i, seed)) * 0x1p-24f;
-  }
-  return a;
-}
-
 // Ascending indices, each of the dense_size positions kept with probability 1/16: on
 // average one nonzero per 64-byte line of the dense vector.
 std::vector<std::uint32_t> sparse_row(std::size_t dense_size, std::uint32_t seed) {
@@ -101,12 +58,6 @@ std::vector<std::uint32_t> sparse_row(std::size_t dense_size, std::uint32_t seed
     if (hash_bits(i, seed) % 16 == 0) idx.push_back(static_cast<std::uint32_t>(i));
   }
   return idx;
-}
-
-void set_rates(benchmark::State& state, std::size_t elements, double bytes_per_element) {
-  const auto iterations = static_cast<double>(state.iterations());
-  state.SetBytesProcessed(static_cast<std::int64_t>(iterations * elements * bytes_per_element));
-  state.SetItemsProcessed(static_cast<std::int64_t>(iterations * elements));
 }
 
 // --- Kernels. Each takes the working-set size in bytes and sizes its arrays to fill it. ---
@@ -240,8 +191,7 @@ void probe_read(benchmark::State& state, std::size_t bytes) {
   // One pass over the working set: the dot kernel on its two halves.
   const std::size_t n = bytes / 8;
   auto a = random_array(2 * n, -1.0f, 1.0f, 1);
-  for (auto _ : state) benchmark::DoNotOptimize(kn::dot(a.data(), a.data() + n, n));
-  set_rates(state, n, 8);
+  read_stream(state, a.data(), n);
 }
 
 void probe_copy(benchmark::State& state, std::size_t bytes) {
@@ -255,23 +205,12 @@ void probe_copy(benchmark::State& state, std::size_t bytes) {
   set_rates(state, n, 8);
 }
 
-// The compiler vectorises this for the build's baseline ISA; it is memory bound out of
-// cache whatever the vector width.
-void triad(float* __restrict a, const float* __restrict b, const float* __restrict c, float s,
-           std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
-}
-
 void probe_triad(benchmark::State& state, std::size_t bytes) {
   const std::size_t n = bytes / 12;
   Array<float> a(n);
   auto b = random_array(n, -1.0f, 1.0f, 1);
   auto c = random_array(n, -1.0f, 1.0f, 2);
-  for (auto _ : state) {
-    triad(a.data(), b.data(), c.data(), 3.0f, n);
-    benchmark::ClobberMemory();
-  }
-  set_rates(state, n, 12);
+  triad_stream(state, a.data(), b.data(), c.data(), n);
 }
 
 using BenchFn = void (*)(benchmark::State&, std::size_t);
@@ -297,33 +236,6 @@ struct Probe {
   BenchFn fn;
 };
 constexpr Probe kProbes[] = {{"read", probe_read}, {"copy", probe_copy}, {"triad", probe_triad}};
-
-// The console output as usual, plus each benchmark's best byte rate for the summary: the
-// best over --benchmark_repetitions, as STREAM reports, since on a shared machine the
-// slower runs measure the neighbours.
-class RecordingReporter : public benchmark::ConsoleReporter {
- public:
-  RecordingReporter() : ConsoleReporter(isatty(STDOUT_FILENO) ? OO_Defaults : OO_Tabular) {}
-
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      if (run.error_occurred || run.run_type != Run::RT_Iteration) continue;
-      const auto rate = run.counters.find("bytes_per_second");
-      if (rate == run.counters.end()) continue;
-      double& best = best_[run.benchmark_name()];
-      best = std::max(best, rate->second.value);
-    }
-  }
-  // 10^9 bytes per second; 0 for a benchmark that did not run.
-  double gbps(const std::string& name) const {
-    const auto it = best_.find(name);
-    return it == best_.end() ? 0.0 : it->second / 1e9;
-  }
-
- private:
-  std::map<std::string, double> best_;
-};
 
 std::string benchmark_name(const char* kernel, const Level& level, const std::string& target) {
   std::string name = std::string(kernel) + "/" + level.name;
