@@ -243,7 +243,11 @@ Progress fashion_async(const std::string& algo, std::size_t workers, const std::
 
 TEST_CASE("Fashion-MNIST softmax: every algorithm reaches 84% with 2 iid workers", "[long][async]") {
   const std::string algo = GENERATE(as<std::string>{}, "dude", "asgd", "hogwild", "sync", "fedbuff:4");
-  const Progress last = fashion_async(algo, 2, "iid", "", 0.2f, 10, Schedule::Cosine);
+  // Each algorithm at a step size that suits it (measured: 10 epochs, cosine): averaging
+  // algorithms take fewer, less noisy steps and want a larger one; the asynchronous ones
+  // apply stale gradients and want a smaller one.
+  const float lr = algo == "fedbuff:4" ? 0.4f : algo == "sync" ? 0.2f : 0.1f;
+  const Progress last = fashion_async(algo, 2, "iid", "", lr, 10, Schedule::Cosine);
   INFO(algo << " test accuracy " << last.test_accuracy);
   CHECK(last.test_accuracy >= 0.840);
 }
