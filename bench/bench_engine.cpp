@@ -1,14 +1,15 @@
 // Latency of the engine's hand-over protocols.
 //
-// RoundTrip<Slot>/floats/touch: one worker -> server -> worker round trip through a gradient
-//   slot, two threads playing ping-pong. The benchmark thread is the worker: it fills its
-//   buffer (touch=1: every float; touch=0: only the header), publishes, and waits until the
-//   server has consumed the post. The server thread spins on poll(), folds the gradient into
-//   its model (touch=1: model[i] += g[i] over every float; touch=0: nothing), and releases.
-//   HandoffSlot waits with its own wait_until_consumed(); TripleBufferSlot never waits, so its
-//   worker spins on an acknowledgement the server stores after consuming (one post in flight,
-//   as in a ping-pong). Time is wall time per round trip (UseRealTime); with touch=1 the
-//   bytes/s count each float twice (written by the worker, read by the server).
+// RoundTrip<Slot>/floats/touch/spins: one worker -> server -> worker round trip through a
+//   gradient slot, two threads playing ping-pong. The benchmark thread is the worker: it
+//   fills its buffer (touch=1: every float; touch=0: only the header), publishes, and waits
+//   until the server has consumed the post. The server thread spins on poll(), folds the
+//   gradient into its model (touch=1: model[i] += g[i] over every float; touch=0: nothing),
+//   and releases. HandoffSlot waits with its own wait_until_consumed(spins) (spins=0: its
+//   default); TripleBufferSlot never waits, so its worker spins on an acknowledgement the
+//   server stores after consuming (one post in flight, as in a ping-pong). Time is wall time
+//   per round trip (UseRealTime); with touch=1 the bytes/s count each float twice (written
+//   by the worker, read by the server).
 //   Sizes: 7850 floats (softmax on Fashion-MNIST), 101770 (mlp:128).
 //
 // PoolAcquireRelease/floats/writer: ModelPool::acquire + release by one reader, with
@@ -19,7 +20,8 @@
 // PoolPublish/readers: the writer's writable() + publish() alone (no fill, readers idle).
 //
 // Both round-trip threads spin, so they need two free cores: on a loaded machine the figures
-// measure the scheduler. Build (see the report that came with this file):
+// measure the scheduler (run with --benchmark_repetitions=5 and read the "_min" rows).
+// Build:
 //   g++ -std=c++20 -O2 -Icore/src bench/bench_engine.cpp -lbenchmark -lpthread -o bench_engine
 
 #include <benchmark/benchmark.h>
@@ -28,6 +30,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <thread>
 #include <vector>
 
@@ -53,6 +56,7 @@ template <class Slot>
 void RoundTrip(benchmark::State& state) {
   const auto floats = static_cast<std::size_t>(state.range(0));
   const bool touch = state.range(1) != 0;
+  const auto spins = static_cast<unsigned>(state.range(2));  // 0: the slot's default
   Slot slot(floats);
   std::vector<float> model(floats, 0.0f);  // the server's
   std::atomic<std::uint64_t> ack{0};        // TripleBufferSlot only: last sequence consumed
@@ -85,7 +89,11 @@ void RoundTrip(benchmark::State& state) {
     slot.producer_header().sequence = k;
     slot.publish();
     if constexpr (Slot::kLossless) {
-      slot.wait_until_consumed();
+      if (spins == 0) {
+        slot.wait_until_consumed();
+      } else {
+        slot.wait_until_consumed(spins);
+      }
     } else {
       while (ack.load(std::memory_order_acquire) != k) cpu_relax();
     }
@@ -96,20 +104,34 @@ void RoundTrip(benchmark::State& state) {
 
   state.SetItemsProcessed(state.iterations());  // items/s = round trips per second
   if (touch) {
-    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(2 * floats * sizeof(float)));
+    const auto bytes = static_cast<std::int64_t>(2 * floats * sizeof(float));
+    state.SetBytesProcessed(state.iterations() * bytes);
   }
 }
 
-void RoundTripArgs(benchmark::internal::Benchmark* b) {
-  b->ArgNames({"floats", "touch"});
+/// With --benchmark_repetitions=N, also the best repetition: the spinning threads are at the
+/// scheduler's mercy on a shared machine, and the minimum is the protocol's own cost.
+double Min(const std::vector<double>& v) { return *std::min_element(v.begin(), v.end()); }
+
+void RoundTripArgs(benchmark::internal::Benchmark* b, std::initializer_list<std::int64_t> spins) {
+  b->ArgNames({"floats", "touch", "spins"});
   for (const std::int64_t floats : {kSoftmaxFloats, kMlpFloats}) {
-    for (const std::int64_t touch : {0, 1}) b->Args({floats, touch});
+    for (const std::int64_t touch : {0, 1}) {
+      for (const std::int64_t s : spins) b->Args({floats, touch, s});
+    }
   }
-  b->UseRealTime();
+  b->UseRealTime()->ComputeStatistics("min", Min);
 }
 
-BENCHMARK_TEMPLATE(RoundTrip, HandoffSlot)->Apply(RoundTripArgs);
-BENCHMARK_TEMPLATE(RoundTrip, TripleBufferSlot)->Apply(RoundTripArgs);
+// HandoffSlot: the default spin count (256 polls, then yields, then a futex wait) and a spin
+// long enough never to leave the spin phase here (the engine's choice when every thread has
+// a core). TripleBufferSlot never waits: spins does not apply.
+BENCHMARK_TEMPLATE(RoundTrip, HandoffSlot)->Apply([](benchmark::internal::Benchmark* b) {
+  RoundTripArgs(b, {0, 1 << 24});
+});
+BENCHMARK_TEMPLATE(RoundTrip, TripleBufferSlot)->Apply([](benchmark::internal::Benchmark* b) {
+  RoundTripArgs(b, {0});
+});
 
 void PoolAcquireRelease(benchmark::State& state) {
   const auto floats = static_cast<std::size_t>(state.range(0));
@@ -144,8 +166,9 @@ void PoolAcquireRelease(benchmark::State& state) {
 
   state.SetItemsProcessed(state.iterations());
   if (writer_mode != 0) {
-    state.counters["publishes"] = benchmark::Counter(
-        static_cast<double>(publishes.load(std::memory_order_relaxed)), benchmark::Counter::kIsRate);
+    state.counters["publishes"] =
+        benchmark::Counter(static_cast<double>(publishes.load(std::memory_order_relaxed)),
+                           benchmark::Counter::kIsRate);
   }
 }
 BENCHMARK(PoolAcquireRelease)
@@ -154,7 +177,8 @@ BENCHMARK(PoolAcquireRelease)
     ->Args({kSoftmaxFloats, 1})
     ->Args({kSoftmaxFloats, 2})
     ->Args({kMlpFloats, 2})
-    ->UseRealTime();
+    ->UseRealTime()
+    ->ComputeStatistics("min", Min);
 
 void PoolPublish(benchmark::State& state) {
   const auto readers = static_cast<std::size_t>(state.range(0));

@@ -13,9 +13,14 @@
 // Catch2 is not thread-safe: worker threads record failures in a Failures object and the main
 // thread asserts after joining them.
 //
+// A protocol that loses a post makes its test fail at once (the consumer sees the producer
+// done with posts missing); one that loses a wake-up hangs, and a watchdog aborts the binary
+// after 60 s.
+//
 // Sizes: the iteration counts below are for a plain build (each test well under 2 s there);
 // under a sanitizer they are divided by 8, and the environment variable DUDE_STRESS_SCALE (a
-// positive number, default 1) multiplies them for longer soak runs.
+// positive number, default 1) multiplies them for longer soak runs. DUDE_STRESS_VERBOSE=1
+// prints what each stress test exercised (posts taken, acquisitions per reader, long waits).
 // Stress tests are tagged [stress]; `dude_tests "[stress]"` runs only them.
 
 #include <catch2/catch.hpp>
@@ -115,7 +120,7 @@ class Failures {
 /// block the run. The limit is generous (a sanitizer build on a busy two-core machine).
 class Watchdog {
  public:
-  explicit Watchdog(const char* what, int seconds = 120)
+  explicit Watchdog(const char* what, int seconds = 60)
       : thread_([this, what, seconds] {
           std::unique_lock<std::mutex> lock(mutex_);
           if (!cv_.wait_for(lock, std::chrono::seconds(seconds), [this] { return done_; })) {
@@ -281,21 +286,38 @@ TEST_CASE("TripleBufferSlot: single-thread state machine", "[engine][protocol]")
   }
 }
 
-TEST_CASE("TripleBufferSlot: newest-wins stress, no torn or repeated posts", "[engine][protocol][stress]") {
+TEST_CASE("TripleBufferSlot: newest-wins stress, no torn or repeated posts",
+          "[engine][protocol][stress]") {
   const std::uint64_t n = iterations(200000);
   TripleBufferSlot slot(kSlotFloats);
   Failures failures;
   std::uint64_t taken = 0;
   std::uint64_t last = 0;
+  std::atomic<bool> producer_done{false};
+  // Coverage, not correctness: every `checkpoint` posts the producer lets the consumer take
+  // one post before it goes on, so that takes are spread over the whole run even when the
+  // consumer gets little CPU. Relaxed: no happens-before edge beside the slot's own.
+  const std::uint64_t checkpoint = std::max<std::uint64_t>(1, n / 512);
+  std::atomic<std::uint64_t> takes{0};
+  std::atomic<bool> consumer_gone{false};
   {
     const Watchdog watchdog("TripleBufferSlot stress");
     std::thread consumer([&] {
       std::uint64_t misses = 0;
       while (last != n) {
         if (!slot.poll()) {
-          if ((++misses & 63) == 0) std::this_thread::yield();
-          else cpu_relax();
-          continue;
+          if (!producer_done.load(std::memory_order_acquire)) {
+            if ((++misses & 63) == 0) std::this_thread::yield();
+            else cpu_relax();
+            continue;
+          }
+          // The producer has finished (acquire: its last publish happens-before this poll).
+          // Nothing to take now means the last post is lost: fail rather than hang.
+          if (!slot.poll()) {
+            failures.add("the producer is done, the consumer is at " + std::to_string(last) +
+                         " of " + std::to_string(n) + " and nothing is left to poll");
+            break;
+          }
         }
         const GradientHeader& h = slot.consumer_header();
         const float* b = slot.consumer_buffer();
@@ -320,16 +342,27 @@ TEST_CASE("TripleBufferSlot: newest-wins stress, no torn or repeated posts", "[e
         slot.release();
         last = std::max(last, seq);
         ++taken;
+        takes.store(taken, std::memory_order_relaxed);
       }
+      consumer_gone.store(true, std::memory_order_relaxed);
     });
     std::thread producer([&] {
+      std::uint64_t takes_then = 0;
       for (std::uint64_t k = 1; k <= n; ++k) {
+        if (k % checkpoint == 0) {
+          while (takes.load(std::memory_order_relaxed) == takes_then &&
+                 !consumer_gone.load(std::memory_order_relaxed)) {
+            std::this_thread::yield();
+          }
+          takes_then = takes.load(std::memory_order_relaxed);
+        }
         float* b = slot.producer_buffer();
         fill(b, kSlotFloats, k);
         slot.producer_header() = header_for(kWorker, k);
         slot.publish();
         slot.wait_until_consumed();
       }
+      producer_done.store(true, std::memory_order_release);
     });
     producer.join();
     consumer.join();
@@ -414,7 +447,8 @@ std::uint64_t produce_handoff(HandoffSlot& slot, std::uint32_t worker, std::size
     if (Clock::now() - start > std::chrono::microseconds(100)) ++long_waits;
     const std::uint64_t c = consumed.load(std::memory_order_relaxed);
     if (c != k) {
-      failures.add("worker " + std::to_string(worker) + ": wait_until_consumed() returned after post " +
+      failures.add("worker " + std::to_string(worker) +
+                   ": wait_until_consumed() returned after post " +
                    std::to_string(k) + " with the consumer at " + std::to_string(c));
     }
   }
@@ -435,6 +469,8 @@ void run_handoff_pairs(std::size_t pairs, std::uint64_t n, std::uint64_t stall_e
     slots.push_back(std::make_unique<HandoffSlot>(kSlotFloats));
     consumed[p].store(0, std::memory_order_relaxed);
   }
+  std::unique_ptr<std::atomic<bool>[]> producer_done(new std::atomic<bool>[pairs]);
+  for (std::size_t p = 0; p < pairs; ++p) producer_done[p].store(false, std::memory_order_relaxed);
   Failures failures;
   std::atomic<std::uint64_t> long_waits{0};
   {
@@ -448,6 +484,13 @@ void run_handoff_pairs(std::size_t pairs, std::uint64_t n, std::uint64_t stall_e
         std::uint64_t misses = 0;
         while (tally.next <= n) {
           if (!slot.poll()) {
+            // The producer returned from its last wait, yet posts are missing: lost. (With a
+            // correct slot it returns only after post n is released, when this loop is over.)
+            if (producer_done[p].load(std::memory_order_acquire) && !slot.poll()) {
+              failures.add("worker " + std::to_string(worker) + ": producer done, consumer at " +
+                           std::to_string(tally.next - 1) + " of " + std::to_string(n));
+              break;
+            }
             if ((++misses & 15) == 0) std::this_thread::yield();
             else cpu_relax();
             continue;
@@ -462,6 +505,7 @@ void run_handoff_pairs(std::size_t pairs, std::uint64_t n, std::uint64_t stall_e
         long_waits.fetch_add(
             produce_handoff(*slots[p], worker, kSlotFloats, n, consumed[p], failures),
             std::memory_order_relaxed);
+        producer_done[p].store(true, std::memory_order_release);
       });
     }
     for (std::thread& t : threads) t.join();
@@ -486,7 +530,8 @@ TEST_CASE("HandoffSlot: lossless stress, 4 pairs on fewer cores", "[engine][prot
   run_handoff_pairs(4, iterations(10000), 512);
 }
 
-TEST_CASE("HandoffSlot: lossless stress, one server polling 6 workers", "[engine][protocol][stress]") {
+TEST_CASE("HandoffSlot: lossless stress, one server polling 6 workers",
+          "[engine][protocol][stress]") {
   // The engine's shape: one consumer (the server) round-robins over every worker's slot.
   constexpr std::size_t kWorkers = 6;
   const std::uint64_t n = iterations(10000);
@@ -497,6 +542,7 @@ TEST_CASE("HandoffSlot: lossless stress, one server polling 6 workers", "[engine
     slots.push_back(std::make_unique<HandoffSlot>(kSlotFloats));
     consumed[w].store(0, std::memory_order_relaxed);
   }
+  std::atomic<std::size_t> producers_done{0};
   Failures failures;
   std::atomic<std::uint64_t> long_waits{0};
   {
@@ -518,7 +564,15 @@ TEST_CASE("HandoffSlot: lossless stress, one server polling 6 workers", "[engine
           --remaining;
           any = true;
         }
-        if (!any && (++idle & 15) == 0) std::this_thread::yield();
+        if (any) continue;
+        // Every producer returned from its last wait (acquire: their posts happen-before the
+        // sweep below), yet posts are missing: lost.
+        if (producers_done.load(std::memory_order_acquire) == kWorkers &&
+            std::none_of(slots.begin(), slots.end(), [](const auto& s) { return s->poll(); })) {
+          failures.add("every producer is done, " + std::to_string(remaining) + " posts missing");
+          return;
+        }
+        if ((++idle & 15) == 0) std::this_thread::yield();
       }
     });
     for (std::size_t w = 0; w < kWorkers; ++w) {
@@ -526,6 +580,7 @@ TEST_CASE("HandoffSlot: lossless stress, one server polling 6 workers", "[engine
         long_waits.fetch_add(produce_handoff(*slots[w], static_cast<std::uint32_t>(w),
                                              kSlotFloats, n, consumed[w], failures),
                              std::memory_order_relaxed);
+        producers_done.fetch_add(1, std::memory_order_release);
       });
     }
     for (std::thread& t : threads) t.join();
@@ -612,17 +667,23 @@ TEST_CASE("ModelPool: single-thread pins are respected", "[engine][protocol]") {
   for (std::size_t r = 0; r < kReaders; ++r) pool.release(r);
 }
 
-/// How long a reader holds its pin: `hold_every` == k > 0 holds it across a few yields every
-/// k-th acquisition (so that the writer runs on while it is held); 0 never does.
+/// How a reader paces itself. `hold_every` == k > 0: every k-th acquisition, hold the pin
+/// across a few yields (so that the writer runs on while it is held). `rest_every` == k > 0:
+/// every k-th time, yield after releasing (so that the writer's scan reads the unpin itself,
+/// and TSan checks that it orders this reader's reads before the writer's next writes,
+/// rather than a later pin). 0: never.
 struct ReaderPolicy {
   std::uint64_t hold_every;
+  std::uint64_t rest_every;
 };
 
 /// W readers spin acquire / check / release while one writer publishes versions 1..n, each
 /// model = the previous one + 1 (so version v is all v, and the writer also reads current()).
-/// Reader r follows policy(r).
+/// Reader r follows policy(r). With `checkpoints` > 0 the writer waits that many times for
+/// every reader to make progress (for readers that yield; readers that spin need none).
 template <class Policy>
-void run_pool_stress(std::size_t readers, std::uint64_t n, std::size_t floats, Policy policy) {
+void run_pool_stress(std::size_t readers, std::uint64_t n, std::size_t floats, Policy policy,
+                     std::uint64_t checkpoints) {
   ModelPool pool(floats, readers);
   const std::size_t stride = pool.floats_per_buffer();
   const std::size_t buffers = readers + 2;
@@ -635,6 +696,14 @@ void run_pool_stress(std::size_t readers, std::uint64_t n, std::size_t floats, P
     writing[b].store(0, std::memory_order_relaxed);
     holders[b].store(0, std::memory_order_relaxed);
   }
+  // Coverage, not correctness: every `checkpoint` versions the writer waits until each reader
+  // has acquired once more, so that acquisitions are spread over the whole run even when
+  // readers get little CPU. Relaxed: no happens-before edge beside the pool's own.
+  const std::uint64_t checkpoint =
+      checkpoints == 0 ? n + 1 : std::max<std::uint64_t>(1, n / checkpoints);
+  constexpr std::uint64_t kGone = ~std::uint64_t{0};
+  std::unique_ptr<std::atomic<std::uint64_t>[]> progress(new std::atomic<std::uint64_t>[readers]);
+  for (std::size_t r = 0; r < readers; ++r) progress[r].store(0, std::memory_order_relaxed);
   std::atomic<bool> done{false};
   Failures failures;
   std::uint64_t publishes = 0;
@@ -666,7 +735,8 @@ void run_pool_stress(std::size_t readers, std::uint64_t n, std::size_t floats, P
           ++count;
           std::size_t b = 0;
           if (!index_of(view.params, b)) {
-            failures.add("reader " + std::to_string(r) + ": acquire() returned a pointer outside the pool");
+            failures.add("reader " + std::to_string(r) +
+                         ": acquire() returned a pointer outside the pool");
             break;
           }
           holders[b].fetch_add(1, std::memory_order_relaxed);
@@ -678,15 +748,17 @@ void run_pool_stress(std::size_t readers, std::uint64_t n, std::size_t floats, P
           last = view.version;
           if (writing[b].load(std::memory_order_relaxed) != 0) {
             failures.add("reader " + std::to_string(r) + " holds buffer " + std::to_string(b) +
-                         " (version " + std::to_string(view.version) + ") while the writer fills it");
+                         " (version " + std::to_string(view.version) +
+                         ") while the writer fills it");
           }
           // Read the whole model twice, as the policy says holding the pin in between.
           for (int pass = 0; pass < 2; ++pass) {
             const std::size_t at =
                 first_mismatch(view.params, floats, static_cast<float>(view.version));
             if (at != floats) {
-              failures.add(describe_mismatch(pass == 0 ? "torn model" : "model overwritten while pinned",
-                                             view.version, view.params, floats, at));
+              failures.add(describe_mismatch(
+                  pass == 0 ? "torn model" : "model overwritten while pinned", view.version,
+                  view.params, floats, at));
             }
             if (pass == 0 && mine.hold_every != 0 && count % mine.hold_every == 0) {
               for (int y = 0; y < 4; ++y) std::this_thread::yield();
@@ -698,16 +770,28 @@ void run_pool_stress(std::size_t readers, std::uint64_t n, std::size_t floats, P
           }
           holders[b].fetch_sub(1, std::memory_order_relaxed);
           pool.release(r);
+          if (checkpoints != 0) progress[r].store(count, std::memory_order_relaxed);
+          if (mine.rest_every != 0 && count % mine.rest_every == 0) std::this_thread::yield();
           if (finishing) {
             final_version[r] = view.version;
             break;
           }
         }
         acquisitions[r] = count;
+        progress[r].store(kGone, std::memory_order_relaxed);
       });
     }
     threads.emplace_back([&] {
+      std::vector<std::uint64_t> progress_then(readers, 0);
       for (std::uint64_t v = 1; v <= n; ++v) {
+        if (v % checkpoint == 0) {
+          for (std::size_t r = 0; r < readers; ++r) {
+            while (progress[r].load(std::memory_order_relaxed) == progress_then[r]) {
+              std::this_thread::yield();
+            }
+            progress_then[r] = progress[r].load(std::memory_order_relaxed);
+          }
+        }
         float* w = pool.writable();
         std::size_t b = 0;
         if (!index_of(w, b)) {  // find_free() found nothing: publish would have to wait
@@ -731,7 +815,8 @@ void run_pool_stress(std::size_t readers, std::uint64_t n, std::size_t floats, P
     for (std::thread& t : threads) t.join();
   }
   std::string counts;
-  for (const std::uint64_t a : acquisitions) counts.append(" ").append(std::to_string(a));  // not operator+: GCC 12 -Wrestrict false positive
+  // append, not operator+: GCC 12 gives a -Wrestrict false positive on " " + std::string.
+  for (const std::uint64_t a : acquisitions) counts.append(" ").append(std::to_string(a));
   note("ModelPool, " + std::to_string(readers) + " readers: " + std::to_string(publishes) +
        " publishes; acquisitions per reader:" + counts);
   DUDE_REQUIRE_NO_FAILURES(failures);
@@ -747,12 +832,12 @@ void run_pool_stress(std::size_t readers, std::uint64_t n, std::size_t floats, P
 
 TEST_CASE("ModelPool: 3 readers and a writer", "[engine][protocol][stress]") {
   run_pool_stress(3, iterations(100000), kModelFloats,
-                  [](std::size_t) { return ReaderPolicy{64}; });
+                  [](std::size_t) { return ReaderPolicy{64, 16}; }, 256);
 }
 
 TEST_CASE("ModelPool: 8 readers and a writer on fewer cores", "[engine][protocol][stress]") {
   run_pool_stress(8, iterations(50000), kModelFloats,
-                  [](std::size_t) { return ReaderPolicy{64}; });
+                  [](std::size_t) { return ReaderPolicy{64, 16}; }, 256);
 }
 
 TEST_CASE("ModelPool: the writer always finds a free buffer under acquire churn",
@@ -764,7 +849,8 @@ TEST_CASE("ModelPool: the writer always finds a free buffer under acquire churn"
   // one here, with one reader in every run.)
   for (const std::size_t readers : {std::size_t{1}, std::size_t{2}, std::size_t{3}}) {
     INFO(readers << " readers");
-    run_pool_stress(readers, iterations(300000), 16, [](std::size_t) { return ReaderPolicy{0}; });
+    run_pool_stress(readers, iterations(300000), 16,
+                    [](std::size_t) { return ReaderPolicy{0, 0}; }, 0);
   }
 }
 

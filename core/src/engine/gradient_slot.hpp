@@ -107,8 +107,9 @@ static_assert(std::atomic<std::uint8_t>::is_always_lock_free);
 ///   buffer; while kFull the consumer does. Each side only ever stores the value that passes
 ///   ownership to the other, so plain stores suffice (no RMW).
 /// - publish(): store(kFull, release) publishes the buffer to the consumer's acquire load in
-///   poll(). release(): store(kEmpty, release) makes the consumer's reads happen-before the
-///   producer's next writes (its acquire load in wait_until_consumed()).
+///   poll(). release(): store(kEmpty) makes the consumer's reads happen-before the producer's
+///   next writes (its acquire load in wait_until_consumed()); it is seq_cst so that the
+///   waiter check inside notify_one() cannot move before it.
 /// - Waiting must not starve the server when threads outnumber cores: spin briefly, then
 ///   yield, then block in std::atomic::wait (a futex, no mutex); release() notifies. With a
 ///   core per thread the caller asks for a long spin: a futex wake-up costs more than a fold.
@@ -141,7 +142,10 @@ class HandoffSlot {
   const float* consumer_buffer() const noexcept { return storage_.data(); }
   const GradientHeader& consumer_header() const noexcept { return header_; }
   void release() noexcept {
-    state_.store(kEmpty, std::memory_order_release);
+    // seq_cst rather than release: libstdc++'s notify_one skips the futex wake when its waiter
+    // count reads zero, and that load must not be ordered before this store, or a producer
+    // that just went to sleep could miss its wake-up.
+    state_.store(kEmpty, std::memory_order_seq_cst);
     state_.notify_one();
   }
 
