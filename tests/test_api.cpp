@@ -223,8 +223,10 @@ TEST_CASE("a failure on the training side reaches the caller after every thread 
   const std::vector<std::uint32_t> rows = all_rows(digits.rows());
   std::vector<float> params(objective.num_params());
   objective.init_params(params.data(), 1);
-  // Start oneTBB's worker threads (which stay) before counting.
+  // Start the threads that stay before counting: oneTBB's workers, and under ThreadSanitizer
+  // its runtime's background thread, which it starts with the first thread a program creates.
   evaluate(objective, params.data(), digits, rows);
+  std::thread([] {}).join();
 
   AsyncConfig config;
   config.algorithm = AlgorithmSpec::parse(GENERATE(as<std::string>{}, "dude", "hogwild"));

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -43,6 +45,22 @@ Dataset load_data(const std::string& path, const std::string& labels, const Data
   options.features = features;
   options.classes = classes;
   return load_dataset(path, options);
+}
+
+nlohmann::json metrics_record(const Progress& p) {
+  nlohmann::json j = {{"wall_s", p.wall_seconds}, {"step", p.steps},   {"samples", p.samples},
+                      {"epoch", p.epoch},         {"lr", p.lr},        {"train_loss", p.train_loss},
+                      {"final", p.final}};
+  if (p.has_test) {
+    j["test_loss"] = p.test_loss;
+    j["test_accuracy"] = p.test_accuracy;
+  }
+  if (!p.arrivals.empty()) {
+    j["staleness_mean"] = p.staleness_mean;
+    j["staleness_max"] = p.staleness_max;
+    j["arrivals"] = p.arrivals;
+  }
+  return j;
 }
 
 AtomicOutput::AtomicOutput(std::string path)

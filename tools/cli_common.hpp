@@ -4,12 +4,15 @@
 
 #include <CLI/CLI.hpp>
 
+#include <nlohmann/json_fwd.hpp>
+
 #include <cstdio>
 #include <functional>
 #include <string>
 
 #include "dude/dataset.hpp"
 #include "dude/io.hpp"
+#include "dude/trainer.hpp"
 
 namespace dude::cli {
 
@@ -28,6 +31,14 @@ void add_data_flags(CLI::App& command, DataFlags& flags);
 /// `classes` when they are nonzero. `labels` is the IDX labels file, or empty.
 Dataset load_data(const std::string& path, const std::string& labels, const DataFlags& flags,
                   std::size_t features = 0, std::uint32_t classes = 0);
+
+/// One evaluation point as a JSON object: the record format of `dude train --metrics` and of
+/// the run files of `dude compare` (one object per line). Fields: wall_s (virtual time in
+/// deterministic runs), step, samples, epoch, lr, train_loss, final; test_loss and
+/// test_accuracy when there is a test set; staleness_mean (over the gradients applied since the
+/// previous point), staleness_max (so far) and arrivals (per worker, so far) for asynchronous
+/// runs.
+nlohmann::json metrics_record(const Progress& p);
 
 /// A text output that replaces its target only when complete: written to a temporary file
 /// beside it and renamed in commit(); removed if never committed.

@@ -56,22 +56,6 @@ struct TrainFlags {
 
 constexpr double kDefaultEpochs = 10;
 
-nlohmann::json metrics_record(const Progress& p) {
-  nlohmann::json j = {{"wall_s", p.wall_seconds}, {"step", p.steps},   {"samples", p.samples},
-                      {"epoch", p.epoch},         {"lr", p.lr},        {"train_loss", p.train_loss},
-                      {"final", p.final}};
-  if (p.has_test) {
-    j["test_loss"] = p.test_loss;
-    j["test_accuracy"] = p.test_accuracy;
-  }
-  if (!p.arrivals.empty()) {
-    j["staleness_mean"] = p.staleness_mean;
-    j["staleness_max"] = p.staleness_max;
-    j["arrivals"] = p.arrivals;
-  }
-  return j;
-}
-
 /// "min..max" of the per-worker arrival counts, for the progress line.
 std::string arrivals_range(const std::vector<std::uint64_t>& arrivals) {
   if (arrivals.empty()) return {};

@@ -14,7 +14,8 @@ int main(int argc, char** argv) {
       "different data"};
   app.require_subcommand(1);
   const std::vector<Command> commands = {add_train_command(app), add_eval_command(app),
-                                         add_predict_command(app), add_bench_command(app)};
+                                         add_predict_command(app), add_bench_command(app),
+                                         add_compare_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -14,6 +14,7 @@ packages=(
   catch2                         # Catch2 v2: tests
   libbenchmark-dev               # Google Benchmark: micro benchmarks
   dataset-fashion-mnist          # Fashion-MNIST in IDX format, the main data set
+  python3-matplotlib             # plots of dude compare (tools/plot_compare.py)
 )
 
 missing=()
