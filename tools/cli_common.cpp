@@ -63,6 +63,24 @@ nlohmann::json metrics_record(const Progress& p) {
   return j;
 }
 
+TrainTestData load_train_test(const std::string& train_path, const std::string& train_labels,
+                              const std::string& test_path, const std::string& test_labels,
+                              const DataFlags& flags, double holdout, std::uint64_t split_seed) {
+  TrainTestData d;
+  d.train = load_data(train_path, train_labels, flags);
+  if (!test_path.empty()) {
+    d.test = load_data(test_path, test_labels, flags, d.train.features(), d.train.classes());
+    d.train_rows = all_rows(d.train.rows());
+    d.test_rows = all_rows(d.test.rows());
+  } else {
+    RowSplit split = split_rows(d.train.rows(), holdout, split_seed);
+    d.train_rows = std::move(split.train);
+    d.test_rows = std::move(split.holdout);
+    d.test = d.train;  // shares the arrays
+  }
+  return d;
+}
+
 AtomicOutput::AtomicOutput(std::string path)
     : path_(std::move(path)), temporary_(path_ + ".tmp." + std::to_string(::getpid())) {
   file_ = std::fopen(temporary_.c_str(), "w");

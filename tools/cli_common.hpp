@@ -6,9 +6,11 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "dude/dataset.hpp"
 #include "dude/io.hpp"
@@ -39,6 +41,21 @@ Dataset load_data(const std::string& path, const std::string& labels, const Data
 /// previous point), staleness_max (so far) and arrivals (per worker, so far) for asynchronous
 /// runs.
 nlohmann::json metrics_record(const Progress& p);
+
+/// Training data and the rows to test on: all rows of a --test file, or a seeded holdout of the
+/// training rows (none when the fraction is 0). The test data is checked against the training
+/// data's features and classes.
+struct TrainTestData {
+  Dataset train;
+  std::vector<std::uint32_t> train_rows;
+  Dataset test;  // the --test file, or the training data itself for a holdout
+  std::vector<std::uint32_t> test_rows;
+  /// Classes the model needs (a test file may hold labels the training rows lack).
+  std::uint32_t classes() const { return std::max(train.classes(), test.classes()); }
+};
+TrainTestData load_train_test(const std::string& train_path, const std::string& train_labels,
+                              const std::string& test_path, const std::string& test_labels,
+                              const DataFlags& flags, double holdout, std::uint64_t split_seed);
 
 /// A text output that replaces its target only when complete: written to a temporary file
 /// beside it and renamed in commit(); removed if never committed.

@@ -528,22 +528,15 @@ int run_compare(const CompareFlags& f) {
   std::optional<tbb::global_control> thread_limit;
   if (f.threads > 0) thread_limit.emplace(tbb::global_control::max_allowed_parallelism, f.threads);
 
-  const Dataset train = load_data(f.train, f.train_labels, f.data);
-  std::optional<Dataset> test;
-  std::vector<std::uint32_t> train_rows, test_rows;
-  if (!f.test.empty()) {
-    test = load_data(f.test, f.test_labels, f.data, train.features(), train.classes());
-    train_rows = all_rows(train.rows());
-    test_rows = all_rows(test->rows());
-  } else {
-    // One split for every run, so that every run is tested on the same rows.
-    RowSplit split = split_rows(train.rows(), f.holdout, f.split_seed);
-    train_rows = std::move(split.train);
-    test_rows = std::move(split.holdout);
-  }
-  if (test_rows.empty()) throw ConfigError("--holdout: leaves no test rows");
-  const Dataset& test_data = test ? *test : train;
-  const std::uint32_t classes = std::max(train.classes(), test_data.classes());
+  // One split for every run (--split-seed), so that every run is tested on the same rows.
+  const TrainTestData d = load_train_test(f.train, f.train_labels, f.test, f.test_labels, f.data,
+                                          f.holdout, f.split_seed);
+  if (d.test_rows.empty()) throw ConfigError("--holdout: leaves no test rows");
+  const Dataset& train = d.train;
+  const Dataset& test_data = d.test;
+  const std::vector<std::uint32_t>& train_rows = d.train_rows;
+  const std::vector<std::uint32_t>& test_rows = d.test_rows;
+  const std::uint32_t classes = d.classes();
   const Objective objective(spec, train.features(), classes, f.l2);
   // The partition of each seed, checked now rather than after some runs.
   for (const std::uint64_t seed : seeds) {

@@ -96,20 +96,12 @@ int run_train(const TrainFlags& f) {
   if (f.threads > 0) thread_limit.emplace(tbb::global_control::max_allowed_parallelism, f.threads);
 
   // Everything that can fail on input is checked before training starts.
-  const Dataset train = load_data(f.train, f.train_labels, f.data);
-  std::optional<Dataset> test;
-  std::vector<std::uint32_t> train_rows, test_rows;
-  if (!f.test.empty()) {
-    test = load_data(f.test, f.test_labels, f.data, train.features(), train.classes());
-    train_rows = all_rows(train.rows());
-    test_rows = all_rows(test->rows());
-  } else {
-    RowSplit split = split_rows(train.rows(), f.holdout, f.seed);
-    train_rows = std::move(split.train);
-    test_rows = std::move(split.holdout);
-    if (!test_rows.empty()) test = train;
-  }
-  const std::uint32_t classes = std::max(train.classes(), test ? test->classes() : 0u);
+  const TrainTestData d =
+      load_train_test(f.train, f.train_labels, f.test, f.test_labels, f.data, f.holdout, f.seed);
+  const Dataset& train = d.train;
+  const std::vector<std::uint32_t>& train_rows = d.train_rows;
+  const bool has_test = !d.test_rows.empty();
+  const std::uint32_t classes = d.classes();
   Model model{spec, train.features(), classes, f.l2, {}};
   const Objective objective = model.objective();
   model.params.resize(objective.num_params());
@@ -146,10 +138,10 @@ int run_train(const TrainFlags& f) {
   };
 
   const Subset train_set{&train, train_rows};
-  const Subset test_set{test ? &*test : nullptr, test_rows};
+  const Subset test_set{&d.test, d.test_rows};
   Progress last;
   if (f.algo == "sgd") {
-    last = train_sgd(objective, train_set, test ? &test_set : nullptr, config,
+    last = train_sgd(objective, train_set, has_test ? &test_set : nullptr, config,
                      model.params.data(), on_progress);
   } else {
     AsyncConfig async;
@@ -165,7 +157,7 @@ int run_train(const TrainFlags& f) {
     async.compute_time = ComputeTime::parse(f.compute_time);
     async.validate();
     if (f.verbose) print_shards(train, train_rows, async);
-    last = train_async(objective, train_set, test ? &test_set : nullptr, async,
+    last = train_async(objective, train_set, has_test ? &test_set : nullptr, async,
                        model.params.data(), on_progress);
   }
   line.clear();
