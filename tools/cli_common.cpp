@@ -7,8 +7,10 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <thread>
 
 #include "dude/errors.hpp"
+#include "dude/partition.hpp"
 
 namespace dude::cli {
 
@@ -61,6 +63,42 @@ nlohmann::json metrics_record(const Progress& p) {
     j["arrivals"] = p.arrivals;
   }
   return j;
+}
+
+void add_engine_flags(CLI::App& command, EngineFlags& flags) {
+  command.add_option("--workers", flags.workers, "Worker threads (default: one per core)")
+      ->check(CLI::Range(1, 4096));
+  command.add_option("--partition", flags.partition,
+                     "How rows are split over workers: iid, label:K (K classes each) or dirichlet:ALPHA")
+      ->capture_default_str();
+  command.add_option("--slowdown", flags.slowdown,
+                     "Per-worker slowdown factors, repeated over the workers: 1,4 makes every "
+                     "second worker post 4x less often");
+  command.add_option("--slot", flags.slot,
+                     "Gradient hand-over with threads: handoff (worker waits) or triple (newest wins)")
+      ->check(CLI::IsMember({"handoff", "triple"}))
+      ->capture_default_str();
+  command.add_flag("--no-warm-start", flags.no_warm_start,
+                   "dude: start with an empty gradient table instead of every worker's gradient at x0");
+  command.add_flag("--pin", flags.pin, "With threads: pin the server and each worker to its own core");
+  command.add_flag("--deterministic", flags.deterministic,
+                   "Replay on a virtual clock (one thread): the same flags give identical metrics; "
+                   "times are virtual (one unit per unslowed gradient)");
+  command.add_option("--compute-time", flags.compute_time,
+                     "--deterministic: per-gradient compute time before slowdown: fixed, exp or normal:SIGMA")
+      ->capture_default_str();
+}
+
+void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config) {
+  config.workers = flags.workers > 0 ? flags.workers : std::max(1u, std::thread::hardware_concurrency());
+  config.partition = PartitionSpec::parse(flags.partition);
+  config.slowdown.clear();
+  if (!flags.slowdown.empty()) config.slowdown = parse_slowdown(flags.slowdown, config.workers);
+  config.slot = parse_slot_discipline(flags.slot);
+  config.warm_start = !flags.no_warm_start;
+  config.pin_threads = flags.pin;
+  config.deterministic = flags.deterministic;
+  config.compute_time = ComputeTime::parse(flags.compute_time);
 }
 
 TrainTestData load_train_test(const std::string& train_path, const std::string& train_labels,

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "dude/async.hpp"
 #include "dude/dataset.hpp"
 #include "dude/io.hpp"
 #include "dude/trainer.hpp"
@@ -41,6 +42,22 @@ Dataset load_data(const std::string& path, const std::string& labels, const Data
 /// previous point), staleness_max (so far) and arrivals (per worker, so far) for asynchronous
 /// runs.
 nlohmann::json metrics_record(const Progress& p);
+
+/// Flags that shape an asynchronous run (shared by train and compare).
+struct EngineFlags {
+  std::size_t workers = 0;  // 0: one per core
+  std::string partition = "iid";
+  std::string slowdown;
+  std::string slot = "handoff";
+  bool no_warm_start = false;
+  bool pin = false;
+  bool deterministic = false;
+  std::string compute_time = "exp";
+};
+void add_engine_flags(CLI::App& command, EngineFlags& flags);
+/// Parses the flags into `config` (everything but the algorithm and the SGD settings); throws
+/// ConfigError naming the bad flag.
+void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config);
 
 /// Training data and the rows to test on: all rows of a --test file, or a seeded holdout of the
 /// training rows (none when the fraction is 0). The test data is checked against the training

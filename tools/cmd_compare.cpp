@@ -31,7 +31,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "cli_common.hpp"
@@ -59,14 +58,7 @@ struct CompareFlags {
   std::uint64_t split_seed = 1;
   std::string model = "softmax";
   std::string algos = "dude,asgd,fedbuff:4,sync,hogwild";
-  std::size_t workers = 0;
-  std::string partition = "iid";
-  std::string slowdown;
-  std::string compute_time = "exp";
-  std::string slot = "handoff";
-  bool no_warm_start = false;
-  bool pin = false;
-  bool deterministic = false;
+  EngineFlags engine;
   double epochs = 0;
   double seconds = 0;
   std::string lrs = "0.005,0.01,0.02,0.05";
@@ -507,14 +499,7 @@ int run_compare(const CompareFlags& f) {
   base.sgd.lr_decay = f.lr_decay;
   base.sgd.eval_every = f.eval_every;
   base.sgd.tick_seconds = 0;
-  base.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
-  base.partition = PartitionSpec::parse(f.partition);
-  if (!f.slowdown.empty()) base.slowdown = parse_slowdown(f.slowdown, base.workers);
-  base.slot = parse_slot_discipline(f.slot);
-  base.warm_start = !f.no_warm_start;
-  base.pin_threads = f.pin;
-  base.deterministic = f.deterministic;
-  base.compute_time = ComputeTime::parse(f.compute_time);
+  apply_engine_flags(f.engine, base);
   for (const AlgorithmSpec& algo : algos) {
     for (const double lr : lrs) {
       AsyncConfig c = base;
@@ -553,14 +538,14 @@ int run_compare(const CompareFlags& f) {
     if (ec) throw Error(runs_dir.string() + ": cannot create the directory: " + ec.message());
   }
 
-  const bool virtual_time = f.deterministic;
+  const bool virtual_time = f.engine.deterministic;
   const char* time_unit = virtual_time ? "virtual time" : "wall s";
   const std::string budget_text =
       base.sgd.epochs > 0 ? fmt("%g epochs", base.sgd.epochs)
                           : fmt(virtual_time ? "%g virtual time units" : "%g wall seconds", base.sgd.seconds);
   const std::string setting = spec.to_string() + ", " + std::to_string(base.workers) + " workers, " +
                               base.partition.to_string() + ", slowdown " +
-                              (f.slowdown.empty() ? std::string("1") : f.slowdown) + ", " +
+                              (f.engine.slowdown.empty() ? std::string("1") : f.engine.slowdown) + ", " +
                               (virtual_time ? "deterministic (compute time " + base.compute_time.to_string() + ")"
                                             : std::string("threads")) +
                               ", " + budget_text + ", batch " + std::to_string(f.batch) + ", schedule " +
@@ -740,8 +725,8 @@ int run_compare(const CompareFlags& f) {
         {"test_rows", test_rows.size()},
         {"workers", base.workers},
         {"partition", base.partition.to_string()},
-        {"slowdown", f.slowdown.empty() ? std::string("1") : f.slowdown},
-        {"deterministic", f.deterministic},
+        {"slowdown", f.engine.slowdown.empty() ? std::string("1") : f.engine.slowdown},
+        {"deterministic", f.engine.deterministic},
         {"compute_time", base.compute_time.to_string()},
         {"epochs", base.sgd.epochs},
         {"seconds", base.sgd.seconds},
@@ -795,20 +780,7 @@ Command add_compare_command(CLI::App& app) {
   cmd->add_option("--model", f.model, "Model: logreg, softmax or mlp:W1[,W2...]")->capture_default_str();
   cmd->add_option("--algos", f.algos, "Algorithms to compare: dude, asgd, hogwild, sync, fedbuff:K")
       ->capture_default_str();
-  cmd->add_option("--workers", f.workers, "Workers (default: one per core)")->check(CLI::Range(1, 4096));
-  cmd->add_option("--partition", f.partition, "iid, label:K or dirichlet:ALPHA")->capture_default_str();
-  cmd->add_option("--slowdown", f.slowdown, "Per-worker slowdown factors, repeated over the workers");
-  cmd->add_option("--compute-time", f.compute_time,
-                  "--deterministic: per-gradient compute time before slowdown: fixed, exp or normal:SIGMA")
-      ->capture_default_str();
-  cmd->add_option("--slot", f.slot, "Gradient hand-over with threads: handoff or triple")
-      ->check(CLI::IsMember({"handoff", "triple"}))
-      ->capture_default_str();
-  cmd->add_flag("--no-warm-start", f.no_warm_start, "dude: start with an empty gradient table");
-  cmd->add_flag("--pin", f.pin, "With threads: pin the server and each worker to its own core");
-  cmd->add_flag("--deterministic", f.deterministic,
-                "Replay on a virtual clock (one thread): identical run files for the same flags; "
-                "times are virtual");
+  add_engine_flags(*cmd, f.engine);
   auto* epochs = cmd->add_option("--epochs", f.epochs,
                                  "Budget of every run: training samples over all workers, in "
                                  "passes over the data (default 10)")

@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <memory>
 #include <optional>
-#include <thread>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
@@ -44,14 +43,7 @@ struct TrainFlags {
   bool verbose = false;
   // Asynchronous training (any --algo but sgd).
   std::string algo = "sgd";
-  std::size_t workers = 0;
-  std::string partition = "iid";
-  std::string slowdown;
-  std::string slot = "handoff";
-  bool no_warm_start = false;
-  bool pin = false;
-  bool deterministic = false;
-  std::string compute_time = "exp";
+  EngineFlags engine;
 };
 
 constexpr double kDefaultEpochs = 10;
@@ -147,14 +139,7 @@ int run_train(const TrainFlags& f) {
     AsyncConfig async;
     async.sgd = config;
     async.algorithm = AlgorithmSpec::parse(f.algo);
-    async.workers = f.workers > 0 ? f.workers : std::max(1u, std::thread::hardware_concurrency());
-    async.partition = PartitionSpec::parse(f.partition);
-    if (!f.slowdown.empty()) async.slowdown = parse_slowdown(f.slowdown, async.workers);
-    async.slot = parse_slot_discipline(f.slot);
-    async.warm_start = !f.no_warm_start;
-    async.pin_threads = f.pin;
-    async.deterministic = f.deterministic;
-    async.compute_time = ComputeTime::parse(f.compute_time);
+    apply_engine_flags(f.engine, async);
     async.validate();
     if (f.verbose) print_shards(train, train_rows, async);
     last = train_async(objective, train_set, has_test ? &test_set : nullptr, async,
@@ -221,26 +206,7 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--algo", f.algo,
                   "Algorithm: sgd (single thread), dude, asgd, hogwild, sync or fedbuff:K")
       ->capture_default_str();
-  cmd->add_option("--workers", f.workers, "Worker threads (default: one per core)")
-      ->check(CLI::Range(1, 4096));
-  cmd->add_option("--partition", f.partition,
-                  "How rows are split over workers: iid, label:K (K classes each) or dirichlet:ALPHA")
-      ->capture_default_str();
-  cmd->add_option("--slowdown", f.slowdown,
-                  "Per-worker slowdown factors, repeated over the workers: 1,4 makes every "
-                  "second worker post 4x less often");
-  cmd->add_option("--slot", f.slot, "Gradient hand-over: handoff (worker waits) or triple (newest wins)")
-      ->check(CLI::IsMember({"handoff", "triple"}))
-      ->capture_default_str();
-  cmd->add_flag("--no-warm-start", f.no_warm_start,
-                "dude: start with an empty gradient table instead of every worker's gradient at x0");
-  cmd->add_flag("--pin", f.pin, "Pin the server and each worker to its own core");
-  cmd->add_flag("--deterministic", f.deterministic,
-                "Replay on a virtual clock (one thread): the same flags give identical metrics; "
-                "times are virtual (one unit per unslowed gradient)");
-  cmd->add_option("--compute-time", f.compute_time,
-                  "--deterministic: per-gradient compute time before slowdown: fixed, exp or normal:SIGMA")
-      ->capture_default_str();
+  add_engine_flags(*cmd, f.engine);
   return {cmd, [flags] { return run_train(*flags); }};
 }
 
