@@ -101,17 +101,31 @@ void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config) {
   config.compute_time = ComputeTime::parse(flags.compute_time);
 }
 
-TrainTestData load_train_test(const std::string& train_path, const std::string& train_labels,
-                              const std::string& test_path, const std::string& test_labels,
-                              const DataFlags& flags, double holdout, std::uint64_t split_seed) {
+void add_train_test_flags(CLI::App& command, TrainTestFlags& flags) {
+  command.add_option("--train,--data", flags.train,
+                     "Training data: a file (LIBSVM, CSV or IDX images; .gz read transparently) "
+                     "or a built-in data set (digits)")
+      ->capture_default_str();
+  command.add_option("--train-labels", flags.train_labels,
+                     "IDX labels file for --train (default: by name)");
+  command.add_option("--test", flags.test, "Test data, same format as --train");
+  command.add_option("--test-labels", flags.test_labels, "IDX labels file for --test (default: by name)");
+  command.add_option("--holdout", flags.holdout,
+                     "Without --test: fraction of the training rows held out for testing (seeded)")
+      ->check(CLI::Range(0.0, 0.99))
+      ->capture_default_str();
+  add_data_flags(command, flags.data);
+}
+
+TrainTestData load_train_test(const TrainTestFlags& flags, std::uint64_t split_seed) {
   TrainTestData d;
-  d.train = load_data(train_path, train_labels, flags);
-  if (!test_path.empty()) {
-    d.test = load_data(test_path, test_labels, flags, d.train.features(), d.train.classes());
+  d.train = load_data(flags.train, flags.train_labels, flags.data);
+  if (!flags.test.empty()) {
+    d.test = load_data(flags.test, flags.test_labels, flags.data, d.train.features(), d.train.classes());
     d.train_rows = all_rows(d.train.rows());
     d.test_rows = all_rows(d.test.rows());
   } else {
-    RowSplit split = split_rows(d.train.rows(), holdout, split_seed);
+    RowSplit split = split_rows(d.train.rows(), flags.holdout, split_seed);
     d.train_rows = std::move(split.train);
     d.test_rows = std::move(split.holdout);
     d.test = d.train;  // shares the arrays

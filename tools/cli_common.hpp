@@ -59,9 +59,21 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags);
 /// ConfigError naming the bad flag.
 void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config);
 
-/// Training data and the rows to test on: all rows of a --test file, or a seeded holdout of the
-/// training rows (none when the fraction is 0). The test data is checked against the training
-/// data's features and classes.
+/// Where the training and test data come from (shared by train and compare).
+struct TrainTestFlags {
+  std::string train = "digits";
+  std::string train_labels;
+  std::string test;
+  std::string test_labels;
+  DataFlags data;
+  double holdout = 0.2;
+};
+/// Registers --train (--data), --train-labels, --test, --test-labels, --holdout and the data flags.
+void add_train_test_flags(CLI::App& command, TrainTestFlags& flags);
+
+/// Training data and the rows to test on: all rows of a --test file, or a holdout of the
+/// training rows seeded by split_seed (none when the fraction is 0). The test data is checked
+/// against the training data's features and classes.
 struct TrainTestData {
   Dataset train;
   std::vector<std::uint32_t> train_rows;
@@ -70,9 +82,7 @@ struct TrainTestData {
   /// Classes the model needs (a test file may hold labels the training rows lack).
   std::uint32_t classes() const { return std::max(train.classes(), test.classes()); }
 };
-TrainTestData load_train_test(const std::string& train_path, const std::string& train_labels,
-                              const std::string& test_path, const std::string& test_labels,
-                              const DataFlags& flags, double holdout, std::uint64_t split_seed);
+TrainTestData load_train_test(const TrainTestFlags& flags, std::uint64_t split_seed);
 
 /// A text output that replaces its target only when complete: written to a temporary file
 /// beside it and renamed in commit(); removed if never committed.

@@ -49,12 +49,7 @@ namespace {
 namespace fs = std::filesystem;
 
 struct CompareFlags {
-  std::string train = "digits";
-  std::string train_labels;
-  std::string test;
-  std::string test_labels;
-  DataFlags data;
-  double holdout = 0.2;
+  TrainTestFlags io;
   std::uint64_t split_seed = 1;
   std::string model = "softmax";
   std::string algos = "dude,asgd,fedbuff:4,sync,hogwild";
@@ -485,7 +480,7 @@ int run_compare(const CompareFlags& f) {
   if (f.eval_every > 0 && f.evals_per_epoch > 0) {
     throw ConfigError("--eval-every and --evals-per-epoch: give at most one");
   }
-  if (f.test.empty() && !(f.holdout > 0)) {
+  if (f.io.test.empty() && !(f.io.holdout > 0)) {
     throw ConfigError("--holdout: must be > 0 without --test (a comparison needs a test set)");
   }
   const ModelSpec spec = ModelSpec::parse(f.model);
@@ -514,8 +509,7 @@ int run_compare(const CompareFlags& f) {
   if (f.threads > 0) thread_limit.emplace(tbb::global_control::max_allowed_parallelism, f.threads);
 
   // One split for every run (--split-seed), so that every run is tested on the same rows.
-  const TrainTestData d = load_train_test(f.train, f.train_labels, f.test, f.test_labels, f.data,
-                                          f.holdout, f.split_seed);
+  const TrainTestData d = load_train_test(f.io, f.split_seed);
   if (d.test_rows.empty()) throw ConfigError("--holdout: leaves no test rows");
   const Dataset& train = d.train;
   const Dataset& test_data = d.test;
@@ -698,7 +692,7 @@ int run_compare(const CompareFlags& f) {
 
   std::string seeds_text;
   for (const std::uint64_t seed : seeds) seeds_text += (seeds_text.empty() ? "" : ",") + std::to_string(seed);
-  const std::string data_text = f.train + (f.test.empty() ? fmt(" (%g held out)", f.holdout) : " / " + f.test);
+  const std::string data_text = f.io.train + (f.io.test.empty() ? fmt(" (%g held out)", f.io.holdout) : " / " + f.io.test);
   {
     AtomicOutput md((outdir / "summary.md").string());
     std::fprintf(md.stream(),
@@ -719,8 +713,8 @@ int run_compare(const CompareFlags& f) {
     nlohmann::json settings = {
         {"setting", setting},
         {"model", spec.to_string()},
-        {"train", f.train},
-        {"test", f.test},
+        {"train", f.io.train},
+        {"test", f.io.test},
         {"train_rows", train_rows.size()},
         {"test_rows", test_rows.size()},
         {"workers", base.workers},
@@ -763,20 +757,9 @@ Command add_compare_command(CLI::App& app) {
   CompareFlags& f = *flags;
   CLI::App* cmd = app.add_subcommand(
       "compare", "Compare algorithms on one setting over a learning-rate grid and seeds");
-  cmd->add_option("--train,--data", f.train,
-                  "Training data: a file (LIBSVM, CSV or IDX images; .gz read transparently) "
-                  "or a built-in data set (digits)")
-      ->capture_default_str();
-  cmd->add_option("--train-labels", f.train_labels, "IDX labels file for --train (default: by name)");
-  cmd->add_option("--test", f.test, "Test data, same format as --train");
-  cmd->add_option("--test-labels", f.test_labels, "IDX labels file for --test (default: by name)");
-  cmd->add_option("--holdout", f.holdout,
-                  "Without --test: fraction of the training rows held out for testing")
-      ->check(CLI::Range(0.0, 0.99))
-      ->capture_default_str();
+  add_train_test_flags(*cmd, f.io);
   cmd->add_option("--split-seed", f.split_seed, "Without --test: seed of the holdout split (one for all runs)")
       ->capture_default_str();
-  add_data_flags(*cmd, f.data);
   cmd->add_option("--model", f.model, "Model: logreg, softmax or mlp:W1[,W2...]")->capture_default_str();
   cmd->add_option("--algos", f.algos, "Algorithms to compare: dude, asgd, hogwild, sync, fedbuff:K")
       ->capture_default_str();

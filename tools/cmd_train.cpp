@@ -19,12 +19,7 @@ namespace dude::cli {
 namespace {
 
 struct TrainFlags {
-  std::string train = "digits";
-  std::string train_labels;
-  std::string test;
-  std::string test_labels;
-  DataFlags data;
-  double holdout = 0.2;
+  TrainTestFlags io;
   std::string model = "softmax";
   double epochs = 0;
   std::uint64_t steps = 0;
@@ -89,7 +84,7 @@ int run_train(const TrainFlags& f) {
 
   // Everything that can fail on input is checked before training starts.
   const TrainTestData d =
-      load_train_test(f.train, f.train_labels, f.test, f.test_labels, f.data, f.holdout, f.seed);
+      load_train_test(f.io, f.seed);
   const Dataset& train = d.train;
   const std::vector<std::uint32_t>& train_rows = d.train_rows;
   const bool has_test = !d.test_rows.empty();
@@ -164,18 +159,7 @@ Command add_train_command(CLI::App& app) {
   auto flags = std::make_shared<TrainFlags>();
   TrainFlags& f = *flags;
   CLI::App* cmd = app.add_subcommand("train", "Train a model and report its test accuracy");
-  cmd->add_option("--train,--data", f.train,
-                  "Training data: a file (LIBSVM, CSV or IDX images; .gz read transparently) "
-                  "or a built-in data set (digits)")
-      ->capture_default_str();
-  cmd->add_option("--train-labels", f.train_labels, "IDX labels file for --train (default: by name)");
-  cmd->add_option("--test", f.test, "Test data, same format as --train");
-  cmd->add_option("--test-labels", f.test_labels, "IDX labels file for --test (default: by name)");
-  cmd->add_option("--holdout", f.holdout,
-                  "Without --test: fraction of the training rows held out for testing (seeded)")
-      ->check(CLI::Range(0.0, 0.99))
-      ->capture_default_str();
-  add_data_flags(*cmd, f.data);
+  add_train_test_flags(*cmd, f.io);
   cmd->add_option("--model", f.model, "Model: logreg, softmax or mlp:W1[,W2...]")->capture_default_str();
   auto* epochs = cmd->add_option("--epochs", f.epochs, "Budget: passes over the data (default 10)")
                      ->check(CLI::PositiveNumber);

@@ -2,16 +2,7 @@
 # End-to-end checks of the dude command: every class of malformed input exits 1 with
 # FILE:LINE (or FILE: byte N) and the reason, and leaves no model file; usage errors exit 2;
 # train -> eval -> predict works. Usage: test_cli.sh path/to/dude
-set -u
-dude=$(realpath "$1")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-passed=0
-failed=0
-
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-ok() { passed=$((passed + 1)); }
+source "$(dirname "$0")/harness.sh" "$1"
 
 # expect CODE PATTERN -- dude args...: exit code and a fixed string on stderr; no model left.
 expect() {

@@ -4,16 +4,7 @@
 # byte-identical run files (deterministic replay), a diverged run is recorded without failing
 # the comparison, and bad flags exit 2 before anything is written.
 # Usage: test_compare.sh path/to/dude
-set -u
-dude=$(realpath "$1")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-passed=0
-failed=0
-
-fail() { echo "FAIL: $*"; failed=$((failed + 1)); }
-ok() { passed=$((passed + 1)); }
+source "$(dirname "$0")/harness.sh" "$1"
 
 args=(compare --train digits --model softmax --algos dude,asgd --workers 4 --partition label:2
       --slowdown 1,4 --lrs 0.05,0.2 --seeds 0,1 --deterministic --epochs 2 --evals-per-epoch 2
