@@ -1,6 +1,6 @@
 // The roofline, measured in one run: this machine's single-core limits (read bandwidth and
-// triad bandwidth on out-of-cache arrays, and the float matrix-multiply rate of Eigen at the
-// library's own compile flags) next to what the library's gradient computations and the
+// triad bandwidth on out-of-cache arrays, and the float matrix-multiply rate of the library's
+// own products, kernels::gemm_*, at the widest instruction set the CPU has) next to what the library's gradient computations and the
 // server fold reach on the same core, followed by a table of each one's fraction of its
 // limit against the performance goals:
 //   logistic-regression gradient, out-of-cache data  >= 70% of read bandwidth
@@ -14,10 +14,9 @@
 //          the STREAM way (the write-allocate read of a is not counted).
 //   read_rows_shuffled  the dot kernel alone over the data set's rows (below) in the
 //          trainer's shuffled order: the read limit of that access pattern, for context.
-//   gemm   C = A B with Eigen on row-major float maps, exactly as core/src/mlp.cpp calls it,
-//          compiled with the library's flags (no -march: on x86-64 that is SSE2, 4 floats a
-//          vector and no FMA; the header printed at start says what Eigen uses). FLOPs =
-//          2 M K N. Shapes: the MLP's forward (B x 784 times 784 x 128, B = 32 and 256), its
+//   gemm   C = A B through kernels::gemm_nn/tn/nt, exactly as core/src/mlp.cpp calls them:
+//          Eigen built per instruction set and picked at run time (the header printed at
+//          start names the set in use). FLOPs = 2 M K N. Shapes: the MLP's forward (B x 784 times 784 x 128, B = 32 and 256), its
 //          weight gradient (784 x B transposed times B x 128), a square 512^3 for context,
 //          and the MLP step's five products alone (gemm_mlp128_steps), and the softmax
 //          step's two (gemm_softmax_steps: B x 784 times 784 x 10, and 784 x B times B x 10).
@@ -51,8 +50,6 @@
 
 #include <benchmark/benchmark.h>
 
-#include <Eigen/Core>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -74,10 +71,6 @@ namespace kn = dude::kernels;
 namespace {
 
 using namespace dude::bench;
-
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MatrixView = Eigen::Map<RowMatrix>;
-using ConstMatrixView = Eigen::Map<const RowMatrix>;
 
 constexpr std::size_t kStreamBytes = 256 * MiB;
 constexpr std::size_t kRows = 200'000;
@@ -189,30 +182,25 @@ void limit_read_rows_shuffled(benchmark::State& state) {
   set_rates(state, kBatch, kFeatures * sizeof(float));
 }
 
-RowMatrix random_matrix(Eigen::Index rows, Eigen::Index cols, std::uint32_t seed) {
-  RowMatrix m(rows, cols);
-  for (Eigen::Index i = 0; i < m.size(); ++i) {
-    const auto bits = hash_bits(static_cast<std::size_t>(i), seed);
-    m.data()[i] = static_cast<float>(bits) * 0x1p-24f - 0.5f;
+// A row-major rows x cols matrix of values in [-0.5, 0.5).
+std::vector<float> random_matrix(std::size_t rows, std::size_t cols, std::uint32_t seed) {
+  std::vector<float> m(rows * cols);
+  for (std::size_t i = 0; i < m.size(); ++i) {
+    m[i] = static_cast<float>(hash_bits(i, seed)) * 0x1p-24f - 0.5f;
   }
   return m;
 }
 
-// C (m x n) = A (m x k) B (k x n), or with transpose_a: C = A^T B where A is stored k x m,
-// through row-major maps as in mlp.cpp.
-void gemm(benchmark::State& state, Eigen::Index m, Eigen::Index k, Eigen::Index n,
+// C (m x n) = A (m x k) B (k x n), or with transpose_a: C = A^T B where A is stored k x m.
+void gemm(benchmark::State& state, std::size_t m, std::size_t k, std::size_t n,
           bool transpose_a) {
-  RowMatrix a = transpose_a ? random_matrix(k, m, 1) : random_matrix(m, k, 1);
-  const RowMatrix b = random_matrix(k, n, 2);
-  RowMatrix c(m, n);
-  const ConstMatrixView av(a.data(), a.rows(), a.cols());
-  const ConstMatrixView bv(b.data(), k, n);
-  MatrixView cv(c.data(), m, n);
+  const std::vector<float> a = random_matrix(m, k, 1), b = random_matrix(k, n, 2);
+  std::vector<float> c(m * n);
   for (auto _ : state) {
     if (transpose_a) {
-      cv.noalias() = av.transpose() * bv;
+      kn::gemm_tn(m, n, k, a.data(), b.data(), c.data());
     } else {
-      cv.noalias() = av * bv;
+      kn::gemm_nn(m, n, k, a.data(), b.data(), c.data());
     }
     benchmark::DoNotOptimize(c.data());
     benchmark::ClobberMemory();
@@ -220,38 +208,38 @@ void gemm(benchmark::State& state, Eigen::Index m, Eigen::Index k, Eigen::Index 
   set_flops(state, 2.0 * static_cast<double>(m) * static_cast<double>(k) * static_cast<double>(n));
 }
 
-// The five products of one mlp:128 step on B rows, alone: the same Eigen expressions as
-// mlp.cpp on in-cache buffers, without the gather, bias, ReLU and softmax.
-void gemm_mlp_steps(benchmark::State& state, Eigen::Index batch) {
-  const Eigen::Index f = kFeatures, h = kHidden, k = kClasses;
-  const RowMatrix x = random_matrix(batch, f, 1), w1 = random_matrix(f, h, 2),
-                  w2 = random_matrix(h, k, 3);
-  RowMatrix z1(batch, h), z2(batch, k), gw1(f, h), gw2(h, k), dh(batch, h);
+// The five products of one mlp:128 step on B rows, alone: the same calls as mlp.cpp on
+// in-cache buffers, without the gather, bias, ReLU and softmax.
+void gemm_mlp_steps(benchmark::State& state, std::size_t batch) {
+  const std::size_t f = kFeatures, h = kHidden, k = kClasses;
+  const std::vector<float> x = random_matrix(batch, f, 1), w1 = random_matrix(f, h, 2),
+                           w2 = random_matrix(h, k, 3);
+  std::vector<float> z1(batch * h), z2(batch * k), gw1(f * h), gw2(h * k), dh(batch * h);
   for (auto _ : state) {
-    z1.noalias() = x * w1;                // forward, layer 1
-    z2.noalias() = z1 * w2;               // forward, layer 2
-    gw2.noalias() = z1.transpose() * z2;  // dW2 = H^T dZ2
-    dh.noalias() = z2 * w2.transpose();   // dH = dZ2 W2^T
-    gw1.noalias() = x.transpose() * dh;   // dW1 = X^T dZ1
+    kn::gemm_nn(batch, h, f, x.data(), w1.data(), z1.data());    // forward, layer 1
+    kn::gemm_nn(batch, k, h, z1.data(), w2.data(), z2.data());   // forward, layer 2
+    kn::gemm_tn(h, k, batch, z1.data(), z2.data(), gw2.data());  // dW2 = H^T dZ2
+    kn::gemm_nt(batch, h, k, z2.data(), w2.data(), dh.data());   // dH = dZ2 W2^T
+    kn::gemm_tn(f, h, batch, x.data(), dh.data(), gw1.data());   // dW1 = X^T dZ1
     benchmark::DoNotOptimize(gw1.data());
     benchmark::DoNotOptimize(gw2.data());
     benchmark::ClobberMemory();
   }
-  set_flops(state, mlp_step_flops(static_cast<std::size_t>(batch)));
+  set_flops(state, mlp_step_flops(batch));
 }
 
 // The two products of one softmax-regression step on B rows, alone: Z = X W, dW = X^T dZ.
-void gemm_softmax_steps(benchmark::State& state, Eigen::Index batch) {
-  const Eigen::Index f = kFeatures, k = kClasses;
-  const RowMatrix x = random_matrix(batch, f, 1), w = random_matrix(f, k, 2);
-  RowMatrix z(batch, k), gw(f, k);
+void gemm_softmax_steps(benchmark::State& state, std::size_t batch) {
+  const std::size_t f = kFeatures, k = kClasses;
+  const std::vector<float> x = random_matrix(batch, f, 1), w = random_matrix(f, k, 2);
+  std::vector<float> z(batch * k), gw(f * k);
   for (auto _ : state) {
-    z.noalias() = x * w;
-    gw.noalias() = x.transpose() * z;
+    kn::gemm_nn(batch, k, f, x.data(), w.data(), z.data());
+    kn::gemm_tn(f, k, batch, x.data(), z.data(), gw.data());
     benchmark::DoNotOptimize(gw.data());
     benchmark::ClobberMemory();
   }
-  set_flops(state, softmax_step_flops(static_cast<std::size_t>(batch)));
+  set_flops(state, softmax_step_flops(batch));
 }
 
 // --- Kernels ---
@@ -344,16 +332,13 @@ void register_all() {
   reg("limit/triad", limit_triad);
   reg("limit/read_rows_shuffled", limit_read_rows_shuffled);
   for (const std::size_t b : {std::size_t{32}, std::size_t{256}}) {
-    const auto bi = static_cast<Eigen::Index>(b);
-    reg(gemm_name(b, kFeatures, kHidden, false), gemm, bi, Eigen::Index{kFeatures},
-        Eigen::Index{kHidden}, false);
-    reg(gemm_name(kFeatures, b, kHidden, true), gemm, Eigen::Index{kFeatures}, bi,
-        Eigen::Index{kHidden}, true);
-    reg("gemm_mlp128_steps/B" + std::to_string(b), gemm_mlp_steps, bi);
-    reg("gemm_softmax_steps/B" + std::to_string(b), gemm_softmax_steps, bi);
+    reg(gemm_name(b, kFeatures, kHidden, false), gemm, b, kFeatures, kHidden, false);
+    reg(gemm_name(kFeatures, b, kHidden, true), gemm, kFeatures, b, kHidden, true);
+    reg("gemm_mlp128_steps/B" + std::to_string(b), gemm_mlp_steps, b);
+    reg("gemm_softmax_steps/B" + std::to_string(b), gemm_softmax_steps, b);
   }
-  reg(gemm_name(512, 512, 512, false), gemm, Eigen::Index{512}, Eigen::Index{512},
-      Eigen::Index{512}, false);
+  reg(gemm_name(512, 512, 512, false), gemm, std::size_t{512}, std::size_t{512},
+      std::size_t{512}, false);
 
   reg(objective_name("logreg", 32, Order::Shuffled), objective_step, "logreg", std::size_t{32},
       Order::Shuffled);
@@ -500,15 +485,8 @@ int main(int argc, char** argv) {
   if (benchmark::ReportUnrecognizedArguments(count, args.data())) return 1;
 
   register_all();
-  std::printf("kernels dispatch target: %s; Eigen %d.%d.%d SIMD: %s (library flags%s)\n",
-              kn::target_name(kn::active_target()).c_str(), EIGEN_WORLD_VERSION,
-              EIGEN_MAJOR_VERSION, EIGEN_MINOR_VERSION, Eigen::SimdInstructionSetsInUse(),
-#if defined(__AVX__)
-              ", built with AVX: DUDE_NATIVE?"
-#else
-              ", baseline x86-64"
-#endif
-  );
+  std::printf("kernels dispatch target: %s; matrix products: Eigen built for %s\n",
+              kn::target_name(kn::active_target()).c_str(), kn::gemm_isa_name().c_str());
   RecordingReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
   benchmark::Shutdown();

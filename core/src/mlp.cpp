@@ -4,12 +4,10 @@
 // Layer l maps width dims[l] to dims[l+1]; its weights W_l are stored input-major
 // (dims[l] x dims[l+1], row-major) followed by its bias b_l. Input-major weights make a sparse
 // input row an axpy of whole weight rows, and keep the dense products plain row-major GEMMs
-// for Eigen. The minibatch is processed as matrices: Z = A W + b, A' = relu(Z).
+// (kernels::gemm_*). The minibatch is processed as matrices: Z = A W + b, A' = relu(Z).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-
-#include <Eigen/Core>
 
 #include "dude/kernels.hpp"
 #include "objective_impl.hpp"
@@ -17,12 +15,6 @@
 
 namespace dude {
 namespace {
-
-using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using MatrixView = Eigen::Map<RowMatrix>;
-using ConstMatrixView = Eigen::Map<const RowMatrix>;
-using ConstRowVectorView = Eigen::Map<const Eigen::RowVectorXf>;
-using RowVectorView = Eigen::Map<Eigen::RowVectorXf>;
 
 class Network final : public Objective::Impl {
  public:
@@ -97,12 +89,12 @@ class Network final : public Objective::Impl {
     float* spare[2] = {buf.back[0], buf.back[1]};
     for (std::size_t l = layers(); l-- > 0;) {
       const std::size_t in = dims_[l], out = dims_[l + 1];
-      const ConstMatrixView dz(delta, static_cast<Eigen::Index>(batch), static_cast<Eigen::Index>(out));
-      MatrixView grad_w(grad + weight_offset_[l], static_cast<Eigen::Index>(in), static_cast<Eigen::Index>(out));
-      RowVectorView grad_b(grad + bias_offset_[l], static_cast<Eigen::Index>(out));
-      grad_b.noalias() = dz.colwise().sum();
+      float* grad_w = grad + weight_offset_[l];
+      float* grad_b = grad + bias_offset_[l];
+      std::memset(grad_b, 0, out * sizeof(float));
+      for (std::size_t i = 0; i < batch; ++i) kernels::axpy(1.0f, delta + i * out, grad_b, out);
       if (l == 0 && data.is_sparse()) {
-        grad_w.setZero();
+        std::memset(grad_w, 0, in * out * sizeof(float));
         for (std::size_t i = 0; i < batch; ++i) {
           const SparseRow row = data.sparse_row(rows[i]);
           for (std::size_t j = 0; j < row.nnz; ++j) {
@@ -111,13 +103,12 @@ class Network final : public Objective::Impl {
         }
       } else {
         const float* input = l == 0 ? buf.input : buf.hidden(l - 1);
-        grad_w.noalias() = ConstMatrixView(input, static_cast<Eigen::Index>(batch), static_cast<Eigen::Index>(in)).transpose() * dz;
+        kernels::gemm_tn(in, out, batch, input, delta, grad_w);  // dW = A^T dZ
       }
       if (l == 0) break;
       // Back through W_l and the ReLU below it: dA = dZ W_l^T, masked where A was zero.
       float* next = spare[l % 2];
-      MatrixView da(next, static_cast<Eigen::Index>(batch), static_cast<Eigen::Index>(in));
-      da.noalias() = dz * weights(params, l).transpose();
+      kernels::gemm_nt(batch, in, out, delta, params + weight_offset_[l], next);
       kernels::relu_backward(buf.hidden(l - 1), next, batch * in);
       delta = next;
     }
@@ -167,11 +158,6 @@ class Network final : public Objective::Impl {
 
   std::size_t layers() const { return dims_.size() - 1; }
 
-  ConstMatrixView weights(const float* params, std::size_t l) const {
-    return ConstMatrixView(params + weight_offset_[l], static_cast<Eigen::Index>(dims_[l]),
-                           static_cast<Eigen::Index>(dims_[l + 1]));
-  }
-
   // Dense data is gathered into the front of the workspace; sparse data is read in place.
   Buffers buffers(float* ws, std::size_t batch, const Dataset& data) const {
     float* past_input = ws + (data.is_sparse() ? 0 : batch * features);
@@ -189,18 +175,17 @@ class Network final : public Objective::Impl {
   // Fills buf.logits (and the hidden activations) for the rows.
   void forward(const float* params, const Dataset& data, std::span<const std::uint32_t> rows,
                const Buffers& buf) const {
-    const auto batch = static_cast<Eigen::Index>(rows.size());
+    const std::size_t batch = rows.size();
     for (std::size_t l = 0; l < layers(); ++l) {
       const std::size_t out = dims_[l + 1];
       float* z = l + 1 < layers() ? buf.hidden(l) : buf.logits;
-      MatrixView zv(z, batch, static_cast<Eigen::Index>(out));
-      const ConstRowVectorView bias(params + bias_offset_[l], static_cast<Eigen::Index>(out));
+      const float* w = params + weight_offset_[l];
+      const float* bias = params + bias_offset_[l];
       if (l == 0 && data.is_sparse()) {
         // Sparse first layer: each row's output is b + sum_j x_j W[j, :].
-        const float* w = params + weight_offset_[0];
-        for (Eigen::Index i = 0; i < batch; ++i) {
+        for (std::size_t i = 0; i < batch; ++i) {
           float* zi = z + i * out;
-          std::memcpy(zi, bias.data(), out * sizeof(float));
+          std::memcpy(zi, bias, out * sizeof(float));
           const SparseRow row = data.sparse_row(rows[i]);
           for (std::size_t j = 0; j < row.nnz; ++j) {
             kernels::axpy(row.value[j], w + static_cast<std::size_t>(row.index[j]) * out, zi, out);
@@ -209,16 +194,16 @@ class Network final : public Objective::Impl {
       } else {
         const float* input = buf.input;
         if (l == 0) {
-          for (Eigen::Index i = 0; i < batch; ++i) {
+          for (std::size_t i = 0; i < batch; ++i) {
             std::memcpy(buf.input + i * features, data.dense_row(rows[i]), features * sizeof(float));
           }
         } else {
           input = buf.hidden(l - 1);
         }
-        zv.noalias() = ConstMatrixView(input, batch, static_cast<Eigen::Index>(dims_[l])) * weights(params, l);
-        zv.rowwise() += bias;
+        kernels::gemm_nn(batch, out, dims_[l], input, w, z);  // Z = A W
+        for (std::size_t i = 0; i < batch; ++i) kernels::axpy(1.0f, bias, z + i * out, out);
       }
-      if (l + 1 < layers()) kernels::relu_forward(z, rows.size() * out);
+      if (l + 1 < layers()) kernels::relu_forward(z, batch * out);
     }
   }
 

@@ -109,4 +109,39 @@ void server_fold_batch(const float* const* g_new, float* const* g_old, std::size
   }
 }
 
+namespace {
+
+// C[i][j] = sum over p of a(i, p) * b(p, j), accumulated in double: the reference is closer to
+// the exact product than any float GEMM, so the tests bound only the target's error.
+template <class AAt, class BAt>
+void reference_product(std::size_t m, std::size_t n, std::size_t k, AAt a, BAt b, float* c) {
+  for (std::size_t i = 0; i < m; ++i) {
+    for (std::size_t j = 0; j < n; ++j) {
+      double acc = 0;
+      for (std::size_t p = 0; p < k; ++p) acc += static_cast<double>(a(i, p)) * b(p, j);
+      c[i * n + j] = static_cast<float>(acc);
+    }
+  }
+}
+
+}  // namespace
+
+void gemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
+  reference_product(
+      m, n, k, [&](std::size_t i, std::size_t p) { return a[i * k + p]; },
+      [&](std::size_t p, std::size_t j) { return b[p * n + j]; }, c);
+}
+
+void gemm_tn(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
+  reference_product(
+      m, n, k, [&](std::size_t i, std::size_t p) { return a[p * m + i]; },
+      [&](std::size_t p, std::size_t j) { return b[p * n + j]; }, c);
+}
+
+void gemm_nt(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
+  reference_product(
+      m, n, k, [&](std::size_t i, std::size_t p) { return a[i * k + p]; },
+      [&](std::size_t p, std::size_t j) { return b[j * k + p]; }, c);
+}
+
 }  // namespace dude::kernels::scalar

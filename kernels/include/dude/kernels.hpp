@@ -4,7 +4,8 @@
 // instruction set the CPU supports among those compiled in (Google Highway's dynamic
 // dispatch); `dude::kernels::scalar` holds the plain-loop reference implementation that the
 // tests compare every compiled target against. All functions are thread-safe and allocate
-// nothing. Pointers may be unaligned; `n` may be zero.
+// nothing (except the matrix products, whose Eigen blocking may take heap scratch for large
+// operands). Pointers may be unaligned; `n` may be zero.
 #pragma once
 
 #include <cstddef>
@@ -52,6 +53,18 @@ void server_fold(const float* g_new, float* g_old, double* sum, const float* x_i
 void server_fold_batch(const float* const* g_new, float* const* g_old, std::size_t k, double* sum,
                        const float* x_in, float* x_out, float step, std::size_t n);
 
+/// Dense row-major matrix products, C (m x n, contiguous rows) overwritten; sizes may be zero.
+///   gemm_nn: C = A B    with A stored m x k and B stored k x n;
+///   gemm_tn: C = A^T B  with A stored k x m and B stored k x n;
+///   gemm_nt: C = A B^T  with A stored m x k and B stored n x k.
+/// Built with Eigen once per instruction set (baseline, AVX2+FMA, AVX-512) and picked by the
+/// active target; C must not overlap A or B.
+void gemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c);
+void gemm_tn(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c);
+void gemm_nt(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c);
+/// The instruction set the matrix products use now ("AVX-512", "AVX2+FMA" or "baseline").
+std::string gemm_isa_name();
+
 /// The plain-loop references, same contracts as above.
 namespace scalar {
 float dot(const float* a, const float* b, std::size_t n);
@@ -68,6 +81,9 @@ void server_fold(const float* g_new, float* g_old, double* sum, const float* x_i
                  float step, std::size_t n);
 void server_fold_batch(const float* const* g_new, float* const* g_old, std::size_t k, double* sum,
                        const float* x_in, float* x_out, float step, std::size_t n);
+void gemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c);
+void gemm_tn(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c);
+void gemm_nt(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c);
 }  // namespace scalar
 
 /// The SIMD targets compiled into this build that the running CPU supports, best first,
