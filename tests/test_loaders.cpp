@@ -94,11 +94,15 @@ std::vector<std::uint32_t> labels_of(const Dataset& d) {
   return {d.labels().begin(), d.labels().end()};
 }
 
-/// gzip-compresses bytes (one member).
-std::string gzip(const std::string& bytes) {
+/// gzip-compresses bytes (one member), with `comment` in its header when not empty: a way to
+/// make a member exactly as long as a test needs.
+std::string gzip(const std::string& bytes, const std::string& comment = "") {
   z_stream zs{};
   REQUIRE(deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY) ==
           Z_OK);
+  gz_header header{};
+  header.comment = reinterpret_cast<Bytef*>(const_cast<char*>(comment.c_str()));
+  if (!comment.empty()) REQUIRE(deflateSetHeader(&zs, &header) == Z_OK);
   std::string out(deflateBound(&zs, bytes.size()), '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(bytes.data()));
   zs.avail_in = static_cast<uInt>(bytes.size());
@@ -147,6 +151,16 @@ std::string idx_labels(const std::vector<int>& labels) {
 const std::vector<int> kPixels = {0, 255, 128, 1, 2, 3, 4, 5, 250, 251, 252, 253};
 const std::vector<int> kLabels = {3, 0, 1};
 
+/// Checks that two data sets hold the same dense data.
+void check_same_dense(const Dataset& actual, const Dataset& expected) {
+  REQUIRE_FALSE(actual.is_sparse());
+  CHECK(actual.rows() == expected.rows());
+  CHECK(actual.features() == expected.features());
+  CHECK(actual.classes() == expected.classes());
+  CHECK(values_of(actual) == values_of(expected));
+  CHECK(labels_of(actual) == labels_of(expected));
+}
+
 /// A reproducible pseudo-random stream for generating large inputs.
 class Lcg {
  public:
@@ -158,6 +172,22 @@ class Lcg {
  private:
   std::uint64_t state_ = 42;
 };
+
+/// `count` 28x28 IDX images of random pixels (which gzip cannot shrink) and their labels.
+struct RandomImages {
+  std::vector<int> pixels;
+  std::vector<int> labels;
+};
+
+RandomImages random_images(std::uint32_t count) {
+  RandomImages r;
+  Lcg rng;
+  r.pixels.resize(std::size_t{count} * 28 * 28);
+  for (int& p : r.pixels) p = static_cast<int>(rng.next(256));
+  r.labels.resize(count);
+  for (int& l : r.labels) l = static_cast<int>(rng.next(10));
+  return r;
+}
 
 /// A LIBSVM text of `rows` rows (labels 0..4, with comment lines) and the data it holds.
 struct GeneratedLibsvm {
@@ -437,6 +467,49 @@ TEST_CASE("idx: gzip-compressed files load by the standard naming", "[loaders][i
   CHECK(values_of(d)[1] == 1.0f);
 }
 
+TEST_CASE("idx: files, plain or gzip-compressed, load as their bytes parse",
+          "[loaders][idx][gzip]") {
+  const std::string images = idx_images(3, 2, 2, kPixels);
+  const std::string labels = idx_labels(kLabels);
+  const Dataset expected = dude::parse_idx(images, "i", labels, "l");
+  for (const bool compressed : {false, true}) {
+    INFO("gzip: " << compressed);
+    const testdata::TempDir dir;
+    const auto encode = [&](const std::string& bytes) { return compressed ? gzip(bytes) : bytes; };
+    const std::string path = write_file(dir, "t10k-images-idx3-ubyte", encode(images));
+    write_file(dir, "t10k-labels-idx1-ubyte", encode(labels));
+    check_same_dense(dude::load_dataset(path), expected);
+  }
+}
+
+TEST_CASE("idx: files larger than the reader's blocks load exactly", "[loaders][idx][gzip]") {
+  // About 1.5 MB either way: the reader goes through several 1 MiB blocks of the file and
+  // several chunks of pixels.
+  const RandomImages r = random_images(2000);
+  const std::string images = idx_images(2000, 28, 28, r.pixels);
+  const std::string compressed = gzip(images);
+  REQUIRE(compressed.size() > (std::size_t{1} << 20));
+  std::vector<float> values;
+  for (const int p : r.pixels) values.push_back(static_cast<float>(p) / 255.0f);
+  const std::vector<std::uint32_t> labels(r.labels.begin(), r.labels.end());
+
+  const testdata::TempDir dir;
+  for (const bool gzipped : {false, true}) {
+    INFO("gzip: " << gzipped);
+    const std::string suffix = gzipped ? ".gz" : "";
+    const std::string path =
+        write_file(dir, "big-images-idx3-ubyte" + suffix, gzipped ? compressed : images);
+    const std::string label_file = idx_labels(r.labels);
+    write_file(dir, "big-labels-idx1-ubyte" + suffix, gzipped ? gzip(label_file) : label_file);
+    const Dataset d = dude::load_dataset(path);
+    CHECK(d.rows() == 2000);
+    CHECK(d.features() == 784);
+    CHECK(d.classes() == 10);
+    CHECK(values_of(d) == values);
+    CHECK(labels_of(d) == labels);
+  }
+}
+
 TEST_CASE("idx: the labels file name follows the images file name", "[loaders][idx]") {
   CHECK(dude::idx_labels_path("/d/train-images-idx3-ubyte.gz") == "/d/train-labels-idx1-ubyte.gz");
   CHECK(dude::idx_labels_path("t10k-images-idx3-ubyte") == "t10k-labels-idx1-ubyte");
@@ -503,6 +576,32 @@ TEST_CASE("idx error: feature count differs from the model's", "[loaders][idx][e
       "i", Where::File, 0, "has 4 features (2x2 images), the model/training data has 784");
 }
 
+TEST_CASE("idx error: broken files name the file and the byte", "[loaders][idx][gzip][errors]") {
+  const testdata::TempDir dir;
+  const RandomImages r = random_images(200);
+  const std::string images = idx_images(200, 28, 28, r.pixels);
+  const std::string compressed = gzip(images);
+  write_file(dir, "x-labels-idx1-ubyte.gz", gzip(idx_labels(r.labels)));
+  const std::string path = dir.file("x-images-idx3-ubyte.gz");
+  const auto check_file = [&](const std::string& bytes, std::uint64_t offset,
+                              const std::string& phrase) {
+    write_file(dir, "x-images-idx3-ubyte.gz", bytes);
+    check_error([&] { dude::load_dataset(path); }, path, Where::ByteOffset, offset, phrase);
+  };
+  check_file(compressed.substr(0, compressed.size() / 2), compressed.size() / 2,
+             "truncated gzip stream");
+  check_file(compressed + "junk", compressed.size(),
+             "unexpected bytes after the end of the gzip stream");
+  check_file(compressed + "\x1f", compressed.size(),  // half a gzip magic is no member
+             "unexpected bytes after the end of the gzip stream");
+  // The IDX checks see the inflated bytes.
+  check_file(gzip(images + "xyz"), images.size(),
+             "trailing bytes: 3 bytes after the last of the 200 images");
+  check_file(gzip(images.substr(0, images.size() - 5)), images.size() - 5,
+             "truncated data: expected 156800 bytes of images after the header, found 156795");
+  check_file(images.substr(0, 9), 9, "truncated header: expected 16 bytes, found 9");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Files, gzip and format detection
 
@@ -529,6 +628,27 @@ TEST_CASE("files: concatenated gzip members are one stream", "[loaders][gzip]") 
   const std::string large = generate_libsvm(3000).text;
   const std::string grown = write_file(dir, "grown.gz", gzip(large) + gzip("x"));
   CHECK(dude::read_file(grown) == large + "x");
+}
+
+TEST_CASE("files: a gzip member may end anywhere in the reader's blocks", "[loaders][gzip]") {
+  // Files are read in 1 MiB blocks; the next member's magic (or what stands in its place) may
+  // begin just before a block boundary, so that its two bytes come from two reads, or at it.
+  constexpr std::size_t kBlock = std::size_t{1} << 20;
+  Lcg rng;
+  std::string first(kBlock - 8192, '\0');
+  for (char& c : first) c = static_cast<char>(rng.next(256));
+  const std::size_t bare = gzip(first).size();
+  const testdata::TempDir dir;
+  for (const std::size_t end : {kBlock - 2, kBlock - 1, kBlock, kBlock + 1}) {
+    INFO("first member ends at " << end);
+    REQUIRE(end > bare + 1);  // a comment takes its length and a terminating NUL
+    const std::string member = gzip(first, std::string(end - bare - 1, 'c'));
+    REQUIRE(member.size() == end);
+    CHECK(dude::read_file(write_file(dir, "two.gz", member + gzip("second"))) == first + "second");
+    const std::string junk = write_file(dir, "junk.gz", member + "x");
+    check_error([&] { dude::read_file(junk); }, junk, Where::ByteOffset, end,
+                "unexpected bytes after the end of the gzip stream");
+  }
 }
 
 TEST_CASE("files error: truncated gzip stream", "[loaders][gzip][errors]") {

@@ -7,10 +7,11 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <new>
 #include <system_error>
+#include <utility>
 
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
@@ -19,6 +20,13 @@ namespace dude {
 namespace detail {
 namespace {
 
+// Files are read in blocks of this size: large enough that system calls cost nothing next to
+// inflating, small enough not to matter next to the data.
+constexpr std::size_t kBlockSize = std::size_t{1} << 20;
+
+// The largest single read(2): Linux transfers at most about 2 GiB per call.
+constexpr std::size_t kMaxReadSpan = std::size_t{1} << 30;
+
 // zlib counts bytes in uInt; larger buffers are fed to it in pieces of at most this size.
 constexpr std::size_t kMaxZlibSpan = std::numeric_limits<uInt>::max();
 
@@ -26,141 +34,205 @@ constexpr std::size_t kMaxZlibSpan = std::numeric_limits<uInt>::max();
 // corrupt and must not drive a huge allocation.
 constexpr std::size_t kMaxDeflateRatio = 1032;
 
+// The smallest gzip member: a 10-byte header and an 8-byte trailer.
+constexpr std::size_t kMinGzipSize = 18;
+
 std::string errno_message() { return std::generic_category().message(errno); }
-
-class FileDescriptor {
- public:
-  explicit FileDescriptor(int fd) noexcept : fd_(fd) {}
-  FileDescriptor(const FileDescriptor&) = delete;
-  FileDescriptor& operator=(const FileDescriptor&) = delete;
-  ~FileDescriptor() { ::close(fd_); }
-  int get() const noexcept { return fd_; }
-
- private:
-  int fd_;
-};
-
-class InflateStream {
- public:
-  InflateStream() {
-    // 16 + MAX_WBITS: expect a gzip header and trailer, not a raw zlib stream.
-    const int rc = inflateInit2(&stream_, 16 + MAX_WBITS);
-    if (rc == Z_MEM_ERROR) throw std::bad_alloc();
-    if (rc != Z_OK) throw Error(std::string("zlib initialisation failed: ") + zError(rc));
-  }
-  InflateStream(const InflateStream&) = delete;
-  InflateStream& operator=(const InflateStream&) = delete;
-  ~InflateStream() { inflateEnd(&stream_); }
-  z_stream& get() noexcept { return stream_; }
-
- private:
-  z_stream stream_{};
-};
-
-// The output buffer to start with: the size the last member's trailer records (exact for the
-// usual single-member file, so the output is never reallocated), within what deflate allows.
-std::size_t initial_output_size(std::string_view compressed) {
-  constexpr std::size_t kMinimum = 64 * 1024;
-  std::size_t hint = 0;
-  if (compressed.size() >= 18) {  // smallest gzip member: 10-byte header, 8-byte trailer
-    const auto* tail =
-        reinterpret_cast<const unsigned char*>(compressed.data()) + compressed.size() - 4;
-    hint = std::size_t{tail[0]} | std::size_t{tail[1]} << 8 | std::size_t{tail[2]} << 16 |
-           std::size_t{tail[3]} << 24;
-  }
-  hint = std::min(hint, compressed.size() * kMaxDeflateRatio);
-  // One spare byte lets inflate see the end of the stream without asking for more room.
-  return std::max(hint, kMinimum) + 1;
-}
-
-// Reads the raw bytes of a file, in blocks as large as the file.
-std::string read_raw(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw DataError(path, "cannot open: " + errno_message());
-  const FileDescriptor file(fd);
-
-  struct stat info {};
-  if (::fstat(fd, &info) != 0) throw DataError(path, "cannot open: " + errno_message());
-  // Regular files get a buffer one byte larger than their size so the read that detects the
-  // end needs no reallocation; pipes and devices start at 1 MiB and grow.
-  std::string data;
-  data.resize(S_ISREG(info.st_mode) ? static_cast<std::size_t>(info.st_size) + 1
-                                    : std::size_t{1} << 20);
-  std::size_t filled = 0;
-  for (;;) {
-    if (filled == data.size()) data.resize(data.size() * 2);
-    const std::size_t want = std::min<std::size_t>(data.size() - filled, std::size_t{1} << 30);
-    const ssize_t got = ::read(fd, data.data() + filled, want);
-    if (got == 0) break;
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      throw DataError(path, "cannot read: " + errno_message());
-    }
-    filled += static_cast<std::size_t>(got);
-  }
-  data.resize(filled);
-  return data;
-}
-
-}  // namespace
 
 bool is_gzip(std::string_view bytes) noexcept {
   return bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
          static_cast<unsigned char>(bytes[1]) == 0x8b;
 }
 
-std::string inflate_gzip(std::string_view compressed, const std::string& name) {
-  InflateStream inflater;
-  z_stream& zs = inflater.get();
-  const auto* in = reinterpret_cast<const Bytef*>(compressed.data());
-  std::string out;
-  out.resize(initial_output_size(compressed));
-  std::size_t consumed = 0;
-  std::size_t produced = 0;
-  for (;;) {
-    if (produced == out.size()) out.resize(out.size() * 2);
-    zs.next_in = const_cast<Bytef*>(in + consumed);  // zlib's API is not const-correct
-    zs.avail_in = static_cast<uInt>(std::min(compressed.size() - consumed, kMaxZlibSpan));
-    zs.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-    zs.avail_out = static_cast<uInt>(std::min(out.size() - produced, kMaxZlibSpan));
-    const int rc = inflate(&zs, Z_NO_FLUSH);
-    consumed = static_cast<std::size_t>(zs.next_in - in);
-    produced = static_cast<std::size_t>(reinterpret_cast<char*>(zs.next_out) - out.data());
+// The inflated size the last 4 bytes of a gzip stream of `compressed_size` bytes record
+// (modulo 2^32), within what deflate allows.
+std::size_t gzip_size_hint(const char* trailer_end, std::size_t compressed_size) {
+  if (compressed_size < kMinGzipSize) return 0;
+  const auto* tail = reinterpret_cast<const unsigned char*>(trailer_end) - 4;
+  const std::size_t recorded = std::size_t{tail[0]} | std::size_t{tail[1]} << 8 |
+                               std::size_t{tail[2]} << 16 | std::size_t{tail[3]} << 24;
+  return std::min(recorded, compressed_size * kMaxDeflateRatio);
+}
 
-    if (rc == Z_STREAM_END) {
-      if (consumed == compressed.size()) break;
-      // Concatenated gzip files are one valid stream (gzip -c a b); anything else after a
-      // member is not silently dropped.
-      if (!is_gzip(compressed.substr(consumed))) {
-        throw DataError(name, DataError::Where::ByteOffset, consumed,
-                        "unexpected bytes after the end of the gzip stream");
-      }
-      inflateReset(&zs);
-      continue;
-    }
-    if (rc == Z_OK || (rc == Z_BUF_ERROR && zs.avail_out == 0))
-      continue;  // progress, or room needed
-    if (rc == Z_BUF_ERROR) {
-      throw DataError(name, DataError::Where::ByteOffset, compressed.size(),
-                      "truncated gzip stream");
-    }
-    if (rc == Z_MEM_ERROR) throw std::bad_alloc();
-    throw DataError(name, DataError::Where::ByteOffset, consumed,
-                    std::string("corrupt gzip data: ") + (zs.msg != nullptr ? zs.msg : zError(rc)));
+// Reads all of a stream into one string, sized from the stream's hint so that the usual file
+// is never reallocated.
+std::string read_all(ByteStream& stream) {
+  constexpr std::size_t kMinimum = 64 * 1024;
+  // One spare byte lets the read that finds the end do so without asking for more room.
+  std::string out(std::max(stream.size_hint(), kMinimum) + 1, '\0');
+  std::size_t filled = 0;
+  for (;;) {
+    filled += stream.read(out.data() + filled, out.size() - filled);
+    if (filled < out.size()) break;  // a short read: the end of the data
+    out.resize(out.size() * 2);
   }
-  out.resize(produced);
+  out.resize(filled);
   return out;
 }
 
-std::string maybe_inflate(std::string bytes, const std::string& name) {
-  if (!is_gzip(bytes)) return bytes;
-  return inflate_gzip(bytes, name);
+}  // namespace
+
+class ByteStream::Inflater {
+ public:
+  Inflater() {
+    // 16 + MAX_WBITS: expect a gzip header and trailer, not a raw zlib stream.
+    const int rc = inflateInit2(&stream_, 16 + MAX_WBITS);
+    if (rc == Z_MEM_ERROR) throw std::bad_alloc();
+    if (rc != Z_OK) throw Error(std::string("zlib initialisation failed: ") + zError(rc));
+  }
+  Inflater(const Inflater&) = delete;
+  Inflater& operator=(const Inflater&) = delete;
+  ~Inflater() { inflateEnd(&stream_); }
+  z_stream& get() noexcept { return stream_; }
+
+ private:
+  z_stream stream_{};
+};
+
+FileDescriptor::~FileDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+ByteStream::ByteStream(const std::string& path)
+    : name_(path), file_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+  if (file_.get() < 0) throw DataError(path, "cannot open: " + errno_message());
+  struct stat info {};
+  if (::fstat(file_.get(), &info) != 0) throw DataError(path, "cannot open: " + errno_message());
+  block_.resize(kBlockSize);
+  next_ = end_ = block_.data();
+  const bool regular = S_ISREG(info.st_mode);
+  const auto file_size = static_cast<std::size_t>(info.st_size);
+  if (fill(2) && is_gzip(std::string_view(next_, 2))) {
+    inflater_ = std::make_unique<Inflater>();
+    // The trailer of a regular file can be read ahead; pipes and devices give no hint.
+    char trailer[4];
+    if (regular && file_size >= kMinGzipSize &&
+        ::pread(file_.get(), trailer, sizeof trailer,
+                static_cast<off_t>(file_size - sizeof trailer)) ==
+            static_cast<ssize_t>(sizeof trailer)) {
+      size_hint_ = gzip_size_hint(trailer + sizeof trailer, file_size);
+    }
+  } else if (regular) {
+    size_hint_ = file_size;
+  }
+}
+
+ByteStream::ByteStream(std::string_view bytes, std::string name, Encoding encoding)
+    : name_(std::move(name)),
+      next_(bytes.data()),
+      end_(bytes.data() + bytes.size()),
+      end_offset_(bytes.size()) {
+  if (encoding == Encoding::Gzip) {
+    inflater_ = std::make_unique<Inflater>();
+    size_hint_ = gzip_size_hint(end_, bytes.size());
+  } else {
+    size_hint_ = bytes.size();
+  }
+}
+
+ByteStream::~ByteStream() = default;
+
+std::size_t ByteStream::read(char* dst, std::size_t n) {
+  return inflater_ ? inflate_to(dst, n) : copy_to(dst, n);
+}
+
+std::size_t ByteStream::copy_to(char* dst, std::size_t n) {
+  const std::size_t buffered = std::min(n, static_cast<std::size_t>(end_ - next_));
+  if (buffered != 0) std::memcpy(dst, next_, buffered);
+  next_ += buffered;
+  // The rest goes straight from the file to `dst`, not through the block.
+  std::size_t copied = buffered;
+  while (copied < n) {
+    const std::size_t got = read_raw(dst + copied, n - copied);
+    if (got == 0) break;
+    copied += got;
+  }
+  return copied;
+}
+
+std::size_t ByteStream::inflate_to(char* dst, std::size_t n) {
+  z_stream& zs = inflater_->get();
+  std::size_t produced = 0;
+  while (produced < n && gzip_state_ != GzipState::Done) {
+    if (gzip_state_ == GzipState::AfterMember) {
+      if (!fill(1)) {
+        gzip_state_ = GzipState::Done;
+        break;
+      }
+      // Concatenated gzip files are one valid stream (gzip -c a b); anything else after a
+      // member is not silently dropped.
+      if (!fill(2) || !is_gzip(std::string_view(next_, 2))) {
+        throw DataError(name_, DataError::Where::ByteOffset, offset(),
+                        "unexpected bytes after the end of the gzip stream");
+      }
+      inflateReset(&zs);
+      gzip_state_ = GzipState::InMember;
+    }
+    if (next_ == end_ && !fill(1)) {
+      throw DataError(name_, DataError::Where::ByteOffset, end_offset_, "truncated gzip stream");
+    }
+    // zlib's API is not const-correct: it never writes through next_in.
+    zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(next_));
+    zs.avail_in = static_cast<uInt>(std::min(static_cast<std::size_t>(end_ - next_), kMaxZlibSpan));
+    zs.next_out = reinterpret_cast<Bytef*>(dst + produced);
+    zs.avail_out = static_cast<uInt>(std::min(n - produced, kMaxZlibSpan));
+    const int rc = inflate(&zs, Z_NO_FLUSH);
+    next_ = reinterpret_cast<const char*>(zs.next_in);
+    produced = static_cast<std::size_t>(reinterpret_cast<char*>(zs.next_out) - dst);
+
+    if (rc == Z_STREAM_END) {
+      gzip_state_ = GzipState::AfterMember;
+      continue;
+    }
+    // Z_BUF_ERROR only says no progress was possible: more input is read above, more room is
+    // the next call's.
+    if (rc == Z_OK || (rc == Z_BUF_ERROR && (zs.avail_in == 0 || zs.avail_out == 0))) continue;
+    if (rc == Z_MEM_ERROR) throw std::bad_alloc();
+    throw DataError(name_, DataError::Where::ByteOffset, offset(),
+                    std::string("corrupt gzip data: ") + (zs.msg != nullptr ? zs.msg : zError(rc)));
+  }
+  return produced;
+}
+
+bool ByteStream::fill(std::size_t count) {
+  while (static_cast<std::size_t>(end_ - next_) < count) {
+    if (file_.get() < 0 || eof_) return false;
+    // The few bytes left (fewer than `count`) move to the front of the block, and the rest
+    // of it is read after them.
+    const auto kept = static_cast<std::size_t>(end_ - next_);
+    if (kept != 0) std::memmove(block_.data(), next_, kept);
+    next_ = block_.data();
+    end_ = next_ + kept;
+    const std::size_t got = read_raw(block_.data() + kept, block_.size() - kept);
+    end_ += got;
+    end_offset_ += got;
+  }
+  return true;
+}
+
+std::size_t ByteStream::read_raw(char* dst, std::size_t n) {
+  if (file_.get() < 0 || eof_) return 0;
+  for (;;) {
+    const ssize_t got = ::read(file_.get(), dst, std::min(n, kMaxReadSpan));
+    if (got > 0) return static_cast<std::size_t>(got);
+    if (got == 0) {
+      eof_ = true;
+      return 0;
+    }
+    if (errno != EINTR) throw DataError(name_, "cannot read: " + errno_message());
+  }
+}
+
+std::string inflate_gzip(std::string_view compressed, const std::string& name) {
+  ByteStream stream(compressed, name, Encoding::Gzip);
+  return read_all(stream);
 }
 
 }  // namespace detail
 
 std::string read_file(const std::string& path) {
-  return detail::maybe_inflate(detail::read_raw(path), path);
+  detail::ByteStream stream(path);
+  return detail::read_all(stream);
 }
 
 }  // namespace dude

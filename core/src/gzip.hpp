@@ -1,19 +1,88 @@
-// gzip.hpp: transparent gzip decompression for the loaders (internal).
+// gzip.hpp: byte streams over files and memory with transparent gzip decompression, for the
+// loaders (internal).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace dude::detail {
 
-/// True when `bytes` starts with the gzip magic 1f 8b.
-bool is_gzip(std::string_view bytes) noexcept;
+/// Owns an open file descriptor (-1: none) and closes it.
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd = -1) noexcept : fd_(fd) {}
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  ~FileDescriptor();
+  int get() const noexcept { return fd_; }
 
-/// Inflates a gzip stream of one or more members. Throws DataError naming `name` and the
-/// compressed byte offset when the stream is truncated, corrupt, or followed by other bytes.
+ private:
+  int fd_;
+};
+
+/// How the bytes a ByteStream reads from memory are encoded.
+enum class Encoding { Plain, Gzip };
+
+/// The bytes of a file or of a buffer in memory, handed out in order; gzip data (one or more
+/// members) is inflated on the way. Files are read in blocks, so neither their compressed nor
+/// their inflated bytes are ever held whole. Throws DataError naming the file when it cannot be
+/// read, and with the compressed byte offset when the gzip stream is truncated, corrupt, or
+/// followed by bytes that are not another gzip member.
+class ByteStream {
+ public:
+  /// Opens `path` (a DataError if it cannot); its bytes are inflated when they start with the
+  /// gzip magic 1f 8b.
+  explicit ByteStream(const std::string& path);
+  /// Reads `bytes`, which must outlive the stream; `name` is the name used in errors.
+  ByteStream(std::string_view bytes, std::string name, Encoding encoding);
+  ByteStream(const ByteStream&) = delete;
+  ByteStream& operator=(const ByteStream&) = delete;
+  ~ByteStream();
+
+  /// Copies the next `n` bytes to `dst` and returns how many it copied: fewer than `n` only
+  /// at the end of the data, 0 from then on.
+  std::size_t read(char* dst, std::size_t n);
+
+  /// How many bytes the stream is expected to hand out in all, 0 when unknown: the size of the
+  /// file or buffer, or for gzip the size the last member's trailer records (exact for the
+  /// usual single-member file), within what deflate can produce. A hint, not a promise.
+  std::size_t size_hint() const noexcept { return size_hint_; }
+
+ private:
+  class Inflater;
+  enum class GzipState { InMember, AfterMember, Done };
+
+  std::size_t copy_to(char* dst, std::size_t n);
+  std::size_t inflate_to(char* dst, std::size_t n);
+  /// Makes at least `count` raw bytes available in [next_, end_), reading blocks of the file
+  /// as needed; false when the data ends first.
+  bool fill(std::size_t count);
+  /// One read(2) of at most `n` raw bytes of the file; 0 at its end (or for memory).
+  std::size_t read_raw(char* dst, std::size_t n);
+  /// The raw (compressed) byte offset of next_.
+  std::uint64_t offset() const noexcept {
+    return end_offset_ - static_cast<std::uint64_t>(end_ - next_);
+  }
+
+  std::string name_;
+  FileDescriptor file_;         // -1 for memory
+  bool eof_ = false;            // the file's end has been read
+  std::vector<char> block_;     // raw bytes read from the file
+  const char* next_ = nullptr;  // the raw bytes read but not yet used: [next_, end_)
+  const char* end_ = nullptr;
+  std::uint64_t end_offset_ = 0;        // the raw byte offset of end_
+  std::unique_ptr<Inflater> inflater_;  // null for plain data
+  GzipState gzip_state_ = GzipState::InMember;
+  std::size_t size_hint_ = 0;
+};
+
+/// Inflates a gzip stream of one or more members held in memory. Throws DataError naming
+/// `name` and the compressed byte offset when the stream is truncated, corrupt, or followed by
+/// other bytes.
 std::string inflate_gzip(std::string_view compressed, const std::string& name);
-
-/// Inflates `bytes` when they are gzip-compressed; otherwise hands them back unchanged.
-std::string maybe_inflate(std::string bytes, const std::string& name);
 
 }  // namespace dude::detail

@@ -8,6 +8,7 @@
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
 #include "gzip.hpp"
+#include "idx.hpp"
 
 namespace dude {
 namespace embedded {
@@ -88,9 +89,7 @@ Dataset load_dataset(const std::string& path, const LoadOptions& options) {
     case Format::Idx: {
       const std::string labels_path =
           options.labels_path.empty() ? idx_labels_path(path) : options.labels_path;
-      const std::string images = read_file(path);
-      const std::string labels = read_file(labels_path);
-      return parse_idx(images, path, labels, labels_path, options);
+      return detail::load_idx(path, labels_path, options);
     }
     case Format::Csv:
       return parse_csv(read_file(path), path, options);
