@@ -96,7 +96,7 @@ TEST_CASE("sync with n workers equals minibatch SGD with batch n*B", "[async]") 
   // The same minibatches, concatenated into one batch of n*B rows per step.
   const auto shards = partition_rows(s.data, s.train_rows, kWorkers, config.partition, 4);
   std::vector<MinibatchSampler> samplers;
-  for (std::size_t w = 0; w < kWorkers; ++w) samplers.emplace_back(shards[w], kBatch, 4, w);
+  for (std::size_t w = 0; w < kWorkers; ++w) samplers.emplace_back(shards[w], kBatch, dude::BatchOrder::Shuffled, 4, w);
   std::vector<float> reference = initial(s.objective, 4);
   Workspace ws = s.objective.make_workspace(kWorkers * kBatch);
   std::vector<float> grad(reference.size());
@@ -208,10 +208,12 @@ TEST_CASE("a stop request from another thread returns a usable model promptly", 
   CHECK(last.final);
   CHECK(last.wall_seconds < 5);
   CHECK(last.test_accuracy > 0.5);
-  // The straggler posts less often. (About 4x on a machine with a core per thread; a loaded
-  // 2-core CI machine throttles the fast worker too, so only the order is checked here. The
-  // deterministic replay test checks the ratio exactly.)
-  CHECK(last.arrivals[0] > last.arrivals[1]);
+  // Both workers contributed. That the straggler posts less often is not checked here: with
+  // other tests sharing the 2 cores the scheduler can hold the fast worker back for long
+  // stretches (seen: 153 arrivals against the straggler's 11,442); the deterministic replay
+  // test checks the ratio exactly.
+  CHECK(last.arrivals[0] > 0);
+  CHECK(last.arrivals[1] > 0);
 }
 
 namespace {

@@ -1,12 +1,14 @@
 // The single-thread SGD trainer: budgets, schedules, reproducibility, and accuracy on real data.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
 #include "dude/trainer.hpp"
+#include "minibatch_sampler.hpp"
 #include "test_data.hpp"
 
 using namespace dude;
@@ -120,11 +122,48 @@ TEST_CASE("divergence is reported, not saved", "[trainer]") {
   CHECK_THROWS_WITH(train(objective, data, all_rows(64), {}, c), Catch::Contains("diverged"));
 }
 
+TEST_CASE("minibatches cover every row once an epoch, in either order", "[trainer][sampler]") {
+  // 100 rows listed as the even numbers 0..198 (a shard's row list), batch 8: 13 minibatches an
+  // epoch, one of them of 4 rows.
+  std::vector<std::uint32_t> rows(100);
+  for (std::uint32_t i = 0; i < rows.size(); ++i) rows[i] = 2 * i;
+  const std::size_t batch = 8, per_epoch = 13;
+  for (const BatchOrder order : {BatchOrder::Shuffled, BatchOrder::Contiguous}) {
+    INFO("order " << (order == BatchOrder::Shuffled ? "shuffled" : "contiguous"));
+    MinibatchSampler sampler(rows, batch, order, 7);
+    std::vector<std::vector<std::uint32_t>> epochs;
+    for (int e = 0; e < 3; ++e) {
+      std::vector<std::uint32_t> seen;
+      std::size_t short_batches = 0;
+      for (std::size_t b = 0; b < per_epoch; ++b) {
+        const auto mb = sampler.next();
+        REQUIRE((mb.size() == batch || mb.size() == rows.size() % batch));
+        short_batches += mb.size() < batch ? 1 : 0;
+        if (order == BatchOrder::Contiguous) {
+          // A run of consecutive entries of the row list, wrapping around its end.
+          for (std::size_t i = 1; i < mb.size(); ++i) {
+            REQUIRE(mb[i] == (mb[i - 1] + 2) % 200);
+          }
+        }
+        seen.insert(seen.end(), mb.begin(), mb.end());
+      }
+      CHECK(short_batches == 1);
+      epochs.push_back(seen);
+      std::sort(seen.begin(), seen.end());
+      REQUIRE(seen == rows);  // every row exactly once
+    }
+    // Each epoch draws a new order (and, contiguous, a new offset).
+    CHECK(epochs[0] != epochs[1]);
+    CHECK(epochs[1] != epochs[2]);
+  }
+}
+
 TEST_CASE("an MLP reaches 93% on the built-in digits (seeded split)", "[trainer][accuracy]") {
   const Dataset digits = load_builtin_dataset("digits");
   const RowSplit split = split_rows(digits.rows(), 0.2, 1);
   const Objective objective(ModelSpec::parse("mlp:64"), digits.features(), digits.classes());
   SgdConfig c;
+  c.batch_order = GENERATE(BatchOrder::Shuffled, BatchOrder::Contiguous);
   c.epochs = 30;
   c.lr = 0.2f;
   c.schedule = Schedule::Cosine;
@@ -135,7 +174,8 @@ TEST_CASE("an MLP reaches 93% on the built-in digits (seeded split)", "[trainer]
 }
 
 namespace {
-void fashion_mnist_run(const std::string& spec, double epochs, float lr, double target) {
+void fashion_mnist_run(const std::string& spec, double epochs, float lr, double target,
+                       BatchOrder order = BatchOrder::Shuffled) {
   const std::string dir = DUDE_FASHION_MNIST_DIR;
   if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) {
     FAIL("Fashion-MNIST is not installed in " << dir << " (apt-get install dataset-fashion-mnist)");
@@ -153,6 +193,7 @@ void fashion_mnist_run(const std::string& spec, double epochs, float lr, double 
   c.lr = lr;
   c.schedule = Schedule::Cosine;
   c.seed = 1;
+  c.batch_order = order;
   const std::vector<std::uint32_t> train_rows = all_rows(train_data.rows());
   const std::vector<std::uint32_t> test_rows = all_rows(test_data.rows());
   const Subset train_set{&train_data, train_rows};
@@ -165,6 +206,10 @@ void fashion_mnist_run(const std::string& spec, double epochs, float lr, double 
 
 TEST_CASE("Fashion-MNIST softmax reaches 84.0% on one thread", "[long][accuracy]") {
   fashion_mnist_run("softmax", 10, 0.2f, 0.840);
+}
+
+TEST_CASE("Fashion-MNIST softmax reaches 84.0% with contiguous minibatches", "[long][accuracy]") {
+  fashion_mnist_run("softmax", 10, 0.2f, 0.840, BatchOrder::Contiguous);
 }
 
 TEST_CASE("Fashion-MNIST mlp:128 reaches 87.5% on one thread", "[long][accuracy]") {

@@ -65,6 +65,16 @@ nlohmann::json metrics_record(const Progress& p) {
   return j;
 }
 
+void add_batch_order_flag(CLI::App& command, std::string& order) {
+  command
+      .add_option("--batch-order", order,
+                  "Minibatch order: shuffled (a random permutation each epoch) or contiguous "
+                  "(runs of consecutive rows in random order: faster on large dense data stored "
+                  "in random order, not for files sorted by label)")
+      ->check(CLI::IsMember({"shuffled", "contiguous"}))
+      ->capture_default_str();
+}
+
 void add_engine_flags(CLI::App& command, EngineFlags& flags) {
   command.add_option("--workers", flags.workers, "Worker threads (default: one per core)")
       ->check(CLI::Range(1, 4096));

@@ -59,6 +59,9 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags);
 /// ConfigError naming the bad flag.
 void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config);
 
+/// Registers --batch-order (shuffled or contiguous; parse with dude::parse_batch_order).
+void add_batch_order_flag(CLI::App& command, std::string& order);
+
 /// Where the training and test data come from (shared by train and compare).
 struct TrainTestFlags {
   std::string train = "digits";

@@ -22,6 +22,7 @@ struct BenchFlags {
   std::string slot = "handoff";
   double seconds = 2;
   std::size_t batch = 32;
+  std::string batch_order = "shuffled";
   float lr = 0.01f;
   std::uint64_t seed = 1;
 };
@@ -59,6 +60,7 @@ int run_bench(const BenchFlags& f) {
     AsyncConfig config;
     config.sgd.seconds = f.seconds;
     config.sgd.batch = f.batch;
+    config.sgd.batch_order = parse_batch_order(f.batch_order);
     config.sgd.lr = f.lr;
     config.sgd.seed = f.seed;
     config.sgd.tick_seconds = 0;
@@ -99,6 +101,7 @@ Command add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--seconds", f.seconds, "Wall time per worker count")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", f.batch, "Minibatch size per worker")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  add_batch_order_flag(*cmd, f.batch_order);
   cmd->add_option("--lr", f.lr, "Learning rate (small: throughput, not accuracy, is measured)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -61,6 +61,7 @@ struct CompareFlags {
   std::string schedule = "constant";
   float lr_decay = 1.0f;
   std::size_t batch = 32;
+  std::string batch_order = "shuffled";
   float l2 = 0.0f;
   std::uint64_t eval_every = 0;
   double evals_per_epoch = 0;
@@ -487,6 +488,7 @@ int run_compare(const CompareFlags& f) {
 
   AsyncConfig base;
   base.sgd.batch = f.batch;
+  base.sgd.batch_order = parse_batch_order(f.batch_order);
   base.sgd.epochs = f.epochs;
   base.sgd.seconds = f.seconds;
   if (f.epochs == 0 && f.seconds == 0) base.sgd.epochs = kDefaultEpochs;
@@ -725,6 +727,7 @@ int run_compare(const CompareFlags& f) {
         {"epochs", base.sgd.epochs},
         {"seconds", base.sgd.seconds},
         {"batch", f.batch},
+        {"batch_order", f.batch_order},
         {"schedule", f.schedule},
         {"seeds", seeds},
         {"target", f.target},
@@ -782,6 +785,7 @@ Command add_compare_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--batch", f.batch, "Minibatch size per worker")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  add_batch_order_flag(*cmd, f.batch_order);
   cmd->add_option("--l2", f.l2, "L2 regularisation of the weights")->check(CLI::NonNegativeNumber)->capture_default_str();
   auto* every = cmd->add_option("--eval-every", f.eval_every,
                                 "Evaluate every K server steps (default: once per epoch)")

@@ -28,6 +28,7 @@ struct TrainFlags {
   std::string schedule = "cosine";
   float lr_decay = 1.0f;
   std::size_t batch = 32;
+  std::string batch_order = "shuffled";
   float l2 = 0.0f;
   std::uint64_t seed = 1;
   std::uint64_t eval_every = 0;
@@ -68,6 +69,7 @@ int run_train(const TrainFlags& f) {
   SgdConfig config;
   config.seed = f.seed;
   config.batch = f.batch;
+  config.batch_order = parse_batch_order(f.batch_order);
   config.epochs = f.epochs;
   config.steps = f.steps;
   config.seconds = f.seconds;
@@ -176,6 +178,7 @@ Command add_train_command(CLI::App& app) {
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_option("--batch", f.batch, "Minibatch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  add_batch_order_flag(*cmd, f.batch_order);
   cmd->add_option("--l2", f.l2, "L2 regularisation of the weights")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();

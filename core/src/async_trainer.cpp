@@ -194,7 +194,8 @@ void warm_start(engine::ServerPolicy& policy, const Objective& objective, const 
                 const float* params) {
   std::vector<float> gradient(objective.num_params());
   for (std::size_t w = 0; w < shards.size(); ++w) {
-    MinibatchSampler sampler(shards[w], sgd.batch, sgd.seed, /*stream=*/(1u << 20) + w);
+    MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed,
+                             /*stream=*/(1u << 20) + w);
     Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
     objective.loss_grad(params, data, sampler.next(), gradient.data(), ws);
     policy.seed_gradient(w, gradient.data());

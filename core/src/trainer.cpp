@@ -19,6 +19,12 @@ Schedule parse_schedule(std::string_view name) {
   throw ConfigError("lr schedule '" + std::string(name) + "': expected constant, invt or cosine");
 }
 
+BatchOrder parse_batch_order(std::string_view name) {
+  if (name == "shuffled") return BatchOrder::Shuffled;
+  if (name == "contiguous") return BatchOrder::Contiguous;
+  throw ConfigError("batch order '" + std::string(name) + "': expected shuffled or contiguous");
+}
+
 void SgdConfig::validate() const {
   const int budgets = (epochs > 0) + (steps > 0) + (seconds > 0);
   if (budgets != 1) {
@@ -60,7 +66,7 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   if (train.data == nullptr || train.rows.empty()) throw ConfigError("train: no training rows");
   const Dataset& data = *train.data;
   const std::size_t n = train.rows.size();
-  MinibatchSampler sampler(train.rows, config.batch, config.seed);
+  MinibatchSampler sampler(train.rows, config.batch, config.batch_order, config.seed);
   const std::size_t batch = sampler.batch();
   const std::size_t steps_per_epoch = (n + batch - 1) / batch;
   const std::uint64_t eval_every = config.eval_every > 0 ? config.eval_every : steps_per_epoch;

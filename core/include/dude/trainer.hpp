@@ -26,6 +26,14 @@ enum class Schedule {
 /// Parses "constant", "invt" (or "1/t"), "cosine"; throws ConfigError otherwise.
 Schedule parse_schedule(std::string_view name);
 
+/// How an epoch's rows are cut into minibatches.
+enum class BatchOrder {
+  Shuffled,    // a fresh random permutation of the rows each epoch
+  Contiguous,  // runs of `batch` consecutive rows (from a random offset), in random order
+};
+/// Parses "shuffled" or "contiguous"; throws ConfigError otherwise.
+BatchOrder parse_batch_order(std::string_view name);
+
 struct SgdConfig {
   std::uint64_t seed = 1;
   std::size_t batch = 32;
@@ -35,6 +43,10 @@ struct SgdConfig {
   float lr = 0.1f;
   Schedule schedule = Schedule::Constant;
   float lr_decay = 1.0f;    // InvT's decay per epoch
+  /// Contiguous minibatches read memory in long runs (several times the bandwidth of random
+  /// rows on large dense data, bench/RESULTS.md) but are only as random as the row order:
+  /// use it on data stored in random order, not on files sorted by label.
+  BatchOrder batch_order = BatchOrder::Shuffled;
   std::uint64_t eval_every = 0;  // steps between evaluations; 0: once per epoch
   double tick_seconds = 0.5;     // wall time between lightweight progress ticks; 0: none
 

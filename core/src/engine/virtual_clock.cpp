@@ -87,7 +87,7 @@ Progress train_virtual(const Objective& objective, const Dataset& data,
   std::vector<VirtualWorker> workers;
   workers.reserve(n);
   for (std::size_t w = 0; w < n; ++w) {
-    MinibatchSampler sampler(shards[w], sgd.batch, sgd.seed, w);
+    MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
     Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
     const double slowdown = config.slowdown.empty() ? 1.0 : config.slowdown[w];
     workers.push_back({std::move(sampler), std::move(ws),
@@ -97,7 +97,7 @@ Progress train_virtual(const Objective& objective, const Dataset& data,
   if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
     std::vector<float> gradient(model.size());
     for (std::size_t w = 0; w < n; ++w) {
-      MinibatchSampler sampler(shards[w], sgd.batch, sgd.seed, (1u << 20) + w);
+      MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, (1u << 20) + w);
       objective.loss_grad(model.data(), data, sampler.next(), gradient.data(), workers[w].workspace);
       policy->seed_gradient(w, gradient.data());
     }
