@@ -12,13 +12,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
 #include <unistd.h>
 
 #include "dude/kernels.hpp"
+#include "page_memory.hpp"
 
 namespace dude::bench {
 
@@ -26,29 +26,26 @@ inline constexpr std::size_t KiB = 1024;
 inline constexpr std::size_t MiB = 1024 * KiB;
 inline constexpr std::size_t kPage = 4096;
 
-// A page-aligned array, filled with values that keep every kernel in the normal
-// floating-point range however often it runs. Page alignment gives every array the same
-// offset modulo 4 KiB, a layout without false store-to-load dependencies ("4K aliasing"):
-// where an output array sat one cache line past an input modulo 4 KiB, axpy and
+// A page-aligned array mapped from the operating system as the loaders map data sets (huge
+// pages from 2 MiB up: page_memory.hpp), filled with values that keep every kernel in the
+// normal floating-point range however often it runs. Page alignment gives every array the
+// same offset modulo 4 KiB, a layout without false store-to-load dependencies ("4K
+// aliasing"): where an output array sat one cache line past an input modulo 4 KiB, axpy and
 // relu_backward ran 1.4-1.6x slower in L2, and where arrays landed varied from run to run.
 template <class T>
 class Array {
  public:
   explicit Array(std::size_t n, T fill = T(0))
-      : n_(n), data_(static_cast<T*>(::operator new(std::max<std::size_t>(n, 1) * sizeof(T),
-                                                    std::align_val_t{kPage}))) {
-    std::fill(data_.get(), data_.get() + n, fill);
+      : n_(n), pages_(dude::detail::map_pages(n * sizeof(T))) {
+    std::fill(data(), data() + n, fill);
   }
-  T* data() { return data_.get(); }
-  const T* data() const { return data_.get(); }
+  T* data() { return reinterpret_cast<T*>(pages_.get()); }
+  const T* data() const { return reinterpret_cast<const T*>(pages_.get()); }
   std::size_t size() const { return n_; }
 
  private:
-  struct Delete {
-    void operator()(T* p) const { ::operator delete(p, std::align_val_t{kPage}); }
-  };
   std::size_t n_;
-  std::unique_ptr<T[], Delete> data_;
+  std::shared_ptr<std::byte[]> pages_;
 };
 
 // 24 pseudo-random bits from (i, seed): a hash, because a generator like mt19937 would make

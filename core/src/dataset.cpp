@@ -1,14 +1,12 @@
 #include "dude/dataset.hpp"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <new>
 #include <numeric>
 
 #include "dude/errors.hpp"
+#include "page_memory.hpp"
 #include "rng.hpp"
 
 namespace dude {
@@ -70,24 +68,9 @@ Dataset Dataset::dense(std::size_t features, std::uint32_t classes,
 }
 
 std::shared_ptr<float[]> allocate_features(std::size_t n) {
-  constexpr std::size_t kHugePage = std::size_t{2} << 20;
-  const std::size_t bytes = std::max<std::size_t>(n, 1) * sizeof(float);
-  if (bytes < 4 * kHugePage) return std::shared_ptr<float[]>(new float[std::max<std::size_t>(n, 1)]);
-  // Map one huge page more than needed and trim both ends to 2 MiB boundaries, so that every
-  // page of the array can be a huge page. The pages stay unpopulated until the caller writes.
-  const std::size_t length = (bytes + kHugePage - 1) / kHugePage * kHugePage;
-  void* mapped = ::mmap(nullptr, length + kHugePage, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (mapped == MAP_FAILED) throw std::bad_alloc();
-  const auto start = reinterpret_cast<std::uintptr_t>(mapped);
-  const std::uintptr_t aligned = (start + kHugePage - 1) & ~std::uintptr_t{kHugePage - 1};
-  if (aligned > start) ::munmap(mapped, aligned - start);
-  const std::uintptr_t tail = start + length + kHugePage - (aligned + length);
-  if (tail > 0) ::munmap(reinterpret_cast<void*>(aligned + length), tail);
-  auto* base = reinterpret_cast<void*>(aligned);
-  ::madvise(base, length, MADV_HUGEPAGE);  // advice only: ordinary pages if refused
-  return std::shared_ptr<float[]>(static_cast<float*>(base),
-                                  [length](float* p) { ::munmap(p, length); });
+  std::shared_ptr<std::byte[]> pages = detail::map_pages(n * sizeof(float));
+  float* values = reinterpret_cast<float*>(pages.get());
+  return std::shared_ptr<float[]>(std::move(pages), values);
 }
 
 Dataset Dataset::sparse(std::size_t features, std::uint32_t classes,

@@ -80,10 +80,10 @@ class Dataset {
   std::uint32_t classes_ = 0;
 };
 
-/// Uninitialised room for n feature values. Arrays of several MiB are mapped on 2 MiB
-/// boundaries with transparent huge pages requested before they are first touched (Linux
-/// madvise; where the system declines, ordinary pages): a row visited in random order then
-/// costs no TLB miss, which lifts the trainer's read rate (bench/RESULTS.md).
+/// Room for n feature values (zeroed), mapped from the operating system. Arrays of 2 MiB or
+/// more lie on transparent huge pages where the system grants them (Linux madvise before the
+/// first touch): a row visited in random order then costs no TLB miss, which lifts the
+/// trainer's read rate (bench/RESULTS.md). The loaders keep dense features in such arrays.
 std::shared_ptr<float[]> allocate_features(std::size_t n);
 
 /// Splits row ids 0..rows-1 into a training part and a held-out part of about
