@@ -23,8 +23,10 @@
 //
 // Kernels (the library's public entry points, one core):
 //   logreg   Objective("logreg").loss_grad on minibatches of a dense 200,000 x 784 data set
-//            (627 MB) visited like the trainer does (a shuffled permutation, cut into
-//            minibatches), and also in storage order. Bytes = the rows' features,
+//            (627 MB, on huge pages as the loaders keep data) visited like the trainer does:
+//            shuffled (a random permutation cut into minibatches, the default) and contiguous
+//            (--batch-order contiguous: runs of B consecutive rows in random order, from the
+//            trainer's own sampler), and also in storage order. Bytes = the rows' features,
 //            4 * 784 per row. A 256-row variant that stays in L2 shows the in-core limit.
 //   softmax  Objective("softmax").loss_grad, same data and byte count; FLOPs per step of B
 //            rows = 2 B 784*10 forward + 2 B 784*10 for dW = X^T dZ = 31,360 B.
@@ -65,6 +67,7 @@
 #include "dude/dataset.hpp"
 #include "dude/kernels.hpp"
 #include "dude/objective.hpp"
+#include "minibatch_sampler.hpp"
 
 namespace kn = dude::kernels;
 
@@ -129,7 +132,10 @@ Data& data() {
 // and every call, so that a call does not start on rows the previous call left in cache.
 std::size_t g_cursor = 0;
 
-enum class Order { Shuffled, StorageOrder, InCache };
+// Shuffled: the trainer's default (--batch-order shuffled), minibatches of random rows;
+// Contiguous: --batch-order contiguous, drawn by the trainer's own sampler; StorageOrder:
+// consecutive minibatches in storage order; InCache: 256 rows that stay in L2.
+enum class Order { Shuffled, Contiguous, StorageOrder, InCache };
 
 // FLOPs of one mlp:128 step on B rows, as counted in the header comment.
 double mlp_step_flops(std::size_t batch) {
@@ -265,14 +271,19 @@ void objective_step(benchmark::State& state, const char* spec, std::size_t batch
   dude::Workspace ws = objective.make_workspace(batch);
   std::size_t in_cache_cursor = 0;  // the in-cache rows have their own
   std::size_t& pos = order == Order::InCache ? in_cache_cursor : g_cursor;
+  dude::MinibatchSampler contiguous(d.in_storage_order, batch, dude::BatchOrder::Contiguous, 15);
   for (auto _ : state) {
-    if (pos + batch > rows.size()) pos = 0;
-    const double loss = objective.loss_grad(
-        params.data(), dataset, std::span<const std::uint32_t>(rows.data() + pos, batch),
-        grad.data(), ws);
+    std::span<const std::uint32_t> minibatch;
+    if (order == Order::Contiguous) {
+      minibatch = contiguous.next();
+    } else {
+      if (pos + batch > rows.size()) pos = 0;
+      minibatch = std::span<const std::uint32_t>(rows.data() + pos, batch);
+      pos += batch;
+    }
+    const double loss = objective.loss_grad(params.data(), dataset, minibatch, grad.data(), ws);
     benchmark::DoNotOptimize(loss);
     benchmark::ClobberMemory();
-    pos += batch;
   }
   const auto rows_done = static_cast<double>(state.iterations() * batch);
   state.SetBytesProcessed(static_cast<std::int64_t>(rows_done * kFeatures * sizeof(float)));
@@ -320,6 +331,7 @@ std::string gemm_name(std::size_t m, std::size_t k, std::size_t n, bool transpos
 std::string objective_name(const char* label, std::size_t batch, Order order) {
   return std::string(label) + "/B" + std::to_string(batch) +
          (order == Order::Shuffled       ? "/shuffled"
+          : order == Order::Contiguous   ? "/contiguous"
           : order == Order::StorageOrder ? "/storage_order"
                                          : "/in_L2");
 }
@@ -342,6 +354,8 @@ void register_all() {
 
   reg(objective_name("logreg", 32, Order::Shuffled), objective_step, "logreg", std::size_t{32},
       Order::Shuffled);
+  reg(objective_name("logreg", 32, Order::Contiguous), objective_step, "logreg",
+      std::size_t{32}, Order::Contiguous);
   reg(objective_name("logreg", 32, Order::StorageOrder), objective_step, "logreg",
       std::size_t{32}, Order::StorageOrder);
   reg(objective_name("logreg", 256, Order::Shuffled), objective_step, "logreg",
@@ -358,6 +372,8 @@ void register_all() {
     reg(objective_name("softmax", b, Order::Shuffled), objective_step, "softmax", b,
         Order::Shuffled);
   }
+  reg(objective_name("softmax", 32, Order::Contiguous), objective_step, "softmax",
+      std::size_t{32}, Order::Contiguous);
   reg(objective_name("softmax", 32, Order::StorageOrder), objective_step, "softmax",
       std::size_t{32}, Order::StorageOrder);
 }
@@ -377,6 +393,8 @@ void print_table(const RecordingReporter& r) {
   const auto flops = "FLOPS";
   std::vector<TableRow> rows = {
       {"logreg grad B32 shuffled", objective_name("logreg", 32, Order::Shuffled), bytes,
+       "limit/read", "read", 0.70},
+      {"logreg grad B32 contiguous", objective_name("logreg", 32, Order::Contiguous), bytes,
        "limit/read", "read", 0.70},
       {"logreg grad B32 storage order", objective_name("logreg", 32, Order::StorageOrder), bytes,
        "limit/read", "read", 0.70},
@@ -414,6 +432,8 @@ void print_table(const RecordingReporter& r) {
     rows.push_back({"softmax grad B" + bs + " shuffled", name, flops,
                     "gemm_softmax_steps/B" + bs, "its 2 GEMMs alone", 0});
   }
+  rows.push_back({"softmax grad B32 contiguous", objective_name("softmax", 32, Order::Contiguous),
+                  bytes, "limit/read", "read", 0});
   rows.push_back({"softmax grad B32 storage order",
                   objective_name("softmax", 32, Order::StorageOrder), bytes, "limit/read", "read",
                   0});

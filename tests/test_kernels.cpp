@@ -259,6 +259,93 @@ TEST_CASE("kernels: axpy and scale match the reference", "[kernels]") {
   });
 }
 
+TEST_CASE("kernels: axpy4 matches the reference", "[kernels]") {
+  std::mt19937 rng(10);
+  for_each_target([&] {
+    for (const std::size_t n : kSizes) {
+      for (const std::size_t offset : kOffsets) {
+        INFO("n " << n << ", offset " << offset);
+        // Four rows at different misalignments (offset + j).
+        std::vector<std::vector<float>> rows0;
+        std::vector<Buffer<float>> rows;
+        for (std::size_t j = 0; j < 4; ++j) {
+          rows0.push_back(random_floats(rng, n, -1.0f, 1.0f));
+          rows.push_back(make_buffer(rows0.back(), offset + j));
+        }
+        const float* x[4] = {rows[0].data(), rows[1].data(), rows[2].data(), rows[3].data()};
+        const float alpha[4] = {0.5f, -1.25f, 2.0f, -0.75f};
+        const std::vector<float> y0 = random_floats(rng, n, -1.0f, 1.0f);
+        auto y = make_buffer(y0, offset);
+        std::vector<float> y_ref = y0;
+        kn::axpy4(alpha, x, y.data(), n);
+        kn::scalar::axpy4(alpha, x, y_ref.data(), n);
+        // Four updates, each rounded at most twice (with or without FMA) relative to the
+        // magnitudes summed so far: 8u of |y| + sum |alpha_j x_j| covers both orders.
+        const long bad = first_mismatch(y.data(), y_ref, [&](std::size_t i) {
+          double magnitude = std::fabs(double(y0[i]));
+          for (std::size_t j = 0; j < 4; ++j) magnitude += std::fabs(double(alpha[j]) * rows0[j][i]);
+          return 8.0 * kU * magnitude;
+        });
+        INFO((bad < 0 ? std::string() : describe(y.data(), y_ref, bad)));
+        REQUIRE(bad < 0);
+        REQUIRE(y.guards_intact());
+        for (std::size_t j = 0; j < 4; ++j) REQUIRE(rows[j].to_vector() == rows0[j]);
+
+        // Integers: exact, so a dropped or repeated row or element cannot hide.
+        std::vector<Buffer<float>> irows;
+        for (std::size_t j = 0; j < 4; ++j) {
+          irows.push_back(make_buffer(random_integers(rng, n, -8, 8), offset));
+        }
+        const float* ix[4] = {irows[0].data(), irows[1].data(), irows[2].data(), irows[3].data()};
+        const std::vector<float> iy0 = random_integers(rng, n, -8, 8);
+        auto iy = make_buffer(iy0, offset);
+        std::vector<float> iy_ref = iy0;
+        const float ialpha[4] = {1.0f, -2.0f, 3.0f, 4.0f};
+        kn::axpy4(ialpha, ix, iy.data(), n);
+        kn::scalar::axpy4(ialpha, ix, iy_ref.data(), n);
+        REQUIRE(bitwise_equal(iy.data(), iy_ref));
+      }
+    }
+  });
+}
+
+TEST_CASE("kernels: logistic_loss_grad matches the reference", "[kernels]") {
+  std::mt19937 rng(11);
+  for_each_target([&] {
+    for (const std::size_t n : kSizes) {
+      for (const std::size_t offset : kOffsets) {
+        INFO("n " << n << ", offset " << offset);
+        // Margins over the whole useful range and beyond (exp(-|z|) underflows past 104).
+        std::vector<float> z0 = random_floats(rng, n, -30.0f, 30.0f);
+        if (n > 2) {
+          z0[0] = 120.0f;
+          z0[1] = -120.0f;
+          z0[2] = 0.0f;
+        }
+        std::vector<float> y0(n);
+        for (float& v : y0) v = static_cast<float>(rng() % 2);
+        const auto z = make_buffer(z0, offset);
+        const auto y = make_buffer(y0, offset);
+        Buffer<float> coef(n, offset, Buffer<float>::kGuard);
+        std::vector<float> coef_ref(n);
+        const float scale = 1.0f / 32;
+        const double loss = kn::logistic_loss_grad(z.data(), y.data(), scale, coef.data(), n);
+        const double loss_ref =
+            kn::scalar::logistic_loss_grad(z0.data(), y0.data(), scale, coef_ref.data(), n);
+        // Highway's Exp and Log1p are within a few ulp; a float sum of n losses adds n u of
+        // their total (losses are positive, so the total bounds every partial sum).
+        INFO("loss " << loss << ", reference " << loss_ref);
+        REQUIRE(std::fabs(loss - loss_ref) <= (n + 16.0) * kU * loss_ref + 1e-30);
+        // Each coefficient within a few ulp of scale (sigmoid and y are in [0, 1]).
+        const long bad = first_mismatch(coef.data(), coef_ref, [&](std::size_t) { return 8 * kU * scale; });
+        INFO((bad < 0 ? std::string() : describe(coef.data(), coef_ref, bad)));
+        REQUIRE(bad < 0);
+        REQUIRE(coef.guards_intact());
+      }
+    }
+  });
+}
+
 TEST_CASE("kernels: relu forward and backward match the reference bit for bit", "[kernels]") {
   std::mt19937 rng(3);
   for_each_target([&] {

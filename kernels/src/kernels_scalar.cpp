@@ -3,6 +3,7 @@
 // code where that costs nothing here: reductions (dot, sparse_dot, the softmax sum)
 // accumulate in double and round once at the end.
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +22,23 @@ float dot(const float* a, const float* b, std::size_t n) {
 
 void axpy(float alpha, const float* x, float* y, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) y[i] += alpha * x[i];
+}
+
+void axpy4(const float* alpha, const float* const* x, float* y, std::size_t n) {
+  for (std::size_t j = 0; j < 4; ++j) axpy(alpha[j], x[j], y, n);
+}
+
+double logistic_loss_grad(const float* z, const float* y, float scale, float* coef,
+                          std::size_t n) {
+  double loss = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const double t = z[i];
+    const double sigmoid = t >= 0 ? 1 / (1 + std::exp(-t)) : std::exp(t) / (1 + std::exp(t));
+    coef[i] = static_cast<float>(scale * (sigmoid - y[i]));
+    const double s = y[i] > 0.5f ? -t : t;  // the loss is log(1 + exp(s))
+    loss += std::max(s, 0.0) + std::log1p(std::exp(-std::fabs(s)));
+  }
+  return loss;
 }
 
 void scale(float alpha, float* x, std::size_t n) {

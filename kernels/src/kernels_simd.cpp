@@ -140,6 +140,69 @@ void Axpy(float alpha, const float* x, float* y, std::size_t n) {
   }
 }
 
+// Four axpys in one pass: y is loaded and stored once for all four rows.
+void Axpy4(const float* alpha, const float* const* x, float* y, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  const auto c0 = hn::Set(d, alpha[0]), c1 = hn::Set(d, alpha[1]);
+  const auto c2 = hn::Set(d, alpha[2]), c3 = hn::Set(d, alpha[3]);
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    auto v = hn::MulAdd(c0, hn::LoadU(d, x[0] + i), hn::LoadU(d, y + i));
+    v = hn::MulAdd(c1, hn::LoadU(d, x[1] + i), v);
+    v = hn::MulAdd(c2, hn::LoadU(d, x[2] + i), v);
+    v = hn::MulAdd(c3, hn::LoadU(d, x[3] + i), v);
+    hn::StoreU(v, d, y + i);
+  }
+  if (i < n) {
+    const std::size_t count = n - i;
+    auto v = hn::MulAdd(c0, LoadTail(d, x[0] + i, count, 0.0f), LoadTail(d, y + i, count, 0.0f));
+    v = hn::MulAdd(c1, LoadTail(d, x[1] + i, count, 0.0f), v);
+    v = hn::MulAdd(c2, LoadTail(d, x[2] + i, count, 0.0f), v);
+    v = hn::MulAdd(c3, LoadTail(d, x[3] + i, count, 0.0f), v);
+    StoreTail(v, d, y + i, count);
+  }
+}
+
+// One vector of the logistic loss and its gradient: with e = exp(-|z|) (never overflows),
+// sigmoid(z) is 1/(1+e) for z >= 0 and e/(1+e) below, and the loss log(1 + exp(-s z)) for
+// s = +1 (y = 1) or -1 (y = 0) is max(-s z, 0) + log1p(e).
+template <class D>
+HWY_INLINE hn::Vec<D> LogisticLanes(D d, hn::Vec<D> z, hn::Vec<D> y, hn::Vec<D> scale,
+                                    hn::Vec<D>& coef) {
+  const auto one = hn::Set(d, 1.0f);
+  const auto e = hn::Exp(d, hn::Neg(hn::Abs(z)));
+  const auto inv = hn::Div(one, hn::Add(one, e));
+  const auto sigmoid = hn::IfThenElse(hn::Ge(z, hn::Zero(d)), inv, hn::Mul(e, inv));
+  coef = hn::Mul(scale, hn::Sub(sigmoid, y));
+  // -s z = z - 2 y z: z for y = 0, -z for y = 1.
+  const auto signed_margin = hn::NegMulAdd(hn::Add(y, y), z, z);
+  return hn::Add(hn::Max(signed_margin, hn::Zero(d)), hn::Log1p(d, e));
+}
+
+double LogisticLossGrad(const float* z, const float* y, float scale, float* coef, std::size_t n) {
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  const auto vscale = hn::Set(d, scale);
+  auto loss = hn::Zero(d);
+  std::size_t i = 0;
+  for (; i + lanes <= n; i += lanes) {
+    hn::Vec<decltype(d)> c;
+    loss = hn::Add(loss, LogisticLanes(d, hn::LoadU(d, z + i), hn::LoadU(d, y + i), vscale, c));
+    hn::StoreU(c, d, coef + i);
+  }
+  if (i < n) {
+    // Padding lanes: z = 0, y = 0 gives a loss of log 2, masked out below.
+    const std::size_t count = n - i;
+    hn::Vec<decltype(d)> c;
+    const auto tail = LogisticLanes(d, LoadTail(d, z + i, count, 0.0f),
+                                    LoadTail(d, y + i, count, 0.0f), vscale, c);
+    loss = hn::Add(loss, hn::IfThenElseZero(hn::FirstN(d, count), tail));
+    StoreTail(c, d, coef + i, count);
+  }
+  return static_cast<double>(hn::GetLane(hn::SumOfLanes(d, loss)));
+}
+
 void Scale(float alpha, float* x, std::size_t n) {
   const hn::ScalableTag<float> d;
   const auto valpha = hn::Set(d, alpha);
@@ -429,6 +492,8 @@ namespace dude::kernels {
 
 HWY_EXPORT(Dot);
 HWY_EXPORT(Axpy);
+HWY_EXPORT(Axpy4);
+HWY_EXPORT(LogisticLossGrad);
 HWY_EXPORT(Scale);
 HWY_EXPORT(SparseDot);
 HWY_EXPORT(SparseAxpy);
@@ -446,6 +511,15 @@ float dot(const float* a, const float* b, std::size_t n) {
 
 void axpy(float alpha, const float* x, float* y, std::size_t n) {
   HWY_DYNAMIC_DISPATCH(Axpy)(alpha, x, y, n);
+}
+
+void axpy4(const float* alpha, const float* const* x, float* y, std::size_t n) {
+  HWY_DYNAMIC_DISPATCH(Axpy4)(alpha, x, y, n);
+}
+
+double logistic_loss_grad(const float* z, const float* y, float scale, float* coef,
+                          std::size_t n) {
+  return HWY_DYNAMIC_DISPATCH(LogisticLossGrad)(z, y, scale, coef, n);
 }
 
 void scale(float alpha, float* x, std::size_t n) { HWY_DYNAMIC_DISPATCH(Scale)(alpha, x, n); }

@@ -19,6 +19,12 @@ namespace dude::kernels {
 float dot(const float* a, const float* b, std::size_t n);
 /// y[i] += alpha * x[i].
 void axpy(float alpha, const float* x, float* y, std::size_t n);
+/// y[i] += alpha[0] x[0][i] + ... + alpha[3] x[3][i]: four axpys in one pass over y.
+void axpy4(const float* alpha, const float* const* x, float* y, std::size_t n);
+/// Binary logistic regression on margins z[i] with labels y[i] in {0, 1}: sets
+/// coef[i] = scale * (sigmoid(z[i]) - y[i]) (the loss's derivative in z, scaled) and returns the
+/// sum of the losses log(1 + exp(-z)) (y = 1) or log(1 + exp(z)) (y = 0), without overflow.
+double logistic_loss_grad(const float* z, const float* y, float scale, float* coef, std::size_t n);
 /// x[i] *= alpha.
 void scale(float alpha, float* x, std::size_t n);
 /// Sum of val[j] * dense[idx[j]] for j < nnz (a CSR row against a dense vector).
@@ -69,6 +75,8 @@ std::string gemm_isa_name();
 namespace scalar {
 float dot(const float* a, const float* b, std::size_t n);
 void axpy(float alpha, const float* x, float* y, std::size_t n);
+void axpy4(const float* alpha, const float* const* x, float* y, std::size_t n);
+double logistic_loss_grad(const float* z, const float* y, float scale, float* coef, std::size_t n);
 void scale(float alpha, float* x, std::size_t n);
 float sparse_dot(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* dense);
 void sparse_axpy(float alpha, const std::uint32_t* idx, const float* val, std::size_t nnz,
