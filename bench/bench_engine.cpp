@@ -18,11 +18,15 @@
 //   fills the whole model before each publish (the server's pace, roughly). The writer's
 //   publish rate is reported as the counter "publishes".
 // PoolPublish/readers: the writer's writable() + publish() alone (no fill, readers idle).
+// FoldRound/threads/arrivals: one DuDe server round (the exact batched fold of `arrivals`
+//   gradients, 101,770 floats each as for mlp:128) split over a fold team of `threads`
+//   members (AsyncConfig::server_threads). Rounds/s is the server's capacity; with enough
+//   cores it grows with the threads until memory bandwidth is the limit. Bytes/s count
+//   12 B per coordinate per arrival (read g_new, read and write the table entry) plus 20 B
+//   per coordinate per round (read and write S in double, read x_in, write x_out).
 //
 // Both round-trip threads spin, so they need two free cores: on a loaded machine the figures
 // measure the scheduler (run with --benchmark_repetitions=5 and read the "_min" rows).
-// Build:
-//   g++ -std=c++20 -O2 -Icore/src bench/bench_engine.cpp -lbenchmark -lpthread -o bench_engine
 
 #include <benchmark/benchmark.h>
 
@@ -34,12 +38,19 @@
 #include <thread>
 #include <vector>
 
+#include "dude/async.hpp"
+#include "engine/fold_team.hpp"
 #include "engine/gradient_slot.hpp"
 #include "engine/model_pool.hpp"
+#include "engine/policy.hpp"
 
 namespace {
 
+using dude::engine::Arrival;
+using dude::engine::FoldTeam;
+using dude::engine::GradientHeader;
 using dude::engine::HandoffSlot;
+using dude::engine::make_policy;
 using dude::engine::ModelPool;
 using dude::engine::TripleBufferSlot;
 
@@ -193,5 +204,36 @@ void PoolPublish(benchmark::State& state) {
 BENCHMARK(PoolPublish)->ArgName("readers")->Arg(1)->Arg(3)->Arg(8)->Arg(32);
 
 }  // namespace
+
+void FoldRound(benchmark::State& state) {
+  const auto threads = static_cast<std::size_t>(state.range(0));
+  const auto arrivals_per_round = static_cast<std::size_t>(state.range(1));
+  constexpr std::size_t kParams = 101770, kWorkers = 16;
+  auto policy = make_policy(dude::AlgorithmSpec::parse("dude"), kWorkers, kParams);
+  std::vector<std::vector<float>> gradients(arrivals_per_round, std::vector<float>(kParams, 0.5f));
+  std::vector<GradientHeader> headers(arrivals_per_round);
+  std::vector<Arrival> arrivals;
+  for (std::size_t m = 0; m < arrivals_per_round; ++m) {
+    headers[m].worker = static_cast<std::uint32_t>(m);
+    arrivals.push_back({gradients[m].data(), &headers[m]});
+  }
+  std::vector<float> x(kParams, 0.0f), x_next(kParams, 0.0f);
+  FoldTeam team(threads, kParams, 1u << 14);
+  for (auto _ : state) {
+    policy->begin_round(arrivals);
+    team.run([&](std::size_t begin, std::size_t end) {
+      policy->apply_range(arrivals, x.data(), x_next.data(), 1e-6f, begin, end);
+    });
+    std::swap(x, x_next);
+    benchmark::ClobberMemory();
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * arrivals_per_round));
+  state.SetBytesProcessed(static_cast<std::int64_t>(
+      state.iterations() * kParams * (12 * arrivals_per_round + 20)));
+}
+BENCHMARK(FoldRound)
+    ->ArgNames({"threads", "arrivals"})
+    ->ArgsProduct({{1, 2}, {1, 4}})
+    ->UseRealTime();
 
 BENCHMARK_MAIN();

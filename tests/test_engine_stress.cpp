@@ -29,7 +29,7 @@ struct IntegerObjective {
 };
 
 template <class Slot>
-void stress(std::size_t workers, std::uint64_t steps) {
+void stress(std::size_t workers, std::uint64_t steps, std::size_t server_threads = 1) {
   const Dataset data = testdata::random_dense(512, 2, 2, 3);
   const std::vector<std::uint32_t> rows = all_rows(data.rows());
   AsyncConfig config;
@@ -37,6 +37,7 @@ void stress(std::size_t workers, std::uint64_t steps) {
   config.sgd.batch = 4;
   config.sgd.lr = 1.0f / 1024;
   config.workers = workers;
+  config.server_threads = server_threads;
   const auto shards = partition_rows(data, rows, workers, config.partition, 1);
   const IntegerObjective objective{1000};
   engine::RunState run(config, rows.size(), workers + 2);
@@ -77,4 +78,9 @@ TEST_CASE("engine stress: hand-off slots, S equals the table sum exactly", "[str
 
 TEST_CASE("engine stress: triple-buffer slots, S equals the table sum exactly", "[stress][engine]") {
   stress<engine::TripleBufferSlot>(GENERATE(1, 3, 6), 3000);
+}
+
+TEST_CASE("engine stress: a fold split over 3 threads keeps S equal to the table sum",
+          "[stress][engine][fold]") {
+  stress<engine::HandoffSlot>(GENERATE(1, 4), 3000, 3);
 }

@@ -91,6 +91,11 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags) {
   command.add_flag("--no-warm-start", flags.no_warm_start,
                    "dude: start with an empty gradient table instead of every worker's gradient at x0");
   command.add_flag("--pin", flags.pin, "With threads: pin the server and each worker to its own core");
+  command.add_option("--server-threads", flags.server_threads,
+                     "With threads: threads that fold each round, each on its own range of "
+                     "coordinates (the server and N-1 helpers); same model for any N")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   command.add_flag("--deterministic", flags.deterministic,
                    "Replay on a virtual clock (one thread): the same flags give identical metrics; "
                    "times are virtual (one unit per unslowed gradient)");
@@ -107,6 +112,7 @@ void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config) {
   config.slot = parse_slot_discipline(flags.slot);
   config.warm_start = !flags.no_warm_start;
   config.pin_threads = flags.pin;
+  config.server_threads = flags.server_threads;
   config.deterministic = flags.deterministic;
   config.compute_time = ComputeTime::parse(flags.compute_time);
 }

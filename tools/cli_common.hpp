@@ -51,6 +51,7 @@ struct EngineFlags {
   std::string slot = "handoff";
   bool no_warm_start = false;
   bool pin = false;
+  std::size_t server_threads = 1;
   bool deterministic = false;
   std::string compute_time = "exp";
 };

@@ -116,6 +116,9 @@ void AsyncConfig::validate() const {
   for (const double f : slowdown) {
     if (!(f >= 1.0) || !std::isfinite(f)) throw ConfigError("slowdown: factors must be finite and >= 1");
   }
+  if (server_threads == 0 || server_threads > 256) {
+    throw ConfigError("server_threads: must be in [1, 256]");
+  }
   if (algorithm.kind == AlgorithmSpec::Kind::FedBuff && algorithm.buffer == 0) {
     throw ConfigError("algorithm: fedbuff needs K >= 1");
   }

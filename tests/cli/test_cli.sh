@@ -119,6 +119,14 @@ if "$dude" train --train digits --algo asgd --workers 2 --epochs 2 --quiet --met
 expect 2 "partition" -- train --train digits --algo dude --partition label:x --out model.dude
 expect 2 "slowdown" -- train --train digits --algo dude --slowdown 0.5 --out model.dude
 expect 2 "algorithm" -- train --train digits --algo fedbuff:0 --out model.dude
+# A fold split over server threads trains as usual; zero threads is refused.
+if "$dude" train --train digits --algo dude --workers 2 --server-threads 2 --epochs 3 --quiet >out.txt 2>err.txt \
+  && grep -q 'test accuracy: 0\.[89]' out.txt; then ok; else fail "--server-threads 2: $(cat out.txt err.txt)"; fi
+expect 2 "server-threads" -- train --train digits --algo dude --server-threads 0 --out model.dude
+# Contiguous minibatches train as usual; an unknown order is refused.
+if "$dude" train --train digits --batch-order contiguous --epochs 5 --quiet >out.txt 2>err.txt \
+  && grep -q 'test accuracy: 0\.[89]' out.txt; then ok; else fail "--batch-order contiguous: $(cat out.txt err.txt)"; fi
+expect 2 "batch-order" -- train --train digits --batch-order sorted --out model.dude
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

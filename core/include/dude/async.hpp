@@ -65,6 +65,11 @@ struct AsyncConfig {
   bool warm_start = true;        // dude: fill the table with a gradient of every worker at x0
   SlotDiscipline slot = SlotDiscipline::Handoff;  // sync always hands off
   bool pin_threads = false;      // pin worker w to core w+1 and the server to core 0
+  /// Threads that apply each round, the server's and server_threads - 1 helpers, each on its
+  /// own range of coordinates: for many workers and large models, where one server thread
+  /// cannot fold as fast as the workers post. The model is the same bit for bit for any count.
+  /// Ignored by hogwild (no server) and by the deterministic replay (one thread).
+  std::size_t server_threads = 1;
   /// Replay on a virtual clock in one thread instead of running threads: arrivals follow the
   /// simulated compute times (ComputeTime x slowdown), the server applies them with the same
   /// policy code, and the same flags give byte-identical progress points. Times (budget in

@@ -1,5 +1,5 @@
-// The server side of each algorithm. Each apply() makes one pass over the model per batch of
-// arrivals where it can, and never allocates.
+// The server side of each algorithm. Each round makes one pass over the model per batch of
+// arrivals where it can, never allocates, and splits over coordinates (policy.hpp).
 #include <algorithm>
 #include <cstring>
 
@@ -22,12 +22,11 @@ namespace {
 class DudePolicy final : public ServerPolicy {
  public:
   DudePolicy(std::size_t workers, std::size_t params)
-      : workers_(workers),
+      : ServerPolicy(params),
+        workers_(workers),
         params_(params),
         table_(workers * params),
-        sum_(params, 0.0),
-        fresh_(workers),
-        entries_(workers) {}
+        sum_(params, 0.0) {}
 
   void seed_gradient(std::size_t worker, const float* gradient) override {
     float* old = table_.data() + worker * params_;
@@ -37,17 +36,37 @@ class DudePolicy final : public ServerPolicy {
     }
   }
 
-  std::uint64_t apply(std::span<const Arrival> arrivals, const float* x_in, float* x_out,
-                      float lr) override {
+  std::uint64_t begin_round(std::span<const Arrival> arrivals) override {
+    return arrivals.size();
+  }
+
+  // One arrival: server_fold (which rounds x exactly like SGD's axpy, so one worker
+  // reproduces SGD bit for bit). More: the exact batched fold (DESIGN.md section 1), one pass
+  // over S and x for up to kBatch arrivals at a time.
+  void apply_range(std::span<const Arrival> arrivals, const float* x_in, float* x_out, float lr,
+                   std::size_t begin, std::size_t end) override {
     const float step = lr / static_cast<float>(workers_);
+    const std::size_t n = end - begin;
     if (arrivals.size() == 1) {
       const Arrival& a = arrivals[0];
-      kernels::server_fold(a.gradient, table_.data() + a.header->worker * params_, sum_.data(),
-                           x_in, x_out, step, params_);
-      return 1;
+      kernels::server_fold(a.gradient + begin, entry(*a.header) + begin, sum_.data() + begin,
+                           x_in + begin, x_out + begin, step, n);
+      return;
     }
-    batched_fold(arrivals, x_in, x_out, step);
-    return arrivals.size();
+    // The server takes at most one arrival per worker per round, so no table entry appears
+    // twice in a batch of at most `workers_` arrivals.
+    const std::size_t batch = std::min(workers_, kBatch);
+    for (std::size_t first = 0; first < arrivals.size(); first += batch) {
+      const std::size_t k = std::min(batch, arrivals.size() - first);
+      const float* fresh[kBatch];
+      float* entries[kBatch];
+      for (std::size_t m = 0; m < k; ++m) {
+        fresh[m] = arrivals[first + m].gradient + begin;
+        entries[m] = entry(*arrivals[first + m].header) + begin;
+      }
+      kernels::server_fold_batch(fresh, entries, k, sum_.data() + begin,
+                                 (first == 0 ? x_in : x_out) + begin, x_out + begin, step, n);
+    }
   }
 
   std::span<const double> running_sum() const override { return sum_; }
@@ -56,97 +75,88 @@ class DudePolicy final : public ServerPolicy {
   }
 
  private:
-  // The exact batched fold (DESIGN.md §1): one pass over S and x for the whole batch.
-  void batched_fold(std::span<const Arrival> arrivals, const float* x_in, float* x_out,
-                    float step) {
-    // The server takes at most one arrival per worker per round, so a batch fits the scratch
-    // arrays (one slot per worker) and no table entry appears twice in it; longer lists are
-    // folded a worker-count at a time.
-    for (std::size_t begin = 0; begin < arrivals.size(); begin += workers_) {
-      const std::size_t k = std::min(workers_, arrivals.size() - begin);
-      for (std::size_t m = 0; m < k; ++m) {
-        fresh_[m] = arrivals[begin + m].gradient;
-        entries_[m] = table_.data() + arrivals[begin + m].header->worker * params_;
-      }
-      kernels::server_fold_batch(fresh_.data(), entries_.data(), k, sum_.data(),
-                                 begin == 0 ? x_in : x_out, x_out, step, params_);
-    }
-  }
+  static constexpr std::size_t kBatch = 64;  // arrivals per batched pass (stack arrays)
+  float* entry(const GradientHeader& header) { return table_.data() + header.worker * params_; }
 
   const std::size_t workers_;
   const std::size_t params_;
   std::vector<float> table_;  // workers x params: each worker's latest gradient
   std::vector<double> sum_;   // S, the sum of the table
-  std::vector<const float*> fresh_;  // batched_fold scratch: the arrivals' gradients
-  std::vector<float*> entries_;      // ... and their workers' table entries
 };
 
-/// Applies x -= scale * (sum of the arrivals' gradients), out of place.
+/// Applies x -= scale * (sum of the arrivals' gradients) on [begin, end), out of place.
 void descend(std::span<const Arrival> arrivals, const float* x_in, float* x_out, float scale,
-             std::size_t params) {
-  std::memcpy(x_out, x_in, params * sizeof(float));
-  for (const Arrival& a : arrivals) kernels::axpy(-scale, a.gradient, x_out, params);
+             std::size_t begin, std::size_t end) {
+  std::memcpy(x_out + begin, x_in + begin, (end - begin) * sizeof(float));
+  for (const Arrival& a : arrivals) {
+    kernels::axpy(-scale, a.gradient + begin, x_out + begin, end - begin);
+  }
 }
 
 /// Vanilla asynchronous SGD: x -= lr * g per arrival.
 class AsgdPolicy final : public ServerPolicy {
  public:
-  explicit AsgdPolicy(std::size_t params) : params_(params) {}
-  std::uint64_t apply(std::span<const Arrival> arrivals, const float* x_in, float* x_out,
-                      float lr) override {
-    descend(arrivals, x_in, x_out, lr, params_);
-    return arrivals.size();
+  explicit AsgdPolicy(std::size_t params) : ServerPolicy(params) {}
+  std::uint64_t begin_round(std::span<const Arrival> arrivals) override { return arrivals.size(); }
+  void apply_range(std::span<const Arrival> arrivals, const float* x_in, float* x_out, float lr,
+                   std::size_t begin, std::size_t end) override {
+    descend(arrivals, x_in, x_out, lr, begin, end);
   }
-
- private:
-  const std::size_t params_;
 };
 
 /// Synchronous minibatch SGD: one round is one gradient from every worker,
 /// x -= lr * mean(g); equal to SGD with an n-times larger batch.
 class SyncPolicy final : public ServerPolicy {
  public:
-  SyncPolicy(std::size_t workers, std::size_t params) : workers_(workers), params_(params) {}
+  SyncPolicy(std::size_t workers, std::size_t params) : ServerPolicy(params), workers_(workers) {}
   std::size_t round_size() const override { return workers_; }
-  std::uint64_t apply(std::span<const Arrival> arrivals, const float* x_in, float* x_out,
-                      float lr) override {
-    descend(arrivals, x_in, x_out, lr / static_cast<float>(arrivals.size()), params_);
-    return 1;
+  std::uint64_t begin_round(std::span<const Arrival>) override { return 1; }
+  void apply_range(std::span<const Arrival> arrivals, const float* x_in, float* x_out, float lr,
+                   std::size_t begin, std::size_t end) override {
+    descend(arrivals, x_in, x_out, lr / static_cast<float>(arrivals.size()), begin, end);
   }
 
  private:
   const std::size_t workers_;
-  const std::size_t params_;
 };
 
 /// FedBuff: buffer K arrivals, then x -= lr * mean(buffer).
 class FedBuffPolicy final : public ServerPolicy {
  public:
   FedBuffPolicy(std::size_t buffer, std::size_t params)
-      : buffer_size_(buffer), params_(params), accumulated_(params, 0.0f) {}
-  std::uint64_t apply(std::span<const Arrival> arrivals, const float* x_in, float* x_out,
-                      float lr) override {
-    std::uint64_t steps = 0;
+      : ServerPolicy(params), buffer_size_(buffer), accumulated_(params, 0.0f) {}
+
+  std::uint64_t begin_round(std::span<const Arrival> arrivals) override {
+    buffered_at_start_ = buffered_;
+    const std::size_t total = buffered_ + arrivals.size();
+    buffered_ = total % buffer_size_;
+    return total / buffer_size_;
+  }
+
+  // Every range replays the round's flushes from the count at its start.
+  void apply_range(std::span<const Arrival> arrivals, const float* x_in, float* x_out, float lr,
+                   std::size_t begin, std::size_t end) override {
+    const std::size_t n = end - begin;
+    float* sum = accumulated_.data() + begin;
+    std::size_t buffered = buffered_at_start_;
     const float* from = x_in;
     for (const Arrival& a : arrivals) {
-      kernels::axpy(1.0f, a.gradient, accumulated_.data(), params_);
-      if (++buffered_ < buffer_size_) continue;
-      // A flush: x_out = from - lr/K * buffer; later flushes in this batch continue from x_out.
-      if (from != x_out) std::memcpy(x_out, from, params_ * sizeof(float));
-      kernels::axpy(-lr / static_cast<float>(buffer_size_), accumulated_.data(), x_out, params_);
-      std::fill(accumulated_.begin(), accumulated_.end(), 0.0f);
-      buffered_ = 0;
+      kernels::axpy(1.0f, a.gradient + begin, sum, n);
+      if (++buffered < buffer_size_) continue;
+      // A flush: x_out = from - lr/K * buffer; later flushes in this round continue from x_out.
+      if (from != x_out) std::memcpy(x_out + begin, from + begin, n * sizeof(float));
+      kernels::axpy(-lr / static_cast<float>(buffer_size_), sum, x_out + begin, n);
+      std::fill(sum, sum + n, 0.0f);
+      buffered = 0;
       from = x_out;
-      ++steps;
     }
-    return steps;
   }
 
  private:
   const std::size_t buffer_size_;
-  const std::size_t params_;
-  std::vector<float> accumulated_;  // sum of the buffered gradients
-  std::size_t buffered_ = 0;
+  std::vector<float> accumulated_;     // sum of the buffered gradients
+  std::size_t buffered_ = 0;           // arrivals in the buffer after the rounds begun so far
+  std::size_t buffered_at_start_ = 0;  // ... before the round begun last
 };
 
 }  // namespace

@@ -20,14 +20,30 @@ struct Arrival {
   const GradientHeader* header;
 };
 
+/// A round is the arrivals the server applies together. It starts on the server thread with
+/// begin_round (bookkeeping only) and then does its coordinate work with apply_range, which
+/// the server's fold team may split over disjoint ranges run at once on different threads.
+/// Each coordinate's arithmetic does not depend on the split, so the result is the same bit
+/// for bit however many threads fold.
 class ServerPolicy {
  public:
+  explicit ServerPolicy(std::size_t params) : params_(params) {}
   virtual ~ServerPolicy() = default;
-  /// Applies arrivals, in order, to the model x_in and writes the resulting model to x_out
-  /// (a different array). Returns the number of model steps taken; when it is 0 the model did
-  /// not change and x_out was not written.
-  virtual std::uint64_t apply(std::span<const Arrival> arrivals, const float* x_in, float* x_out,
-                              float lr) = 0;
+  /// Starts a round (server thread). Returns the number of model steps it takes; when it is 0
+  /// the model does not change and apply_range does not write x_out.
+  virtual std::uint64_t begin_round(std::span<const Arrival> arrivals) = 0;
+  /// The coordinate work of the round begun last, on [begin, end): reads x_in and writes the
+  /// resulting model to x_out (a different array) there.
+  virtual void apply_range(std::span<const Arrival> arrivals, const float* x_in, float* x_out,
+                           float lr, std::size_t begin, std::size_t end) = 0;
+  /// A whole round on the calling thread; returns its model steps.
+  std::uint64_t apply(std::span<const Arrival> arrivals, const float* x_in, float* x_out,
+                      float lr) {
+    const std::uint64_t steps = begin_round(arrivals);
+    apply_range(arrivals, x_in, x_out, lr, 0, params_);
+    return steps;
+  }
+  std::size_t params() const noexcept { return params_; }
   /// Sync waits for this many arrivals, one per worker, before applying them; 0 for the
   /// asynchronous algorithms, which apply whatever has arrived.
   virtual std::size_t round_size() const { return 0; }
@@ -36,6 +52,9 @@ class ServerPolicy {
   /// DuDe's running sum S and gradient table (empty for the others), for invariant checks.
   virtual std::span<const double> running_sum() const { return {}; }
   virtual std::span<const float> table_entry(std::size_t /*worker*/) const { return {}; }
+
+ private:
+  const std::size_t params_;
 };
 
 /// Makes the server side of an algorithm (not Hogwild, which has no server) for `workers`

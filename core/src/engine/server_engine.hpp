@@ -18,6 +18,7 @@
 
 #include "dude/errors.hpp"
 #include "dude/objective.hpp"
+#include "engine/fold_team.hpp"
 #include "engine/model_pool.hpp"
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
@@ -41,7 +42,8 @@ class ServerEngine {
         policy_(policy),
         params_(objective.num_params()),
         workers_(shards.size()),
-        pool_(params_, workers_ + 1) {
+        pool_(params_, workers_ + 1),
+        team_(run.config.server_threads, params_, spin_polls_) {
     for (std::size_t w = 0; w < workers_; ++w) slots_.push_back(std::make_unique<Slot>(params_));
     std::copy(initial, initial + params_, pool_.writable());
     pool_.publish(0);
@@ -161,7 +163,12 @@ class ServerEngine {
         batch_loss += h.loss;
       }
       const auto lr = static_cast<float>(run_.learning_rate(version, samples));
-      const std::uint64_t steps = policy_.apply(applied, pool_.current(), pool_.writable(), lr);
+      const float* x_in = pool_.current();
+      float* x_out = pool_.writable();
+      const std::uint64_t steps = policy_.begin_round(applied);
+      team_.run([&](std::size_t begin, std::size_t end) {
+        policy_.apply_range(applied, x_in, x_out, lr, begin, end);
+      });
       if (steps > 0) {
         version += steps;
         pool_.publish(version);
@@ -218,9 +225,12 @@ class ServerEngine {
   std::vector<std::unique_ptr<Slot>> slots_;
   std::vector<std::thread> threads_;
   std::atomic<std::size_t> live_workers_{0};  // workers still running; the server drains until 0
-  // Polls the idle server spins before yielding: long when the server, the workers and the
-  // monitor each have a core.
-  const unsigned spin_polls_ = workers_ + 2 <= std::thread::hardware_concurrency() ? 1u << 14 : 64u;
+  // Polls the idle server (and an idle fold helper) spins before yielding: long when the
+  // workers, the server's fold team and the monitor each have a core.
+  const unsigned spin_polls_ =
+      workers_ + run_.config.server_threads + 1 <= std::thread::hardware_concurrency() ? 1u << 14
+                                                                                        : 64u;
+  FoldTeam team_;  // the server thread and its fold helpers (config.server_threads in all)
 };
 
 }  // namespace dude::engine
