@@ -20,6 +20,7 @@ struct BenchFlags {
   std::string workers = "1,2";
   std::string partition = "iid";
   std::string slot = "handoff";
+  std::size_t server_threads = 1;
   double seconds = 2;
   std::size_t batch = 32;
   std::string batch_order = "shuffled";
@@ -51,8 +52,11 @@ int run_bench(const BenchFlags& f) {
   std::vector<float> initial(objective.num_params());
   objective.init_params(initial.data(), f.seed);
 
-  std::printf("model %s, algorithm %s, %s, batch %zu, %.1f s per point, %zu training rows\n",
-              f.model.c_str(), f.algo.c_str(), f.partition.c_str(), f.batch, f.seconds, rows.size());
+  std::printf(
+      "model %s, algorithm %s, %s, batch %zu, %zu server thread(s), %.1f s per point, %zu training "
+      "rows\n",
+      f.model.c_str(), f.algo.c_str(), f.partition.c_str(), f.batch, f.server_threads, f.seconds,
+      rows.size());
   std::printf("%8s %14s %16s %9s %12s %10s\n", "workers", "samples/s", "server steps/s", "speedup",
               "staleness", "max tau");
   double base = 0;
@@ -68,6 +72,7 @@ int run_bench(const BenchFlags& f) {
     config.workers = workers;
     config.partition = PartitionSpec::parse(f.partition);
     config.slot = parse_slot_discipline(f.slot);
+    config.server_threads = f.server_threads;
     std::vector<float> params = initial;
     const Subset train_set{&train, rows};
     const Progress last = train_async(objective, train_set, nullptr, config, params.data(), {});
@@ -98,6 +103,10 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--partition", f.partition, "iid, label:K or dirichlet:ALPHA")->capture_default_str();
   cmd->add_option("--slot", f.slot, "handoff or triple")
       ->check(CLI::IsMember({"handoff", "triple"}))
+      ->capture_default_str();
+  cmd->add_option("--server-threads", f.server_threads,
+                  "Threads that fold each round (the server and N-1 helpers)")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   cmd->add_option("--seconds", f.seconds, "Wall time per worker count")->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--batch", f.batch, "Minibatch size per worker")->check(CLI::Range(1, 1 << 20))->capture_default_str();
