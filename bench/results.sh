@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Regenerates a results page: every figure with the command that made it, the machine and the
 # date. Run from the repository root after building (cmake -S . -B build && cmake --build build).
-#   bench/results.sh [OUT.md] [--workers 1,2,4,8,16] [--peers] [--data DIR] [--bin DIR]
+#   bench/results.sh [OUT.md] [--workers 1,2,4,8,16] [--server-threads N] [--peers] [--data DIR]
+#                    [--bin DIR]
 # --peers adds the peer comparison (bench/peers.sh; the peers must be installed: --install).
 set -euo pipefail
 out=${1:-bench/RESULTS.md}
 shift || true
 workers=1,2
+server_threads=1
 peers=0
 data=/usr/share/datasets/fashion-mnist
 bin=build
 while [ $# -gt 0 ]; do
   case $1 in
     --workers) workers=$2; shift 2 ;;
+    --server-threads) server_threads=$2; shift 2 ;;
     --peers) peers=1; shift ;;
     --data) data=$2; shift 2 ;;
     --bin) bin=$2; shift 2 ;;
@@ -51,10 +54,15 @@ section "Roofline: bandwidth and GEMM limits, each kernel's fraction" "$(bench_b
 section "Kernels against single-core bandwidth" "$(bench_bin dude_bench_kernels)" --benchmark_min_time=0.1
 section "Slot and model-pool latency" "$(bench_bin dude_bench_engine)" --benchmark_min_time=0.1
 section "Parser throughput" "$(bench_bin dude_bench_parser)" --benchmark_min_time=0.2
-section "Throughput against worker count" bash bench/scaling.sh "$dude" "$data" "$workers" 2
+section "Throughput against worker count" bash bench/scaling.sh "$dude" "$data" "$workers" 2 "$server_threads"
 for model in softmax mlp:128; do
   section "Single thread, $model, whole run" /usr/bin/time -f "%e s wall, %M KB peak RSS" "$dude" train \
     --train "$data/train-images-idx3-ubyte.gz" --test "$data/t10k-images-idx3-ubyte.gz" --model "$model" --threads 1 --quiet
+done
+for w in ${workers//,/ }; do
+  section "Peak memory, mlp:128, dude with $w workers, one epoch" /usr/bin/time -f "%e s wall, %M KB peak RSS" \
+    "$dude" train --train "$data/train-images-idx3-ubyte.gz" --test "$data/t10k-images-idx3-ubyte.gz" \
+    --model mlp:128 --algo dude --workers "$w" --epochs 1 --quiet
 done
 if [ "$peers" = 1 ]; then
   section "Peers on the same split" bash bench/peers.sh --dude "$dude"
