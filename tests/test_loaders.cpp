@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -794,4 +795,27 @@ TEST_CASE("fashion-mnist: the installed files", "[loaders][fmnist]") {
   CHECK(test.rows() == 10000);
   CHECK(test.features() == 784);
   CHECK(test.class_histogram() == std::vector<std::size_t>(10, 1000));
+}
+
+TEST_CASE("features: mapped arrays are zeroed, aligned, and kept alive by the data set",
+          "[loaders][dataset]") {
+  // Small (ordinary pages) and large (2 MiB-aligned for huge pages) arrays.
+  for (const std::size_t n : {std::size_t{0}, std::size_t{10}, std::size_t{3} << 20}) {
+    INFO("n " << n);
+    std::shared_ptr<float[]> x = dude::allocate_features(n);
+    REQUIRE(x != nullptr);
+    const auto address = reinterpret_cast<std::uintptr_t>(x.get());
+    CHECK(address % 4096 == 0);
+    if (n * sizeof(float) >= (std::size_t{2} << 20)) CHECK(address % (std::size_t{2} << 20) == 0);
+    CHECK(std::all_of(x.get(), x.get() + n, [](float v) { return v == 0.0f; }));
+    for (std::size_t i = 0; i < n; ++i) x[i] = static_cast<float>(i % 7);
+  }
+  // A data set over such an array owns a share of it: the caller's pointer can go.
+  std::shared_ptr<float[]> x = dude::allocate_features(6);
+  for (std::size_t i = 0; i < 6; ++i) x[i] = static_cast<float>(i);
+  const dude::Dataset d = dude::Dataset::dense(3, 2, std::move(x), {0, 1});
+  REQUIRE(d.rows() == 2);
+  CHECK(d.dense_row(1)[2] == 5.0f);
+  CHECK_THROWS_AS(dude::Dataset::dense(3, 2, std::shared_ptr<const float[]>(), {0, 1}),
+                  dude::ConfigError);
 }
