@@ -189,6 +189,27 @@ TEST_CASE("an exception in a callback reaches the caller with every thread joine
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
 }
 
+TEST_CASE("an asynchronous run evaluated only at its end reports one point", "[async]") {
+  const Setup s = digits_setup("softmax");
+  for (const bool deterministic : {false, true}) {
+    INFO("deterministic " << deterministic);
+    AsyncConfig config;
+    config.sgd.epochs = 3;
+    config.sgd.eval_every = kEvalAtEndOnly;
+    config.workers = 3;
+    config.deterministic = deterministic;
+    std::vector<float> params = initial(s.objective, 1);
+    const Subset train{&s.data, s.train_rows};
+    const Subset test{&s.data, s.test_rows};
+    std::size_t evaluations = 0;
+    const Progress last = train_async(s.objective, train, &test, config, params.data(),
+                                      [&](const Progress& p) { evaluations += p.evaluation ? 1 : 0; });
+    CHECK(evaluations == 1);
+    CHECK(last.final);
+    CHECK(last.has_test);
+  }
+}
+
 TEST_CASE("a stop request from another thread returns a usable model promptly", "[async]") {
   const Setup s = digits_setup("softmax");
   AsyncConfig config;

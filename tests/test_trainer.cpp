@@ -81,6 +81,20 @@ TEST_CASE("a step budget runs exactly that many steps and evaluates on schedule"
   CHECK(run.points.back().has_test);
 }
 
+TEST_CASE("a run evaluated only at its end reports one evaluation point", "[trainer]") {
+  const Dataset data = testdata::random_dense(100, 5, 3, 2);
+  const Objective objective(ModelSpec::parse("softmax"), 5, 3);
+  SgdConfig c;
+  c.epochs = 3;
+  c.batch = 8;
+  c.eval_every = kEvalAtEndOnly;
+  const Run run = train(objective, data, all_rows(80), all_rows(100), c);
+  REQUIRE(run.points.size() == 1);
+  CHECK(run.points[0].final);
+  CHECK(run.points[0].has_test);
+  CHECK(run.points[0].steps == 30);
+}
+
 TEST_CASE("the same seed gives the same model bit for bit; another seed does not", "[trainer]") {
   const Dataset data = testdata::random_dense(200, 8, 4, 5);
   const Objective objective(ModelSpec::parse("mlp:6"), 8, 4);

@@ -80,6 +80,9 @@ int run_train(const TrainFlags& f) {
   config.schedule = parse_schedule(f.schedule);
   config.lr_decay = f.lr_decay;
   config.eval_every = f.eval_every;
+  // Quiet and without a metrics file nobody sees the points between: evaluate only at the end
+  // (on 2 cores that saves 15-20 % of a 5-epoch softmax run).
+  if (f.quiet && f.metrics.empty() && f.eval_every == 0) config.eval_every = kEvalAtEndOnly;
   config.validate();
   const ModelSpec spec = ModelSpec::parse(f.model);
 

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -47,12 +48,16 @@ struct SgdConfig {
   /// rows on large dense data, bench/RESULTS.md) but are only as random as the row order:
   /// use it on data stored in random order, not on files sorted by label.
   BatchOrder batch_order = BatchOrder::Shuffled;
-  std::uint64_t eval_every = 0;  // steps between evaluations; 0: once per epoch
+  /// Steps between evaluations; 0: once per epoch; kEvalAtEndOnly: only the final point.
+  std::uint64_t eval_every = 0;
   double tick_seconds = 0.5;     // wall time between lightweight progress ticks; 0: none
 
   /// Throws ConfigError naming the first bad field.
   void validate() const;
 };
+
+/// SgdConfig::eval_every for a run evaluated only once, at its end.
+inline constexpr std::uint64_t kEvalAtEndOnly = std::numeric_limits<std::uint64_t>::max();
 
 /// A point of a run: an evaluation (test metrics computed, meant for metrics files) or a
 /// lightweight tick (meant for a progress line).
