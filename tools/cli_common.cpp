@@ -65,6 +65,15 @@ nlohmann::json metrics_record(const Progress& p) {
   return j;
 }
 
+void add_schedule_flags(CLI::App& command, std::string& schedule, float& lr_decay) {
+  command.add_option("--schedule", schedule, "Learning-rate schedule: constant, invt or cosine")
+      ->check(CLI::IsMember({"constant", "invt", "1/t", "cosine"}))
+      ->capture_default_str();
+  command.add_option("--lr-decay", lr_decay, "invt: lr / (1 + decay * epoch)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+}
+
 void add_batch_order_flag(CLI::App& command, std::string& order) {
   command
       .add_option("--batch-order", order,

@@ -60,6 +60,9 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags);
 /// ConfigError naming the bad flag.
 void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config);
 
+/// Registers --schedule (parse with dude::parse_schedule) and --lr-decay; the defaults are the
+/// values the arguments hold.
+void add_schedule_flags(CLI::App& command, std::string& schedule, float& lr_decay);
 /// Registers --batch-order (shuffled or contiguous; parse with dude::parse_batch_order).
 void add_batch_order_flag(CLI::App& command, std::string& order);
 

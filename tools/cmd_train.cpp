@@ -189,12 +189,7 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--lr", f.lr,
                   "Learning rate (default 0.2; with an asynchronous --algo, 0.2 / sqrt(workers))")
       ->check(CLI::PositiveNumber);
-  cmd->add_option("--schedule", f.schedule, "Learning-rate schedule: constant, invt or cosine")
-      ->check(CLI::IsMember({"constant", "invt", "1/t", "cosine"}))
-      ->capture_default_str();
-  cmd->add_option("--lr-decay", f.lr_decay, "invt: lr / (1 + decay * epoch)")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
+  add_schedule_flags(*cmd, f.schedule, f.lr_decay);
   cmd->add_option("--batch", f.batch, "Minibatch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
   add_batch_order_flag(*cmd, f.batch_order);
   cmd->add_option("--l2", f.l2, "L2 regularisation of the weights")
