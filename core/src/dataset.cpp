@@ -13,11 +13,6 @@ namespace dude {
 namespace {
 
 struct DenseStorage {
-  std::vector<float> x;
-  std::vector<std::uint32_t> labels;
-};
-
-struct SharedDenseStorage {
   std::shared_ptr<const float[]> x;
   std::vector<std::uint32_t> labels;
 };
@@ -49,18 +44,17 @@ Dataset Dataset::dense(std::size_t features, std::uint32_t classes, std::vector<
     throw ConfigError("dataset: " + std::to_string(x.size()) + " feature values do not make " +
                       std::to_string(labels.size()) + " rows of " + std::to_string(features));
   }
-  auto storage = std::make_shared<DenseStorage>(DenseStorage{std::move(x), std::move(labels)});
-  Dataset d = dense_view(storage->x.data(), storage->labels.data(), storage->labels.size(),
-                         features, classes);
-  d.owner_ = std::move(storage);
-  return d;
+  // The vector becomes a shared array (an aliasing pointer into it): one owning path.
+  auto owned = std::make_shared<const std::vector<float>>(std::move(x));
+  std::shared_ptr<const float[]> values(owned, owned->data());
+  return dense(features, classes, std::move(values), std::move(labels));
 }
 
 Dataset Dataset::dense(std::size_t features, std::uint32_t classes,
                        std::shared_ptr<const float[]> x, std::vector<std::uint32_t> labels) {
   if (x == nullptr && !labels.empty()) throw ConfigError("dataset: null feature array");
   auto storage =
-      std::make_shared<SharedDenseStorage>(SharedDenseStorage{std::move(x), std::move(labels)});
+      std::make_shared<DenseStorage>(DenseStorage{std::move(x), std::move(labels)});
   Dataset d = dense_view(storage->x.get(), storage->labels.data(), storage->labels.size(),
                          features, classes);
   d.owner_ = std::move(storage);
