@@ -38,7 +38,9 @@ ldd "${binaries[@]}" | awk '/=> \// { print $3 }' | sort -u | while read -r lib;
   esac
 done
 cp "$data"/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz "$out/data/"
-cp bench/scaling.sh "$out/"
+cp bench/scaling.sh bench/time_to_accuracy.sh "$out/"
+# GNU time measures each run's peak RSS; the lent machine may not have it.
+cp /usr/bin/time "$out/bin/time"
 cat > "$out/run.sh" <<'EOF'
 #!/usr/bin/env bash
 # Made by bench/bundle.sh. Writes everything it prints to $OUT/many-cores.txt as well.
@@ -47,26 +49,23 @@ cd "$(dirname "$0")"
 export LD_LIBRARY_PATH=$PWD/lib
 out=${OUT:-/tmp}
 workers=${1:-1,2,4,8,16}
-train=(--train data/train-images-idx3-ubyte.gz --test data/t10k-images-idx3-ubyte.gz)
+data=(--train data/train-images-idx3-ubyte.gz)
 {
   echo "== machine"; nproc; grep -m1 'model name' /proc/cpuinfo; date -u
   echo "== throughput against workers (one server thread; then dude with the fold on 2 threads)"
   bash scaling.sh bin/dude data "$workers" 2 2
+  echo "== mlp:128 dude near the core count: server threads 1, 2, 4"
+  for threads in 1 2 4; do
+    bin/dude bench "${data[@]}" --model mlp:128 --algo dude --workers 12,14,15,16 --server-threads "$threads"
+  done
+  bin/dude bench "${data[@]}" --model mlp:128 --algo dude --workers 1,16 --slot triple
   echo "== roofline (one core)"
   bin/dude_bench_roofline --benchmark_filter='limit|logreg|server_fold|mlp128/B32|gemm_nn/32'
   echo "== server fold split (FoldRound)"
   bin/dude_bench_engine --benchmark_filter=FoldRound --benchmark_repetitions=3 \
     --benchmark_report_aggregates_only=true
-  echo "== time to accuracy, whole run, 15 workers (default lr 0.2/sqrt(15)), and one thread"
-  for model in softmax mlp:128; do
-    /usr/bin/time -f "%e s wall, %M KB" bin/dude train "${train[@]}" --model "$model" --threads 1 --quiet
-    for algo in dude asgd hogwild; do
-      /usr/bin/time -f "%e s wall, %M KB" bin/dude train "${train[@]}" --model "$model" --algo "$algo" \
-        --workers 15 --quiet
-    done
-    /usr/bin/time -f "%e s wall, %M KB" bin/dude train "${train[@]}" --model "$model" --algo dude \
-      --workers 13 --server-threads 2 --quiet
-  done
+  echo "== time to accuracy against workers"
+  bash time_to_accuracy.sh --dude bin/dude --data data --workers "$workers" --time bin/time
 } 2>&1 | tee "$out/many-cores.txt"
 EOF
 chmod +x "$out/run.sh"

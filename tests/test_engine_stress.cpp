@@ -39,7 +39,7 @@ void stress(std::size_t workers, std::uint64_t steps, std::size_t server_threads
   config.workers = workers;
   config.server_threads = server_threads;
   const auto shards = partition_rows(data, rows, workers, config.partition, 1);
-  const IntegerObjective objective{1000};
+  const IntegerObjective objective{4100};  // five fold chunks (fold_team.hpp)
   engine::RunState run(config, rows.size(), workers + 2);
   const auto policy = engine::make_policy(config.algorithm, workers, objective.params);
   const std::vector<float> initial(objective.params, 0.0f);

@@ -1,12 +1,14 @@
 // The server's fold team (engine/fold_team.hpp): every coordinate folded exactly once a
-// round by exactly one member, and every policy split over coordinates giving the model of
-// the one-thread fold bit for bit. Tagged [stress] so the ThreadSanitizer build runs them:
+// round by exactly one member or guest, and every policy split into chunks giving the model
+// of the one-thread fold bit for bit. Tagged [stress] so the ThreadSanitizer build runs them:
 // members write plain (non-atomic) memory, so overlapping ranges or a missing happens-before
 // edge would be reported.
 #include <catch2/catch.hpp>
 
 #include <cstring>
+#include <atomic>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "dude/async.hpp"
@@ -15,23 +17,53 @@
 
 using namespace dude;
 
-TEST_CASE("fold team: each round covers every coordinate exactly once", "[stress][fold]") {
-  // 1000 is not a multiple of a cache line of floats; 7 members leave some ranges short.
+TEST_CASE("fold team: each round folds every coordinate exactly once, with helpers and guests",
+          "[stress][fold]") {
+  // 1000 is not a multiple of the 64-float chunk: the last chunk is short. Guests are threads
+  // that call help() in a loop, as waiting workers do; they join rounds at any point.
   const std::size_t n = 1000;
-  const std::size_t members = GENERATE(1, 2, 3, 7);
+  const std::size_t members = GENERATE(1, 2, 7);
+  const std::size_t guests = GENERATE(0, 3);
+  INFO(members << " members, " << guests << " guests");
   const int rounds = 2000;
-  engine::FoldTeam team(members, n, 64);
+  engine::FoldTeam team(members, n, 64, 64);
   REQUIRE(team.size() == members);
+  REQUIRE(team.chunks() == 16);
   std::vector<int> visits(n, 0);
+  std::atomic<std::uint64_t> chunks_folded{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> guest_threads;
+  for (std::size_t g = 0; g < guests; ++g) {
+    guest_threads.emplace_back([&] {
+      while (!stop.load(std::memory_order_relaxed)) {
+        if (!team.help()) std::this_thread::yield();
+      }
+    });
+  }
   for (int r = 0; r < rounds; ++r) {
     team.run([&](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) ++visits[i];  // plain writes: no overlap allowed
+      chunks_folded.fetch_add(1, std::memory_order_relaxed);
     });
-    // The members' writes are visible to the caller as soon as run() returns.
+    // Every chunk's writes are visible to the caller as soon as run() returns.
     REQUIRE(visits[n - 1] == r + 1);
     REQUIRE(visits[0] == r + 1);
+    REQUIRE(chunks_folded.load(std::memory_order_relaxed) == (r + 1) * team.chunks());
   }
+  stop.store(true, std::memory_order_relaxed);
+  for (std::thread& t : guest_threads) t.join();
   for (std::size_t i = 0; i < n; ++i) REQUIRE(visits[i] == rounds);
+}
+
+TEST_CASE("fold team: chunk sizes", "[fold]") {
+  // About 16 chunks, between 1024 and 4096 floats, whole cache lines.
+  REQUIRE(engine::FoldTeam::default_chunk(1000) == 1024);
+  REQUIRE(engine::FoldTeam::default_chunk(101770) == 4096);
+  REQUIRE(engine::FoldTeam::default_chunk(20000) == 1264);
+  engine::FoldTeam one_chunk(1, 1000, 64);
+  REQUIRE(one_chunk.chunks() == 1);
+  engine::FoldTeam lines(1, 1000, 64, 70);  // rounded up to 80 floats
+  REQUIRE(lines.chunks() == 13);
 }
 
 TEST_CASE("fold team: a split fold equals the one-thread fold bit for bit", "[stress][fold]") {
@@ -41,7 +73,14 @@ TEST_CASE("fold team: a split fold equals the one-thread fold bit for bit", "[st
   const AlgorithmSpec spec = AlgorithmSpec::parse(algorithm);
   auto alone = engine::make_policy(spec, kWorkers, kParams);
   auto split = engine::make_policy(spec, kWorkers, kParams);
-  engine::FoldTeam team(3, kParams, 64);
+  engine::FoldTeam team(3, kParams, 64, 64);
+  // A guest claims chunks too, as a waiting worker does.
+  std::atomic<bool> stop{false};
+  std::thread guest([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      if (!team.help()) std::this_thread::yield();
+    }
+  });
   std::mt19937 rng(21);
   std::normal_distribution<float> normal;
   std::vector<float> x_alone(kParams), x_split(kParams), out_alone(kParams), out_split(kParams);
@@ -72,6 +111,8 @@ TEST_CASE("fold team: a split fold equals the one-thread fold bit for bit", "[st
     }
     REQUIRE(std::memcmp(x_alone.data(), x_split.data(), kParams * sizeof(float)) == 0);
   }
+  stop.store(true, std::memory_order_relaxed);
+  guest.join();
   const auto sum_alone = alone->running_sum();
   const auto sum_split = split->running_sum();
   REQUIRE(sum_alone.size() == sum_split.size());

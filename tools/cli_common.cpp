@@ -101,8 +101,9 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags) {
                    "dude: start with an empty gradient table instead of every worker's gradient at x0");
   command.add_flag("--pin", flags.pin, "With threads: pin the server and each worker to its own core");
   command.add_option("--server-threads", flags.server_threads,
-                     "With threads: threads that fold each round, each on its own range of "
-                     "coordinates (the server and N-1 helpers); same model for any N")
+                     "With threads: threads that fold each round, claiming chunks of "
+                     "coordinates (the server and N-1 helpers; waiting hand-off workers help "
+                     "too); same model for any N")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   command.add_flag("--deterministic", flags.deterministic,

@@ -65,9 +65,11 @@ struct AsyncConfig {
   bool warm_start = true;        // dude: fill the table with a gradient of every worker at x0
   SlotDiscipline slot = SlotDiscipline::Handoff;  // sync always hands off
   bool pin_threads = false;      // pin worker w to core w+1 and the server to core 0
-  /// Threads that apply each round, the server's and server_threads - 1 helpers, each on its
-  /// own range of coordinates: for many workers and large models, where one server thread
-  /// cannot fold as fast as the workers post. The model is the same bit for bit for any count.
+  /// Threads that apply each round, the server's and server_threads - 1 helpers, claiming
+  /// chunks of coordinates. With hand-off slots the workers waiting for their post to be folded
+  /// claim chunks too, so the fold already spreads over idle cores; helpers add threads that
+  /// do nothing else, for when workers post faster than that. The model is the same bit for
+  /// bit for any count.
   /// Ignored by hogwild (no server) and by the deterministic replay (one thread).
   std::size_t server_threads = 1;
   /// Replay on a virtual clock in one thread instead of running threads: arrivals follow the

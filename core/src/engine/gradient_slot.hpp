@@ -66,6 +66,8 @@ class TripleBufferSlot {
   }
   /// Nothing to wait for: the producer may fill its next buffer at once.
   void wait_until_consumed(unsigned /*spins*/ = 0) noexcept {}
+  template <class Idle>
+  void wait_until_consumed(unsigned /*spins*/, Idle&& /*idle*/) noexcept {}
 
   // Consumer side.
   bool poll() noexcept {
@@ -124,17 +126,28 @@ class HandoffSlot {
   GradientHeader& producer_header() noexcept { return header_; }
   void publish() noexcept { state_.store(kFull, std::memory_order_release); }
   /// `spins`: polls before yielding; the engine passes many when every thread has a core.
-  void wait_until_consumed(unsigned spins = kSpins) noexcept {
-    for (unsigned i = 0; i < spins; ++i) {
+  /// `idle()` runs between polls until the wait blocks (the engine lets the worker fold chunks
+  /// of the server's current round); it returns whether it did any work, and only polls
+  /// without work count as spins or yields.
+  template <class Idle>
+  void wait_until_consumed(unsigned spins, Idle&& idle) noexcept {
+    for (unsigned i = 0; i < spins;) {
       if (state_.load(std::memory_order_acquire) == kEmpty) return;
+      if (!idle()) ++i;
     }
-    for (int i = 0; i < kYields; ++i) {
+    for (int i = 0; i < kYields;) {
       if (state_.load(std::memory_order_acquire) == kEmpty) return;
-      std::this_thread::yield();
+      if (!idle()) {
+        std::this_thread::yield();
+        ++i;
+      }
     }
     while (state_.load(std::memory_order_acquire) == kFull) {
       state_.wait(kFull, std::memory_order_acquire);
     }
+  }
+  void wait_until_consumed(unsigned spins = kSpins) noexcept {
+    wait_until_consumed(spins, [] { return false; });
   }
 
   // Consumer side.

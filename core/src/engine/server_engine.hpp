@@ -2,9 +2,12 @@
 // thread applies them with a policy and hands models back through the pool.
 //
 // Worker w:  pin the newest model -> minibatch gradient from its own shard, written straight
-//            into its slot -> unpin -> (straggler wait) -> publish -> wait if the slot hands off.
+//            into its slot -> unpin -> (straggler wait) -> publish -> wait if the slot hands
+//            off, folding chunks of the server's current round meanwhile (fold_team.hpp).
 // Server:    poll every slot once per round; apply what arrived (one policy call, so DuDe can
-//            use the exact batched fold) into a free pool buffer; publish it; release the slots.
+//            use the exact batched fold, split into chunks of coordinates that the server, its
+//            helpers and the waiting workers claim) into a free pool buffer; publish it;
+//            release the slots.
 //            Sync keeps polling without releasing until every worker's gradient is in.
 // Nothing on these paths locks or allocates.
 #pragma once
@@ -111,7 +114,8 @@ class ServerEngine {
         wait_until(run_, started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(took * slowdown));
       }
       slot.publish();
-      slot.wait_until_consumed(spin_polls_);
+      // While its post waits for the server, the worker folds chunks of the current round.
+      slot.wait_until_consumed(spin_polls_, [this] { return team_.help(); });
     }
   }
 
@@ -230,7 +234,7 @@ class ServerEngine {
   const unsigned spin_polls_ =
       workers_ + run_.config.server_threads + 1 <= std::thread::hardware_concurrency() ? 1u << 14
                                                                                         : 64u;
-  FoldTeam team_;  // the server thread and its fold helpers (config.server_threads in all)
+  FoldTeam team_;  // the server thread, its fold helpers and, as guests, the waiting workers
 };
 
 }  // namespace dude::engine
