@@ -49,16 +49,10 @@ cd "$(dirname "$0")"
 export LD_LIBRARY_PATH=$PWD/lib
 out=${OUT:-/tmp}
 workers=${1:-1,2,4,8,16}
-data=(--train data/train-images-idx3-ubyte.gz)
 {
   echo "== machine"; nproc; grep -m1 'model name' /proc/cpuinfo; date -u
-  echo "== throughput against workers (one server thread; then dude with the fold on 2 threads)"
+  echo "== throughput against workers (the server and waiting workers fold; then dude with one fold helper)"
   bash scaling.sh bin/dude data "$workers" 2 2
-  echo "== mlp:128 dude near the core count: server threads 1, 2, 4"
-  for threads in 1 2 4; do
-    bin/dude bench "${data[@]}" --model mlp:128 --algo dude --workers 12,14,15,16 --server-threads "$threads"
-  done
-  bin/dude bench "${data[@]}" --model mlp:128 --algo dude --workers 1,16 --slot triple
   echo "== roofline (one core)"
   bin/dude_bench_roofline --benchmark_filter='limit|logreg|server_fold|mlp128/B32|gemm_nn/32'
   echo "== server fold split (FoldRound)"

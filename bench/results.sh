@@ -55,6 +55,8 @@ section "Kernels against single-core bandwidth" "$(bench_bin dude_bench_kernels)
 section "Slot and model-pool latency" "$(bench_bin dude_bench_engine)" --benchmark_min_time=0.1
 section "Parser throughput" "$(bench_bin dude_bench_parser)" --benchmark_min_time=0.2
 section "Throughput against worker count" bash bench/scaling.sh "$dude" "$data" "$workers" 2 "$server_threads"
+section "Time to accuracy against worker count (whole runs)" bash bench/time_to_accuracy.sh \
+  --dude "$dude" --data "$data" --workers "$workers"
 for model in softmax mlp:128; do
   section "Single thread, $model, whole run" /usr/bin/time -f "%e s wall, %M KB peak RSS" "$dude" train \
     --train "$data/train-images-idx3-ubyte.gz" --test "$data/t10k-images-idx3-ubyte.gz" --model "$model" --threads 1 --quiet
