@@ -139,8 +139,7 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective, cons
   std::vector<float> snapshot(objective.num_params());
   engine::RunCounters& counters = run.counters;
 
-  std::uint64_t next_eval_steps = sgd.eval_every;
-  std::uint64_t next_eval_samples = sgd.eval_every > 0 ? 0 : budget.rows;
+  engine::EvalSchedule schedule(sgd.eval_every, budget.rows);
   double last_tick = 0;
   engine::ProgressReporter reporter(run, objective, test);
   auto point = [&](bool evaluation, std::uint64_t steps, const float* model) {
@@ -158,16 +157,11 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective, cons
       }
       const std::uint64_t steps = counters.steps.load(std::memory_order_relaxed);
       const std::uint64_t samples = counters.samples.load(std::memory_order_relaxed);
-      const bool eval_due = sgd.eval_every > 0 ? steps >= next_eval_steps : samples >= next_eval_samples;
-      if (eval_due && !budget.spent(steps, samples)) {
+      if (schedule.due(steps, samples) && !budget.spent(steps, samples)) {
         const std::uint64_t version = engine.snapshot(snapshot.data());
         const Progress p = point(true, version, snapshot.data());
         if (on_progress) on_progress(p);
-        if (sgd.eval_every > 0) {
-          while (next_eval_steps <= steps) next_eval_steps += sgd.eval_every;
-        } else {
-          while (next_eval_samples <= samples) next_eval_samples += budget.rows;
-        }
+        schedule.advance(steps, samples);
         last_tick = run.elapsed();
       } else if (sgd.tick_seconds > 0 && run.elapsed() - last_tick >= sgd.tick_seconds) {
         const Progress p = point(false, steps, nullptr);

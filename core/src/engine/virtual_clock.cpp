@@ -115,8 +115,7 @@ Progress train_virtual(const Objective& objective, const Dataset& data,
   for (std::size_t w = 0; w < n; ++w) start(w, 0.0);
 
   const Budget& budget = run.budget;
-  std::uint64_t next_eval_steps = sgd.eval_every;
-  std::uint64_t next_eval_samples = sgd.eval_every > 0 ? 0 : budget.rows;
+  EvalSchedule schedule(sgd.eval_every, budget.rows);
   std::vector<Arrival> pending;  // sync: the arrivals of the round so far
   while (!events.empty()) {
     if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
@@ -152,15 +151,10 @@ Progress train_virtual(const Objective& objective, const Dataset& data,
     counters.steps.store(version, std::memory_order_relaxed);
     if (budget.spent(version, samples)) break;
 
-    const bool eval_due = sgd.eval_every > 0 ? version >= next_eval_steps : samples >= next_eval_samples;
-    if (eval_due) {
+    if (schedule.due(version, samples)) {
       const Progress p = reporter.point(true, version, model.data());
       if (on_progress) on_progress(p);
-      if (sgd.eval_every > 0) {
-        while (next_eval_steps <= version) next_eval_steps += sgd.eval_every;
-      } else {
-        while (next_eval_samples <= samples) next_eval_samples += budget.rows;
-      }
+      schedule.advance(version, samples);
     }
     for (const Arrival& a : pending) start(a.header->worker, event.time);
     pending.clear();
