@@ -32,7 +32,8 @@
 //   member with a claim of that round adds to it, so no late member adds to the wrong round.
 // - Waiting: a helper spins on generation_ (a 32-bit futex word bumped with each round) for
 //   `spins` polls, then blocks in std::atomic::wait; run() notifies. The server claims chunks
-//   itself and then spins on done_: the chunks are short and it needs the result at once.
+//   itself and then spins on done_ (the chunks are short and it needs the result at once),
+//   yielding after a few thousand polls in case the member it waits for lost its core.
 //   Guests never block here: help() returns false when no chunk is left.
 // - The work must not throw (the policies' range work is kernels only). Stop: the destructor
 //   sets stop_, bumps generation_, notifies and joins.
@@ -102,12 +103,16 @@ class FoldTeam {
     }
     while (claim_and_fold()) {
     }
-    while (done_.load(std::memory_order_acquire) != chunks_) {
+    for (unsigned polls = 0; done_.load(std::memory_order_acquire) != chunks_; ++polls) {
+      // A member still folds a chunk. If it was preempted (more threads than cores), spinning
+      // here would keep it off the core it needs: yield after a short spin.
+      if (polls < kSpinsBeforeYield) {
 #if defined(__x86_64__) || defined(__i386__)
-      __builtin_ia32_pause();
-#else
-      std::this_thread::yield();
+        __builtin_ia32_pause();
 #endif
+      } else {
+        std::this_thread::yield();
+      }
     }
   }
 
@@ -122,6 +127,7 @@ class FoldTeam {
 
  private:
   using Call = void (*)(const void*, std::size_t, std::size_t);
+  static constexpr unsigned kSpinsBeforeYield = 4096;  // a chunk takes ~0.1-10 us
 
   /// Claims the next chunk of the current round and folds it; false when none is left.
   bool claim_and_fold() noexcept {
