@@ -12,8 +12,14 @@ namespace dude::engine {
 class AlignedFloats {
  public:
   AlignedFloats() = default;
+  /// Zero-filled.
   explicit AlignedFloats(std::size_t count)
       : data_(new (std::align_val_t{kFalseSharingRange}) float[count]()), size_(count) {}
+  /// Left uninitialised, for buffers always written before they are read: a large one comes
+  /// from fresh pages, which take no memory until first written.
+  struct Uninitialized {};
+  AlignedFloats(std::size_t count, Uninitialized)
+      : data_(new (std::align_val_t{kFalseSharingRange}) float[count]), size_(count) {}
   float* data() noexcept { return data_.get(); }
   const float* data() const noexcept { return data_.get(); }
   std::size_t size() const noexcept { return size_; }

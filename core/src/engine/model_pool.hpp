@@ -45,12 +45,16 @@ class ModelPool {
   ModelPool(std::size_t floats, std::size_t readers)
       : stride_(round_up_to_line(floats)),
         buffers_(readers + 2),
-        storage_(buffers_ * stride_),
+        storage_(buffers_ * stride_, AlignedFloats::Uninitialized{}),
         versions_(new PaddedVersion[buffers_]),
         pins_(new PaddedPin[readers]),
         readers_(readers),
         excluded_(buffers_) {
     for (std::size_t r = 0; r < readers; ++r) pins_[r].buffer.store(kNone, std::memory_order_relaxed);
+    // The initial model (version 0) is zeros. The other buffers are written whole before they
+    // are published, and find_free() takes the lowest free index, so buffers that are never
+    // needed at once stay untouched pages: fewer than W + 2 when readers share models.
+    std::fill(buffer(0), buffer(0) + stride_, 0.0f);
   }
 
   // Reader side (reader r, one thread per r).
