@@ -10,8 +10,8 @@
 #                             [--time BIN]
 #
 # Targets: 84.0 % for softmax and logreg, 87.5 % for MLPs (issue 5). Ladders: 2,3,5,10,20,30
-# epochs for softmax, 2,3,5,10,20 for MLPs (many workers need more epochs: staleness). Every model also gets a one-thread `--algo sgd` row.
-# "× sgd" is the one-thread row's whole-run time over this row's. --time names GNU time
+# epochs for softmax, 2,3,5,10,20 for MLPs (many workers need more epochs: staleness). Every
+# model also gets a one-thread `--algo sgd` row; "× sgd" is its whole-run time over this row's. --time names GNU time
 # (default /usr/bin/time), which measures the wall time and the peak RSS.
 set -euo pipefail
 dude=build/tools/dude

@@ -119,10 +119,9 @@ class FoldTeam {
   /// A guest's turn: folds chunks of the current round while any are left. Returns whether it
   /// folded one. Any thread but the server; never blocks.
   bool help() noexcept {
-    if (!claim_and_fold()) return false;
-    while (claim_and_fold()) {
-    }
-    return true;
+    bool folded = false;
+    while (claim_and_fold()) folded = true;
+    return folded;
   }
 
  private:
