@@ -7,12 +7,14 @@
 #
 #   bench/time_to_accuracy.sh [--dude BIN] [--data DIR] [--workers 1,2,4,8,16]
 #                             [--algos dude,asgd,hogwild] [--models softmax,mlp:128]
-#                             [--time BIN]
+#                             [--time BIN] [-- TRAIN_ARGS...]
 #
 # Targets: 84.0 % for softmax and logreg, 87.5 % for MLPs (issue 5). Ladders: 2,3,5,10,20,30
 # epochs for softmax, 2,3,5,10,20 for MLPs (many workers need more epochs: staleness). Every
 # model also gets a one-thread `--algo sgd` row; "× sgd" is its whole-run time over this row's. --time names GNU time
-# (default /usr/bin/time), which measures the wall time and the peak RSS.
+# (default /usr/bin/time), which measures the wall time and the peak RSS. Arguments after --
+# go to every multi-worker run, e.g. `--workers 10 -- --partition label:1` for one class per
+# worker (Fashion-MNIST has 10 classes).
 set -euo pipefail
 dude=build/tools/dude
 data=/usr/share/datasets/fashion-mnist
@@ -28,12 +30,14 @@ while [ $# -gt 0 ]; do
     --algos) algos=$2; shift 2 ;;
     --models) models=$2; shift 2 ;;
     --time) gnu_time=$2; shift 2 ;;
+    --) shift; break ;;
     *) echo "time_to_accuracy.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
 [ -x "$dude" ] || { echo "time_to_accuracy.sh: no dude binary at $dude" >&2; exit 1; }
 [ -x "$gnu_time" ] || { echo "time_to_accuracy.sh: no GNU time at $gnu_time (apt-get install time)" >&2; exit 1; }
 train=(--train "$data/train-images-idx3-ubyte.gz" --test "$data/t10k-images-idx3-ubyte.gz")
+extra=("$@")
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/dude-tta.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT
 
@@ -54,7 +58,7 @@ run_ladder() {
 }
 
 echo "# $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-echo "# whole-run time to target accuracy, Fashion-MNIST, batch 32, default learning rates"
+echo "# whole-run time to target accuracy, Fashion-MNIST, batch 32, default learning rates${extra[*]:+; workers: ${extra[*]}}"
 printf '%-8s %-8s %7s %6s %9s %8s %8s %7s %s\n' model algo workers epochs accuracy "wall s" "× sgd" "RSS MB" reached
 for model in ${models//,/ }; do
   case $model in
@@ -65,7 +69,7 @@ for model in ${models//,/ }; do
   printf '%-8s %-8s %7s %6s %9s %8s %8s %7s %s\n' "$model" sgd 1 "$epochs" "$accuracy" "$sgd_wall" 1.00 "$rss" "$reached"
   for algo in ${algos//,/ }; do
     for n in ${workers//,/ }; do
-      read -r epochs accuracy wall rss reached < <(run_ladder "$model" "$target" "$ladder" --algo "$algo" --workers "$n")
+      read -r epochs accuracy wall rss reached < <(run_ladder "$model" "$target" "$ladder" --algo "$algo" --workers "$n" "${extra[@]}")
       printf '%-8s %-8s %7s %6s %9s %8s %8s %7s %s\n' "$model" "$algo" "$n" "$epochs" "$accuracy" "$wall" \
         "$(awk -v a="$sgd_wall" -v b="$wall" 'BEGIN { printf "%.2f", a / b }')" "$rss" "$reached"
     done
