@@ -17,10 +17,38 @@
 
 using namespace dude;
 
+namespace {
+
+/// Threads that call help() in a loop, as waiting workers do, until destroyed; they join
+/// rounds at any point.
+class Guests {
+ public:
+  Guests(engine::FoldTeam& team, std::size_t count) {
+    for (std::size_t g = 0; g < count; ++g) {
+      threads_.emplace_back([this, &team] {
+        while (!stop_.load(std::memory_order_relaxed)) {
+          if (!team.help()) std::this_thread::yield();
+        }
+      });
+    }
+  }
+  Guests(const Guests&) = delete;
+  Guests& operator=(const Guests&) = delete;
+  ~Guests() {
+    stop_.store(true, std::memory_order_relaxed);
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
 TEST_CASE("fold team: each round folds every coordinate exactly once, with helpers and guests",
           "[stress][fold]") {
-  // 1000 is not a multiple of the 64-float chunk: the last chunk is short. Guests are threads
-  // that call help() in a loop, as waiting workers do; they join rounds at any point.
+  // 1000 is not a multiple of the 64-float chunk: the last chunk is short.
   const std::size_t n = 1000;
   const std::size_t members = GENERATE(1, 2, 7);
   const std::size_t guests = GENERATE(0, 3);
@@ -31,15 +59,7 @@ TEST_CASE("fold team: each round folds every coordinate exactly once, with helpe
   REQUIRE(team.chunks() == 16);
   std::vector<int> visits(n, 0);
   std::atomic<std::uint64_t> chunks_folded{0};
-  std::atomic<bool> stop{false};
-  std::vector<std::thread> guest_threads;
-  for (std::size_t g = 0; g < guests; ++g) {
-    guest_threads.emplace_back([&] {
-      while (!stop.load(std::memory_order_relaxed)) {
-        if (!team.help()) std::this_thread::yield();
-      }
-    });
-  }
+  const Guests guest_threads(team, guests);
   for (int r = 0; r < rounds; ++r) {
     team.run([&](std::size_t begin, std::size_t end) {
       for (std::size_t i = begin; i < end; ++i) ++visits[i];  // plain writes: no overlap allowed
@@ -50,8 +70,6 @@ TEST_CASE("fold team: each round folds every coordinate exactly once, with helpe
     REQUIRE(visits[0] == r + 1);
     REQUIRE(chunks_folded.load(std::memory_order_relaxed) == (r + 1) * team.chunks());
   }
-  stop.store(true, std::memory_order_relaxed);
-  for (std::thread& t : guest_threads) t.join();
   for (std::size_t i = 0; i < n; ++i) REQUIRE(visits[i] == rounds);
 }
 
@@ -74,13 +92,7 @@ TEST_CASE("fold team: a split fold equals the one-thread fold bit for bit", "[st
   auto alone = engine::make_policy(spec, kWorkers, kParams);
   auto split = engine::make_policy(spec, kWorkers, kParams);
   engine::FoldTeam team(3, kParams, 64, 64);
-  // A guest claims chunks too, as a waiting worker does.
-  std::atomic<bool> stop{false};
-  std::thread guest([&] {
-    while (!stop.load(std::memory_order_relaxed)) {
-      if (!team.help()) std::this_thread::yield();
-    }
-  });
+  const Guests guest(team, 1);  // claims chunks too, as a waiting worker does
   std::mt19937 rng(21);
   std::normal_distribution<float> normal;
   std::vector<float> x_alone(kParams), x_split(kParams), out_alone(kParams), out_split(kParams);
@@ -111,8 +123,6 @@ TEST_CASE("fold team: a split fold equals the one-thread fold bit for bit", "[st
     }
     REQUIRE(std::memcmp(x_alone.data(), x_split.data(), kParams * sizeof(float)) == 0);
   }
-  stop.store(true, std::memory_order_relaxed);
-  guest.join();
   const auto sum_alone = alone->running_sum();
   const auto sum_split = split->running_sum();
   REQUIRE(sum_alone.size() == sum_split.size());
