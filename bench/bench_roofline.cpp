@@ -67,7 +67,7 @@
 #include "dude/dataset.hpp"
 #include "dude/kernels.hpp"
 #include "dude/objective.hpp"
-#include "minibatch_sampler.hpp"
+#include "data/minibatch_sampler.hpp"
 
 namespace kn = dude::kernels;
 

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "dude/kernels.hpp"
-#include "page_memory.hpp"
+#include "common/page_memory.hpp"
 
 namespace dude::bench {
 

@@ -46,7 +46,7 @@
 #include <thread>
 #include <vector>
 
-#include "engine/cache_line.hpp"
+#include "common/cache_line.hpp"
 
 namespace dude::engine {
 

@@ -18,8 +18,8 @@
 #include <cstdint>
 #include <thread>
 
-#include "engine/aligned_buffer.hpp"
-#include "engine/cache_line.hpp"
+#include "common/aligned_buffer.hpp"
+#include "common/cache_line.hpp"
 
 namespace dude::engine {
 

@@ -25,9 +25,9 @@
 
 #include "dude/errors.hpp"
 #include "dude/objective.hpp"
-#include "engine/aligned_buffer.hpp"
+#include "common/aligned_buffer.hpp"
 #include "engine/run_state.hpp"
-#include "minibatch_sampler.hpp"
+#include "data/minibatch_sampler.hpp"
 
 namespace dude::engine {
 

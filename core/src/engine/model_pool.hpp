@@ -29,8 +29,8 @@
 #include <memory>
 #include <vector>
 
-#include "engine/aligned_buffer.hpp"
-#include "engine/cache_line.hpp"
+#include "common/aligned_buffer.hpp"
+#include "common/cache_line.hpp"
 
 namespace dude::engine {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "dude/async.hpp"
-#include "engine/aligned_buffer.hpp"
+#include "common/aligned_buffer.hpp"
 #include "engine/gradient_slot.hpp"
 
 namespace dude::engine {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "dude/async.hpp"
-#include "engine/cache_line.hpp"
+#include "common/cache_line.hpp"
 
 namespace dude::engine {
 

@@ -25,7 +25,7 @@
 #include "engine/model_pool.hpp"
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
-#include "minibatch_sampler.hpp"
+#include "data/minibatch_sampler.hpp"
 
 namespace dude::engine {
 

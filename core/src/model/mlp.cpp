@@ -10,8 +10,8 @@
 #include <cstring>
 
 #include "dude/kernels.hpp"
-#include "objective_impl.hpp"
-#include "rng.hpp"
+#include "model/objective_impl.hpp"
+#include "common/rng.hpp"
 
 namespace dude {
 namespace {

@@ -8,7 +8,7 @@
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
 #include "dude/trainer.hpp"
-#include "minibatch_sampler.hpp"
+#include "data/minibatch_sampler.hpp"
 #include "test_data.hpp"
 
 using namespace dude;

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "dude/errors.hpp"
-#include "parallel.hpp"
+#include "common/parallel.hpp"
 
 namespace dude::detail {
 

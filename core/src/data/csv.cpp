@@ -8,7 +8,7 @@
 
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
-#include "text_parse.hpp"
+#include "data/text_parse.hpp"
 
 namespace dude {
 namespace {

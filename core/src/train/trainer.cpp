@@ -8,7 +8,7 @@
 
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
-#include "minibatch_sampler.hpp"
+#include "data/minibatch_sampler.hpp"
 
 namespace dude {
 

@@ -7,8 +7,8 @@
 
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
-#include "gzip.hpp"
-#include "idx.hpp"
+#include "data/gzip.hpp"
+#include "data/idx.hpp"
 
 namespace dude {
 namespace embedded {

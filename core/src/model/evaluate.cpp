@@ -4,7 +4,7 @@
 #include <tbb/enumerable_thread_specific.h>
 
 #include "dude/objective.hpp"
-#include "parallel.hpp"
+#include "common/parallel.hpp"
 
 namespace dude {
 

@@ -6,7 +6,7 @@
 #include <system_error>
 
 #include "dude/errors.hpp"
-#include "rng.hpp"
+#include "common/rng.hpp"
 
 namespace dude {
 namespace {

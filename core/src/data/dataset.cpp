@@ -6,8 +6,8 @@
 #include <numeric>
 
 #include "dude/errors.hpp"
-#include "page_memory.hpp"
-#include "rng.hpp"
+#include "common/page_memory.hpp"
+#include "common/rng.hpp"
 
 namespace dude {
 namespace {

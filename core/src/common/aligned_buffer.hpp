@@ -5,7 +5,7 @@
 #include <memory>
 #include <new>
 
-#include "engine/cache_line.hpp"
+#include "common/cache_line.hpp"
 
 namespace dude::engine {
 

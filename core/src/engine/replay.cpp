@@ -13,9 +13,9 @@
 #include "dude/errors.hpp"
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
-#include "engine/virtual_clock.hpp"
-#include "minibatch_sampler.hpp"
-#include "rng.hpp"
+#include "engine/replay.hpp"
+#include "data/minibatch_sampler.hpp"
+#include "common/rng.hpp"
 
 namespace dude::engine {
 namespace {

@@ -1,4 +1,4 @@
-#include "gzip.hpp"
+#include "data/gzip.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>

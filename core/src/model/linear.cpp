@@ -5,7 +5,7 @@
 #include <cstring>
 
 #include "dude/kernels.hpp"
-#include "objective_impl.hpp"
+#include "model/objective_impl.hpp"
 
 namespace dude {
 namespace {

@@ -5,7 +5,7 @@
 // Files are read as streams (parse_idx's bytes in memory are one too): the elements pass
 // through a small buffer on their way to the features, so loading holds neither the
 // compressed nor the inflated file next to them.
-#include "idx.hpp"
+#include "data/idx.hpp"
 
 #include <algorithm>
 #include <array>
@@ -20,7 +20,7 @@
 
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
-#include "gzip.hpp"
+#include "data/gzip.hpp"
 
 namespace dude {
 namespace {

@@ -11,8 +11,8 @@
 
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
-#include "text_parse.hpp"
-#include "parallel.hpp"
+#include "data/text_parse.hpp"
+#include "common/parallel.hpp"
 
 namespace dude {
 namespace {

@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "dude/trainer.hpp"
-#include "rng.hpp"
+#include "common/rng.hpp"
 
 namespace dude {
 

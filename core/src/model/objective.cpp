@@ -6,7 +6,7 @@
 
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
-#include "objective_impl.hpp"
+#include "model/objective_impl.hpp"
 
 namespace dude {
 

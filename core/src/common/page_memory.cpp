@@ -1,4 +1,4 @@
-#include "page_memory.hpp"
+#include "common/page_memory.hpp"
 
 #include <sys/mman.h>
 #include <unistd.h>

@@ -11,8 +11,8 @@
 #include "engine/hogwild_engine.hpp"
 #include "engine/policy.hpp"
 #include "engine/server_engine.hpp"
-#include "engine/virtual_clock.hpp"
-#include "minibatch_sampler.hpp"
+#include "engine/replay.hpp"
+#include "data/minibatch_sampler.hpp"
 
 namespace dude {
 
