@@ -116,15 +116,18 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags) {
 
 void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config) {
   config.workers = flags.workers > 0 ? flags.workers : std::max(1u, std::thread::hardware_concurrency());
-  config.partition = PartitionSpec::parse(flags.partition);
+  config.partition = for_flag("--partition", [&] { return PartitionSpec::parse(flags.partition); });
   config.slowdown.clear();
-  if (!flags.slowdown.empty()) config.slowdown = parse_slowdown(flags.slowdown, config.workers);
+  if (!flags.slowdown.empty()) {
+    config.slowdown =
+        for_flag("--slowdown", [&] { return parse_slowdown(flags.slowdown, config.workers); });
+  }
   config.slot = parse_slot_discipline(flags.slot);
   config.warm_start = !flags.no_warm_start;
   config.pin_threads = flags.pin;
   config.server_threads = flags.server_threads;
   config.deterministic = flags.deterministic;
-  config.compute_time = ComputeTime::parse(flags.compute_time);
+  config.compute_time = for_flag("--compute-time", [&] { return ComputeTime::parse(flags.compute_time); });
 }
 
 void add_train_test_flags(CLI::App& command, TrainTestFlags& flags) {

@@ -14,6 +14,7 @@
 
 #include "dude/async.hpp"
 #include "dude/dataset.hpp"
+#include "dude/errors.hpp"
 #include "dude/io.hpp"
 #include "dude/trainer.hpp"
 
@@ -123,6 +124,19 @@ class ProgressLine {
   bool enabled_;
   bool shown_ = false;
 };
+
+/// Runs `parse` and returns its result; a ConfigError it throws names the library's field
+/// ("slowdown '1,x': …"), and is rethrown naming the command-line flag ("--slowdown '1,x': …").
+template <class Parse>
+auto for_flag(const std::string& flag, Parse&& parse) -> decltype(parse()) {
+  try {
+    return parse();
+  } catch (const ConfigError& e) {
+    const std::string message = e.what();
+    const std::string field = flag.substr(flag.find_first_not_of('-'));
+    throw ConfigError(message.rfind(field, 0) == 0 ? "--" + message : flag + ": " + message);
+  }
+}
 
 /// Runs a subcommand body, mapping exceptions to messages on stderr and exit codes.
 int run_guarded(const std::function<int()>& body);

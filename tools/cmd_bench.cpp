@@ -1,5 +1,4 @@
 // dude bench: training throughput (samples/s, server steps/s) over a sweep of worker counts.
-#include <charconv>
 #include <cstdio>
 #include <memory>
 
@@ -17,7 +16,7 @@ struct BenchFlags {
   DataFlags data;
   std::string model = "softmax";
   std::string algo = "dude";
-  std::string workers = "1,2";
+  std::vector<std::size_t> workers = {1, 2};
   std::string partition = "iid";
   std::string slot = "handoff";
   std::size_t server_threads = 1;
@@ -28,24 +27,7 @@ struct BenchFlags {
   std::uint64_t seed = 1;
 };
 
-std::vector<std::size_t> parse_counts(const std::string& text) {
-  std::vector<std::size_t> counts;
-  std::size_t begin = 0;
-  while (begin <= text.size()) {
-    const std::size_t comma = std::min(text.find(',', begin), text.size());
-    std::size_t value = 0;
-    const auto [end, ec] = std::from_chars(text.data() + begin, text.data() + comma, value);
-    if (ec != std::errc() || end != text.data() + comma || value == 0 || value > 4096) {
-      throw ConfigError("--workers '" + text + "': expected a list of counts like 1,2,4,8");
-    }
-    counts.push_back(value);
-    begin = comma + 1;
-  }
-  return counts;
-}
-
 int run_bench(const BenchFlags& f) {
-  const std::vector<std::size_t> counts = parse_counts(f.workers);
   const Dataset train = load_data(f.train, f.train_labels, f.data);
   const std::vector<std::uint32_t> rows = all_rows(train.rows());
   const Objective objective(ModelSpec::parse(f.model), train.features(), train.classes());
@@ -60,7 +42,7 @@ int run_bench(const BenchFlags& f) {
   std::printf("%8s %14s %16s %9s %12s %10s\n", "workers", "samples/s", "server steps/s", "speedup",
               "staleness", "max tau");
   double base = 0;
-  for (const std::size_t workers : counts) {
+  for (const std::size_t workers : f.workers) {
     AsyncConfig config;
     config.sgd.seconds = f.seconds;
     config.sgd.batch = f.batch;
@@ -99,7 +81,10 @@ Command add_bench_command(CLI::App& app) {
   add_data_flags(*cmd, f.data);
   cmd->add_option("--model", f.model, "Model: logreg, softmax or mlp:W1[,W2...]")->capture_default_str();
   cmd->add_option("--algo", f.algo, "Algorithm: dude, asgd, hogwild, sync or fedbuff:K")->capture_default_str();
-  cmd->add_option("--workers", f.workers, "Worker counts to measure, e.g. 1,2,4,8,16")->capture_default_str();
+  cmd->add_option("--workers", f.workers, "Worker counts to measure, e.g. 1,2,4,8,16")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
   cmd->add_option("--partition", f.partition, "iid, label:K or dirichlet:ALPHA")->capture_default_str();
   cmd->add_option("--slot", f.slot, "handoff or triple")
       ->check(CLI::IsMember({"handoff", "triple"}))

@@ -585,11 +585,7 @@ int run_compare(const CompareFlags& f) {
         const auto start_run = std::chrono::steady_clock::now();
         try {
           train_async(objective, train_set, &test_set, config, params.data(), on_progress);
-        } catch (const ConfigError&) {
-          throw;
-        } catch (const DataError&) {
-          throw;
-        } catch (const Error& e) {
+        } catch (const TrainingDiverged& e) {
           // Divergence at too large a learning rate is a result, not a failure of the comparison.
           RunResult& r = tracker.result();
           r.diverged = true;

@@ -64,7 +64,7 @@ struct AsyncConfig {
   std::vector<double> slowdown;  // per-worker factors >= 1 (empty: all 1)
   bool warm_start = true;        // dude: fill the table with a gradient of every worker at x0
   SlotDiscipline slot = SlotDiscipline::Handoff;  // sync always hands off
-  bool pin_threads = false;      // pin worker w to core w+1 and the server to core 0
+  bool pin_threads = false;      // server runs: server on core 0, worker w on w+1; hogwild: w on w
   /// Threads that apply each round, the server's and server_threads - 1 helpers, claiming
   /// chunks of coordinates. With hand-off slots the workers waiting for their post to be folded
   /// claim chunks too, so the fold already spreads over idle cores; helpers add threads that
@@ -82,6 +82,8 @@ struct AsyncConfig {
 
   /// Throws ConfigError naming the first bad field.
   void validate() const;
+  /// Worker w's slowdown factor (1 when `slowdown` is empty).
+  double slowdown_of(std::size_t worker) const { return slowdown.empty() ? 1.0 : slowdown[worker]; }
 };
 
 /// Trains params (already initialised) in place. Progress points carry staleness and

@@ -2,7 +2,9 @@
 // prints and never exits; the caller decides what a failure means.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
+#include <optional>
 #include <stdexcept>
 #include <string>
 
@@ -46,6 +48,29 @@ class ConfigError : public Error {
 class ModelFileError : public Error {
  public:
   using Error::Error;
+};
+
+/// A run stopped because a gradient's loss was not finite, almost always a learning rate too
+/// large for the model. Raised by every trainer at the step where it happened; the model is
+/// then unusable.
+class TrainingDiverged : public Error {
+ public:
+  /// `step`: the model updates before the failure (Progress::steps: server steps, hogwild's
+  /// shared count, or the single-thread trainer's steps); `worker`: the worker that computed
+  /// the loss, none for the single-thread trainer.
+  TrainingDiverged(std::uint64_t step, std::optional<std::uint32_t> worker);
+
+  /// Throws TrainingDiverged when `loss` is not finite.
+  static void check(double loss, std::uint64_t step, std::optional<std::uint32_t> worker) {
+    if (!std::isfinite(loss)) throw TrainingDiverged(step, worker);
+  }
+
+  std::uint64_t step() const noexcept { return step_; }
+  std::optional<std::uint32_t> worker() const noexcept { return worker_; }
+
+ private:
+  std::uint64_t step_;
+  std::optional<std::uint32_t> worker_;
 };
 
 }  // namespace dude

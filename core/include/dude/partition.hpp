@@ -18,9 +18,6 @@
 //                    class exactly). Small ALPHA (0.1) gives each worker a few dominant classes;
 //                    large ALPHA (1000) approaches iid.
 //
-// iid and label:K follow `shards_of` in tools/dude_sim.py (the numpy reference simulation):
-// same structure and sizes, though not the same rows, since the random streams differ.
-//
 // The shards depend only on the set of rows given, the data's labels, the worker count, the
 // spec and the seed: the same inputs give identical shards on every platform.
 #pragma once
@@ -68,7 +65,7 @@ std::vector<std::vector<std::uint32_t>> partition_rows(const Dataset& data,
 /// factor allowed): the list is repeated over the workers, so "1,4" makes every second worker
 /// 4x slower; factors beyond the worker count are unused. Returns `workers` factors. Throws
 /// ConfigError on an empty list, an empty or malformed factor or one below 1; the message
-/// starts with "--slowdown '<text>'".
+/// starts with "slowdown '<text>'".
 std::vector<double> parse_slowdown(std::string_view text, std::size_t workers);
 
 /// Class histogram of each shard (shards.size() x data.classes()), for verbose output and

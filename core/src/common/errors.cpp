@@ -22,6 +22,17 @@ std::string describe(const std::string& file, DataError::Where where, std::uint6
   text.append(": ").append(reason);
   return text;
 }
+
+std::string describe_divergence(std::uint64_t step, std::optional<std::uint32_t> worker) {
+  std::string text = "training diverged";
+  if (worker) {
+    text.append(": worker ").append(std::to_string(*worker));
+    text.append(" computed a non-finite loss at server step ").append(std::to_string(step));
+  } else {
+    text.append(" at step ").append(std::to_string(step)).append(" (loss is not finite)");
+  }
+  return text.append("; lower the learning rate");
+}
 }  // namespace
 
 DataError::DataError(std::string file, std::string reason)
@@ -33,5 +44,8 @@ DataError::DataError(std::string file, Where where, std::uint64_t position, std:
       where_(where),
       position_(position),
       reason_(std::move(reason)) {}
+
+TrainingDiverged::TrainingDiverged(std::uint64_t step, std::optional<std::uint32_t> worker)
+    : Error(describe_divergence(step, worker)), step_(step), worker_(worker) {}
 
 }  // namespace dude

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "dude/errors.hpp"
+#include "common/parse_text.hpp"
 #include "common/rng.hpp"
 
 namespace dude {
@@ -20,26 +21,6 @@ constexpr const char* kExpected = "expected iid, label:K or dirichlet:ALPHA";
 
 [[noreturn]] void bad_spec(std::string_view text, const std::string& why) {
   throw ConfigError("partition '" + std::string(text) + "': " + why);
-}
-
-/// The whole of `s` as an unsigned 32-bit integer (digits only).
-bool parse_whole(std::string_view s, std::uint32_t& out) {
-  const char* end = s.data() + s.size();
-  const auto [ptr, ec] = std::from_chars(s.data(), end, out);
-  return !s.empty() && ec == std::errc() && ptr == end;
-}
-
-/// The whole of `s` as a finite double.
-bool parse_whole(std::string_view s, double& out) {
-  const char* end = s.data() + s.size();
-  const auto [ptr, ec] = std::from_chars(s.data(), end, out);
-  return !s.empty() && ec == std::errc() && ptr == end && std::isfinite(out);
-}
-
-std::string_view trim_blanks(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
 }
 
 std::string format_double(double v) {
@@ -154,12 +135,14 @@ PartitionSpec PartitionSpec::parse(std::string_view text) {
   const std::string_view value = text.substr(colon + 1);
   if (name == "label") {
     spec.kind = Kind::Label;
-    if (!parse_whole(value, spec.classes_per_worker) || spec.classes_per_worker == 0) {
+    spec.classes_per_worker = detail::parse_whole<std::uint32_t>(value).value_or(0);
+    if (spec.classes_per_worker == 0) {
       bad_spec(text, "K (classes per worker) must be an integer >= 1");
     }
   } else {
     spec.kind = Kind::Dirichlet;
-    if (!parse_whole(value, spec.alpha) || !(spec.alpha > 0)) {
+    spec.alpha = detail::parse_whole<double>(value).value_or(0);
+    if (!(spec.alpha > 0)) {
       bad_spec(text, "ALPHA (Dirichlet concentration) must be a finite number > 0");
     }
   }
@@ -260,26 +243,18 @@ std::vector<std::vector<std::uint32_t>> partition_rows(const Dataset& data,
 
 std::vector<double> parse_slowdown(std::string_view text, std::size_t workers) {
   const auto fail = [&](const std::string& why) -> void {
-    throw ConfigError("--slowdown '" + std::string(text) + "': " + why);
+    throw ConfigError("slowdown '" + std::string(text) + "': " + why);
   };
-  if (trim_blanks(text).empty()) {
+  if (detail::trim_blanks(text).empty()) {
     fail("expected a comma-separated list of factors >= 1, like 1,4");
   }
   std::vector<double> factors;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t comma = text.find(',', start);
-    const std::string_view token =
-        trim_blanks(text.substr(start, comma == std::string_view::npos ? text.npos : comma - start));
+  for (const std::string_view token : detail::split_commas(text)) {
     const std::string which = "factor " + std::to_string(factors.size() + 1);
-    double f = 0;
     if (token.empty()) fail(which + " is empty");
-    if (!parse_whole(token, f) || !(f >= 1.0)) {
-      fail(which + " ('" + std::string(token) + "') must be a finite number >= 1");
-    }
+    const double f = detail::parse_whole<double>(token).value_or(0);
+    if (!(f >= 1.0)) fail(which + " ('" + std::string(token) + "') must be a finite number >= 1");
     factors.push_back(f);
-    if (comma == std::string_view::npos) break;
-    start = comma + 1;
   }
   std::vector<double> out(workers);
   for (std::size_t w = 0; w < workers; ++w) out[w] = factors[w % factors.size()];

@@ -27,6 +27,8 @@
 #include "dude/objective.hpp"
 #include "common/aligned_buffer.hpp"
 #include "engine/run_state.hpp"
+#include "engine/straggler.hpp"
+#include "common/threads.hpp"
 #include "data/minibatch_sampler.hpp"
 
 namespace dude::engine {
@@ -44,7 +46,7 @@ class HogwildEngine {
     for (std::size_t w = 0; w < shards_.size(); ++w) {
       threads_.emplace_back([this, w] {
         try {
-          if (run_.config.pin_threads) pin_to_core(w);
+          if (run_.config.pin_threads) detail::pin_to_core(w);
           work(w);
         } catch (...) {
           run_.fail(w, std::current_exception());
@@ -75,7 +77,7 @@ class HogwildEngine {
     MinibatchSampler sampler(shards_[w], sgd.batch, sgd.batch_order, sgd.seed, w);
     Workspace ws = objective_.make_workspace(sampler.batch(), !data_.is_sparse());
     AlignedFloats model(params_), grad(params_);
-    const double slowdown = run_.config.slowdown.empty() ? 1.0 : run_.config.slowdown[w];
+    const double slowdown = run_.config.slowdown_of(w);
     RunCounters& counters = run_.counters;
     while (!run_.stopping()) {
       const auto started = std::chrono::steady_clock::now();
@@ -83,14 +85,8 @@ class HogwildEngine {
       read_shared(model.data());
       const std::span<const std::uint32_t> rows = sampler.next();
       const double loss = objective_.loss_grad(model.data(), data_, rows, grad.data(), ws);
-      if (!std::isfinite(loss)) {
-        throw Error("training diverged: worker " + std::to_string(w) +
-                    " computed a non-finite loss; lower the learning rate");
-      }
-      if (slowdown > 1.0) {
-        const auto took = std::chrono::steady_clock::now() - started;
-        wait_until(run_, started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(took * slowdown));
-      }
+      TrainingDiverged::check(loss, read_at, static_cast<std::uint32_t>(w));
+      straggle(run_, started, slowdown);
       const auto lr = static_cast<float>(run_.learning_rate(
           counters.steps.load(std::memory_order_relaxed), counters.samples.load(std::memory_order_relaxed)));
       for (std::size_t i = 0; i < params_; ++i) {
@@ -100,12 +96,7 @@ class HogwildEngine {
       const std::uint64_t step = counters.steps.fetch_add(1, std::memory_order_relaxed) + 1;
       const std::uint64_t samples =
           counters.samples.fetch_add(rows.size(), std::memory_order_relaxed) + rows.size();
-      const std::uint64_t tau = step - 1 - read_at;
-      counters.staleness_sum.fetch_add(tau, std::memory_order_relaxed);
-      counters.staleness_count.fetch_add(1, std::memory_order_relaxed);
-      counters.raise_staleness_max(tau);
-      counters.loss_sum.fetch_add(loss, std::memory_order_relaxed);
-      counters.arrivals[w].fetch_add(1, std::memory_order_relaxed);
+      counters.record(static_cast<std::uint32_t>(w), step - 1 - read_at, loss);
       if (run_.budget.spent(step, samples)) run_.stop.store(true, std::memory_order_relaxed);
     }
   }

@@ -1,4 +1,4 @@
-#include "engine/run_state.hpp"
+#include "engine/progress_reporter.hpp"
 
 namespace dude::engine {
 

@@ -12,7 +12,9 @@
 
 #include "dude/errors.hpp"
 #include "engine/policy.hpp"
-#include "engine/run_state.hpp"
+#include "engine/progress_reporter.hpp"
+#include "engine/eval_schedule.hpp"
+#include "engine/warm_start.hpp"
 #include "engine/replay.hpp"
 #include "data/minibatch_sampler.hpp"
 #include "common/rng.hpp"
@@ -89,18 +91,13 @@ Progress train_virtual(const Objective& objective, const Dataset& data,
   for (std::size_t w = 0; w < n; ++w) {
     MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
     Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
-    const double slowdown = config.slowdown.empty() ? 1.0 : config.slowdown[w];
+    const double slowdown = config.slowdown_of(w);
     workers.push_back({std::move(sampler), std::move(ws),
                        ComputeTimes(config.compute_time, sgd.seed, w, slowdown),
                        std::vector<float>(model.size()), {}, 0});
   }
   if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
-    std::vector<float> gradient(model.size());
-    for (std::size_t w = 0; w < n; ++w) {
-      MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, (1u << 20) + w);
-      objective.loss_grad(model.data(), data, sampler.next(), gradient.data(), workers[w].workspace);
-      policy->seed_gradient(w, gradient.data());
-    }
+    warm_start(*policy, objective, data, shards, sgd, model.data());
   }
 
   std::priority_queue<Event, std::vector<Event>, std::greater<>> events;
@@ -124,22 +121,13 @@ Progress train_virtual(const Objective& objective, const Dataset& data,
     events.pop();
     run.virtual_now = event.time;
     VirtualWorker& worker = workers[event.worker];
-    if (!std::isfinite(worker.header.loss)) {
-      throw Error("training diverged: worker " + std::to_string(event.worker) +
-                  " computed a non-finite loss at server step " + std::to_string(version) +
-                  "; lower the learning rate");
-    }
+    TrainingDiverged::check(worker.header.loss, version, event.worker);
     pending.push_back({worker.gradient.data(), &worker.header});
     if (pending.size() < round) continue;  // sync: the round is not complete
 
     const auto lr = static_cast<float>(run.learning_rate(version, samples));
     for (const Arrival& a : pending) {
-      const std::uint64_t tau = version - a.header->model_version;
-      counters.staleness_sum.fetch_add(tau, std::memory_order_relaxed);
-      counters.raise_staleness_max(tau);
-      counters.staleness_count.fetch_add(1, std::memory_order_relaxed);
-      counters.loss_sum.fetch_add(a.header->loss, std::memory_order_relaxed);
-      counters.arrivals[a.header->worker].fetch_add(1, std::memory_order_relaxed);
+      counters.record(a.header->worker, version - a.header->model_version, a.header->loss);
       samples += a.header->samples;
     }
     const std::uint64_t steps = policy->apply(pending, model.data(), next_model.data(), lr);

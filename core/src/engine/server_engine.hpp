@@ -25,6 +25,8 @@
 #include "engine/model_pool.hpp"
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
+#include "engine/straggler.hpp"
+#include "common/threads.hpp"
 #include "data/minibatch_sampler.hpp"
 
 namespace dude::engine {
@@ -79,7 +81,7 @@ class ServerEngine {
   template <class Body>
   void guarded(std::size_t thread, Body&& body) {
     try {
-      if (run_.config.pin_threads) pin_to_core(thread == workers_ ? 0 : thread + 1);
+      if (run_.config.pin_threads) detail::pin_to_core(thread == workers_ ? 0 : thread + 1);
       body();
     } catch (...) {
       run_.fail(thread, std::current_exception());
@@ -92,7 +94,7 @@ class ServerEngine {
     const SgdConfig& sgd = run_.config.sgd;
     MinibatchSampler sampler(shards_[w], sgd.batch, sgd.batch_order, sgd.seed, w);
     Workspace ws = objective_.make_workspace(sampler.batch(), !data_.is_sparse());
-    const double slowdown = run_.config.slowdown.empty() ? 1.0 : run_.config.slowdown[w];
+    const double slowdown = run_.config.slowdown_of(w);
     Slot& slot = *slots_[w];
     std::uint64_t sequence = 0;
     while (!run_.stopping()) {
@@ -107,12 +109,7 @@ class ServerEngine {
       header.model_version = model.version;
       header.sequence = ++sequence;
       header.loss = loss;
-      if (slowdown > 1.0) {
-        // A straggler posts `slowdown` times less often: it waits (slowdown - 1) times what
-        // the gradient took.
-        const auto took = std::chrono::steady_clock::now() - started;
-        wait_until(run_, started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(took * slowdown));
-      }
+      straggle(run_, started, slowdown);
       slot.publish();
       // While its post waits for the server, the worker folds chunks of the current round.
       slot.wait_until_consumed(spin_polls_, [this] { return team_.help(); });
@@ -149,22 +146,13 @@ class ServerEngine {
       const std::span<const Arrival> applied(arrivals.data(), use);
 
       std::uint64_t batch_samples = 0;
-      double batch_loss = 0;
       for (std::size_t m = 0; m < use; ++m) {
         const GradientHeader& h = *applied[m].header;
-        if (!std::isfinite(h.loss)) {
-          throw Error("training diverged: worker " + std::to_string(h.worker) +
-                      " computed a non-finite loss at server step " + std::to_string(version) +
-                      "; lower the learning rate");
-        }
+        TrainingDiverged::check(h.loss, version, h.worker);
         // Model delay: steps the server took between the model the gradient was computed at
         // and the step that applies it.
-        const std::uint64_t tau = version + (round == 0 ? m : 0) - h.model_version;
-        counters.staleness_sum.fetch_add(tau, std::memory_order_relaxed);
-        counters.raise_staleness_max(tau);
-        counters.arrivals[h.worker].fetch_add(1, std::memory_order_relaxed);
+        counters.record(h.worker, version + (round == 0 ? m : 0) - h.model_version, h.loss);
         batch_samples += h.samples;
-        batch_loss += h.loss;
       }
       const auto lr = static_cast<float>(run_.learning_rate(version, samples));
       const float* x_in = pool_.current();
@@ -178,8 +166,6 @@ class ServerEngine {
         pool_.publish(version);
       }
       samples += batch_samples;
-      counters.staleness_count.fetch_add(use, std::memory_order_relaxed);
-      counters.loss_sum.fetch_add(batch_loss, std::memory_order_relaxed);
       counters.samples.store(samples, std::memory_order_relaxed);
       counters.steps.store(version, std::memory_order_relaxed);
       for (const Arrival& a : arrivals) slots_[a.header->worker]->release();

@@ -5,6 +5,7 @@
 #include <functional>
 
 #include "dude/errors.hpp"
+#include "common/parse_text.hpp"
 #include "dude/kernels.hpp"
 #include "model/objective_impl.hpp"
 
@@ -26,20 +27,13 @@ ModelSpec ModelSpec::parse(std::string_view text) {
                       "': expected logreg, softmax or mlp:W1[,W2...]");
   }
   spec.kind = Kind::Mlp;
-  std::string_view widths = text.substr(prefix.size());
-  while (true) {
-    const std::size_t comma = widths.find(',');
-    const std::string_view token = widths.substr(0, comma);
-    std::uint32_t width = 0;
-    const auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), width);
-    if (ec != std::errc() || end != token.data() + token.size() || width == 0 ||
-        width > (1u << 20)) {
+  for (const std::string_view token : detail::split_commas(text.substr(prefix.size()))) {
+    const std::uint32_t width = detail::parse_whole<std::uint32_t>(token).value_or(0);
+    if (width == 0 || width > (1u << 20)) {
       throw ConfigError("model spec '" + std::string(text) + "': hidden width '" +
                         std::string(token) + "' is not an integer in [1, 1048576]");
     }
     spec.hidden.push_back(width);
-    if (comma == std::string_view::npos) break;
-    widths = widths.substr(comma + 1);
   }
   return spec;
 }

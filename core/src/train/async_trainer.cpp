@@ -1,17 +1,20 @@
 // train_async: partitions the data, starts the engine for the chosen algorithm, and turns its
 // counters into progress points on the calling thread (the monitor), which also evaluates
 // snapshots of the model while training goes on.
-#include <charconv>
 #include <cstdio>
 #include <thread>
 
 #include "dude/async.hpp"
 #include "dude/errors.hpp"
+#include "common/parse_text.hpp"
 #include "engine/gradient_slot.hpp"
 #include "engine/hogwild_engine.hpp"
 #include "engine/policy.hpp"
 #include "engine/server_engine.hpp"
+#include "engine/eval_schedule.hpp"
+#include "engine/progress_reporter.hpp"
 #include "engine/replay.hpp"
+#include "engine/warm_start.hpp"
 #include "data/minibatch_sampler.hpp"
 
 namespace dude {
@@ -33,10 +36,9 @@ AlgorithmSpec AlgorithmSpec::parse(std::string_view text) {
   }
   const std::string_view prefix = "fedbuff:";
   if (text.substr(0, prefix.size()) == prefix) {
-    const std::string_view k = text.substr(prefix.size());
-    std::uint32_t buffer = 0;
-    const auto [end, ec] = std::from_chars(k.data(), k.data() + k.size(), buffer);
-    if (ec == std::errc() && end == k.data() + k.size() && buffer >= 1) {
+    const std::uint32_t buffer =
+        detail::parse_whole<std::uint32_t>(text.substr(prefix.size())).value_or(0);
+    if (buffer >= 1) {
       spec.kind = Kind::FedBuff;
       spec.buffer = buffer;
       return spec;
@@ -80,10 +82,8 @@ ComputeTime ComputeTime::parse(std::string_view text) {
   }
   const std::string_view prefix = "normal:";
   if (text.substr(0, prefix.size()) == prefix) {
-    const std::string_view value = text.substr(prefix.size());
-    double sigma = 0;
-    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), sigma);
-    if (ec == std::errc() && end == value.data() + value.size() && sigma > 0 && sigma <= 10) {
+    const double sigma = detail::parse_whole<double>(text.substr(prefix.size())).value_or(0);
+    if (sigma > 0 && sigma <= 10) {
       t.kind = Kind::Normal;
       t.sigma = sigma;
       return t;
@@ -184,21 +184,6 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective, cons
   return last;
 }
 
-/// DuDe's warm start: every worker's gradient at the initial model, on a minibatch of its own
-/// shard drawn from a stream the workers do not use.
-void warm_start(engine::ServerPolicy& policy, const Objective& objective, const Dataset& data,
-                const std::vector<std::vector<std::uint32_t>>& shards, const SgdConfig& sgd,
-                const float* params) {
-  std::vector<float> gradient(objective.num_params());
-  for (std::size_t w = 0; w < shards.size(); ++w) {
-    MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed,
-                             /*stream=*/(1u << 20) + w);
-    Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
-    objective.loss_grad(params, data, sampler.next(), gradient.data(), ws);
-    policy.seed_gradient(w, gradient.data());
-  }
-}
-
 template <class Slot>
 Progress run_server(const Objective& objective, const Dataset& data,
                     const std::vector<std::vector<std::uint32_t>>& shards, const Subset* test,
@@ -209,7 +194,7 @@ Progress run_server(const Objective& objective, const Dataset& data,
   const std::unique_ptr<engine::ServerPolicy> policy =
       engine::make_policy(config.algorithm, config.workers, objective.num_params());
   if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
-    warm_start(*policy, objective, data, shards, config.sgd, params);
+    engine::warm_start(*policy, objective, data, shards, config.sgd, params);
   }
   engine::ServerEngine<Slot> server(objective, data, shards, run, *policy, params);
   return monitor(server, run, objective, test, on_progress, stop, params, threads);

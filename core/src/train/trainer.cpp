@@ -116,10 +116,7 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
     const double lr = learning_rate(config, static_cast<double>(p.samples) / static_cast<double>(n),
                                     fraction_done());
     const double loss = objective.loss_grad(params, data, rows, grad.data(), ws);
-    if (!std::isfinite(loss)) {
-      throw Error("training diverged at step " + std::to_string(p.steps) +
-                  " (loss is not finite); lower the learning rate");
-    }
+    TrainingDiverged::check(loss, p.steps, std::nullopt);
     kernels::axpy(static_cast<float>(-lr), grad.data(), params, grad.size());
     p.lr = lr;
     ++p.steps;

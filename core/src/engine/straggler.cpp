@@ -1,9 +1,6 @@
-#include <pthread.h>
-#include <sched.h>
-
 #include <thread>
 
-#include "engine/run_state.hpp"
+#include "engine/straggler.hpp"
 
 namespace dude::engine {
 
@@ -22,14 +19,6 @@ void wait_until(const RunState& run, std::chrono::steady_clock::time_point deadl
       std::this_thread::yield();
     }
   }
-}
-
-void pin_to_core(std::size_t core) {
-  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(static_cast<int>(core % cores), &set);
-  pthread_setaffinity_np(pthread_self(), sizeof set, &set);  // best effort: ignore failure
 }
 
 }  // namespace dude::engine

@@ -1,0 +1,19 @@
+#include "engine/warm_start.hpp"
+
+#include "data/minibatch_sampler.hpp"
+
+namespace dude::engine {
+
+void warm_start(ServerPolicy& policy, const Objective& objective, const Dataset& data,
+                const std::vector<std::vector<std::uint32_t>>& shards, const SgdConfig& sgd,
+                const float* params) {
+  std::vector<float> gradient(objective.num_params());
+  for (std::size_t w = 0; w < shards.size(); ++w) {
+    MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, kWarmStartStream + w);
+    Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
+    objective.loss_grad(params, data, sampler.next(), gradient.data(), ws);
+    policy.seed_gradient(w, gradient.data());
+  }
+}
+
+}  // namespace dude::engine
