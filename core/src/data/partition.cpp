@@ -158,73 +158,75 @@ std::string PartitionSpec::to_string() const {
   return "?";
 }
 
-std::vector<std::vector<std::uint32_t>> partition_rows(const Dataset& data,
-                                                       std::span<const std::uint32_t> rows,
-                                                       std::size_t workers,
-                                                       const PartitionSpec& spec,
-                                                       std::uint64_t seed) {
+namespace {
+
+/// Every check partition_rows makes before dealing: the spec, the row ids, K against the
+/// classes, and at least one row per worker.
+void check_partition(const Dataset& data, std::span<const std::uint32_t> rows, std::size_t workers,
+                     const PartitionSpec& spec) {
   const std::string name = spec.to_string();
   if (workers == 0) throw ConfigError("partition '" + name + "': workers must be at least 1");
   check_spec(spec);
   check_rows(data, rows, ("partition '" + name + "'").c_str());
-  const std::uint32_t classes = data.classes();
-  if (spec.kind == PartitionSpec::Kind::Label && spec.classes_per_worker > classes) {
+  if (spec.kind == PartitionSpec::Kind::Label && spec.classes_per_worker > data.classes()) {
     throw ConfigError("partition '" + name + "': K = " + std::to_string(spec.classes_per_worker) +
-                      " exceeds the " + std::to_string(classes) + " classes of the data");
+                      " exceeds the " + std::to_string(data.classes()) + " classes of the data");
   }
   if (rows.size() < workers) {
     throw ConfigError("partition '" + name + "': " + std::to_string(rows.size()) +
                       " rows cannot give each of " + std::to_string(workers) +
                       " workers a row; use fewer workers");
   }
+}
 
-  // Work from the sorted rows so that the order they were given in does not matter.
-  std::vector<std::uint32_t> sorted(rows.begin(), rows.end());
-  std::sort(sorted.begin(), sorted.end());
-  std::vector<std::vector<std::uint32_t>> shards(workers);
+using Shards = std::vector<std::vector<std::uint32_t>>;
 
-  if (spec.kind == PartitionSpec::Kind::Iid) {
-    Rng rng(seed, kIidStream);
-    rng.shuffle(std::span<std::uint32_t>(sorted));
-    std::vector<std::size_t> everyone(workers);
-    for (std::size_t w = 0; w < workers; ++w) everyone[w] = w;
-    deal_evenly(sorted, everyone, shards);
-  } else {
-    // The rows of each class, ascending.
-    std::vector<std::vector<std::uint32_t>> by_class(classes);
-    for (const std::uint32_t r : sorted) by_class[data.label(r)].push_back(r);
+void deal_iid(std::vector<std::uint32_t> rows, std::uint64_t seed, Shards& shards) {
+  Rng rng(seed, kIidStream);
+  rng.shuffle(std::span<std::uint32_t>(rows));
+  std::vector<std::size_t> everyone(shards.size());
+  for (std::size_t w = 0; w < shards.size(); ++w) everyone[w] = w;
+  deal_evenly(rows, everyone, shards);
+}
 
-    if (spec.kind == PartitionSpec::Kind::Label) {
-      const std::uint64_t k = spec.classes_per_worker;
-      std::vector<std::vector<std::size_t>> holders(classes);  // ascending worker ids
-      for (std::size_t w = 0; w < workers; ++w) {
-        const std::uint64_t first = (static_cast<std::uint64_t>(w % classes) * k) % classes;
-        for (std::uint64_t j = 0; j < k; ++j) holders[(first + j) % classes].push_back(w);
-      }
-      Rng rng(seed, kLabelStream);
-      for (std::uint32_t c = 0; c < classes; ++c) {
-        if (holders[c].empty()) continue;  // no worker holds this class: its rows are dropped
-        rng.shuffle(std::span<std::uint32_t>(by_class[c]));
-        deal_evenly(by_class[c], holders[c], shards);
-      }
-    } else {
-      Rng rng(seed, kDirichletStream);
-      for (std::uint32_t c = 0; c < classes; ++c) {
-        const std::vector<double> share = dirichlet_proportions(rng, workers, spec.alpha);
-        auto& ids = by_class[c];
-        rng.shuffle(std::span<std::uint32_t>(ids));
-        const std::vector<std::size_t> sizes = sizes_for(share, ids.size());
-        std::size_t at = 0;
-        for (std::size_t w = 0; w < workers; ++w) {
-          shards[w].insert(shards[w].end(), ids.begin() + static_cast<std::ptrdiff_t>(at),
-                           ids.begin() + static_cast<std::ptrdiff_t>(at + sizes[w]));
-          at += sizes[w];
-        }
-      }
+/// label:K: worker w holds classes (w*K + j) mod C; each class is dealt evenly over its
+/// holders, in worker order.
+void deal_by_label(std::vector<std::vector<std::uint32_t>> by_class, std::uint64_t k,
+                   std::uint64_t seed, Shards& shards) {
+  const std::size_t classes = by_class.size();
+  std::vector<std::vector<std::size_t>> holders(classes);  // ascending worker ids
+  for (std::size_t w = 0; w < shards.size(); ++w) {
+    const std::uint64_t first = (static_cast<std::uint64_t>(w % classes) * k) % classes;
+    for (std::uint64_t j = 0; j < k; ++j) holders[(first + j) % classes].push_back(w);
+  }
+  Rng rng(seed, kLabelStream);
+  for (std::size_t c = 0; c < classes; ++c) {
+    if (holders[c].empty()) continue;  // no worker holds this class: its rows are dropped
+    rng.shuffle(std::span<std::uint32_t>(by_class[c]));
+    deal_evenly(by_class[c], holders[c], shards);
+  }
+}
+
+/// dirichlet:ALPHA: each class is cut in proportions drawn from Dirichlet(ALPHA).
+void deal_by_dirichlet(std::vector<std::vector<std::uint32_t>> by_class, double alpha,
+                       std::uint64_t seed, Shards& shards) {
+  Rng rng(seed, kDirichletStream);
+  for (auto& ids : by_class) {
+    const std::vector<double> share = dirichlet_proportions(rng, shards.size(), alpha);
+    rng.shuffle(std::span<std::uint32_t>(ids));
+    const std::vector<std::size_t> sizes = sizes_for(share, ids.size());
+    std::size_t at = 0;
+    for (std::size_t w = 0; w < shards.size(); ++w) {
+      shards[w].insert(shards[w].end(), ids.begin() + static_cast<std::ptrdiff_t>(at),
+                       ids.begin() + static_cast<std::ptrdiff_t>(at + sizes[w]));
+      at += sizes[w];
     }
   }
+}
 
-  for (std::size_t w = 0; w < workers; ++w) {
+/// Throws when a worker got no rows: it could not compute a gradient.
+void check_no_empty_shard(const Shards& shards, const PartitionSpec& spec) {
+  for (std::size_t w = 0; w < shards.size(); ++w) {
     if (!shards[w].empty()) continue;
     std::string hint;
     switch (spec.kind) {
@@ -234,9 +236,35 @@ std::vector<std::vector<std::uint32_t>> partition_rows(const Dataset& data,
         break;
       case PartitionSpec::Kind::Dirichlet: hint = "use a larger alpha or fewer workers"; break;
     }
-    throw ConfigError("partition '" + name + "' leaves worker " + std::to_string(w) + " of " +
-                      std::to_string(workers) + " without rows; " + hint);
+    throw ConfigError("partition '" + spec.to_string() + "' leaves worker " + std::to_string(w) +
+                      " of " + std::to_string(shards.size()) + " without rows; " + hint);
   }
+}
+
+}  // namespace
+
+std::vector<std::vector<std::uint32_t>> partition_rows(const Dataset& data,
+                                                       std::span<const std::uint32_t> rows,
+                                                       std::size_t workers,
+                                                       const PartitionSpec& spec,
+                                                       std::uint64_t seed) {
+  check_partition(data, rows, workers, spec);
+  // Work from the sorted rows so that the order they were given in does not matter.
+  std::vector<std::uint32_t> sorted(rows.begin(), rows.end());
+  std::sort(sorted.begin(), sorted.end());
+  Shards shards(workers);
+  if (spec.kind == PartitionSpec::Kind::Iid) {
+    deal_iid(std::move(sorted), seed, shards);
+  } else {
+    std::vector<std::vector<std::uint32_t>> by_class(data.classes());  // each ascending
+    for (const std::uint32_t r : sorted) by_class[data.label(r)].push_back(r);
+    if (spec.kind == PartitionSpec::Kind::Label) {
+      deal_by_label(std::move(by_class), spec.classes_per_worker, seed, shards);
+    } else {
+      deal_by_dirichlet(std::move(by_class), spec.alpha, seed, shards);
+    }
+  }
+  check_no_empty_shard(shards, spec);
   for (auto& shard : shards) std::sort(shard.begin(), shard.end());
   return shards;
 }

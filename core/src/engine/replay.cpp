@@ -64,6 +64,118 @@ struct Event {
   }
 };
 
+/// The policy the replay applies: hogwild's updates land whole at their arrival on a virtual
+/// clock, which is asgd's rule.
+AlgorithmSpec replay_rule(AlgorithmSpec algorithm) {
+  if (algorithm.kind == AlgorithmSpec::Kind::Hogwild) algorithm.kind = AlgorithmSpec::Kind::Asgd;
+  return algorithm;
+}
+
+/// One deterministic run: the virtual workers, their pending arrivals in time order, and the
+/// server's model.
+class Replay {
+ public:
+  Replay(const Objective& objective, const Dataset& data,
+         const std::vector<std::vector<std::uint32_t>>& shards, const Subset* test,
+         const AsyncConfig& config, const float* params, std::size_t train_rows)
+      : objective_(objective),
+        data_(data),
+        run_(config, train_rows, 1),
+        reporter_(run_, objective, test),
+        policy_(make_policy(replay_rule(config.algorithm), shards.size(), objective.num_params())),
+        model_(params, params + objective.num_params()),
+        next_model_(model_.size()),
+        schedule_(config.sgd.eval_every, run_.budget.rows) {
+    const SgdConfig& sgd = config.sgd;
+    workers_.reserve(shards.size());
+    for (std::size_t w = 0; w < shards.size(); ++w) {
+      MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
+      Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
+      workers_.push_back({std::move(sampler), std::move(ws),
+                          ComputeTimes(config.compute_time, sgd.seed, w, config.slowdown_of(w)),
+                          std::vector<float>(model_.size()), {}, 0});
+    }
+    if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
+      warm_start(*policy_, objective, data, shards, sgd, model_.data());
+    }
+  }
+
+  /// Handles arrivals until the budget is spent, `stop` is set or (never, in practice) the
+  /// events run out; copies the model into `params` and returns the final point.
+  Progress run(float* params, const ProgressCallback& on_progress, const std::atomic<bool>* stop) {
+    for (std::size_t w = 0; w < workers_.size(); ++w) start(w, 0.0);
+    const Budget& budget = run_.budget;
+    while (!events_.empty() && !(stop != nullptr && stop->load(std::memory_order_relaxed))) {
+      const Event event = events_.top();
+      if (budget.seconds > 0 && event.time > budget.seconds) break;
+      events_.pop();
+      run_.virtual_now = event.time;
+      VirtualWorker& worker = workers_[event.worker];
+      TrainingDiverged::check(worker.header.loss, version_, event.worker);
+      pending_.push_back({worker.gradient.data(), &worker.header});
+      if (pending_.size() < policy_->round_size()) continue;  // sync: the round is not complete
+      apply_pending();
+      if (budget.spent(version_, samples_)) break;
+      if (schedule_.due(version_, samples_)) {
+        const Progress p = reporter_.point(true, version_, model_.data());
+        if (on_progress) on_progress(p);
+        schedule_.advance(version_, samples_);
+      }
+      for (const Arrival& a : pending_) start(a.header->worker, event.time);
+      pending_.clear();
+    }
+    std::copy(model_.begin(), model_.end(), params);
+    Progress last = reporter_.point(true, version_, model_.data());
+    last.final = true;
+    if (on_progress) on_progress(last);
+    return last;
+  }
+
+ private:
+  /// Worker w computes its next gradient on the current model; it arrives after its compute
+  /// time.
+  void start(std::size_t w, double now) {
+    VirtualWorker& worker = workers_[w];
+    const auto rows = worker.sampler.next();
+    const double loss =
+        objective_.loss_grad(model_.data(), data_, rows, worker.gradient.data(), worker.workspace);
+    worker.header = {static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(rows.size()),
+                     version_, ++worker.sequence, loss};
+    events_.push({now + worker.times.next(), static_cast<std::uint32_t>(w)});
+  }
+
+  /// The server's step: accounts for the pending arrivals and applies them.
+  void apply_pending() {
+    RunCounters& counters = run_.counters;
+    const auto lr = static_cast<float>(run_.learning_rate(version_, samples_));
+    for (const Arrival& a : pending_) {
+      counters.record(a.header->worker, version_ - a.header->model_version, a.header->loss);
+      samples_ += a.header->samples;
+    }
+    const std::uint64_t steps = policy_->apply(pending_, model_.data(), next_model_.data(), lr);
+    if (steps > 0) {
+      version_ += steps;
+      model_.swap(next_model_);
+    }
+    counters.samples.store(samples_, std::memory_order_relaxed);
+    counters.steps.store(version_, std::memory_order_relaxed);
+  }
+
+  const Objective& objective_;
+  const Dataset& data_;
+  RunState run_;
+  ProgressReporter reporter_;
+  const std::unique_ptr<ServerPolicy> policy_;
+  std::vector<float> model_;
+  std::vector<float> next_model_;
+  std::uint64_t version_ = 0;  // server steps so far
+  std::uint64_t samples_ = 0;  // rows in the applied gradients
+  std::vector<VirtualWorker> workers_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+  std::vector<Arrival> pending_;  // the arrivals of the round so far (sync: up to n)
+  EvalSchedule schedule_;
+};
+
 }  // namespace
 
 Progress train_virtual(const Objective& objective, const Dataset& data,
@@ -71,87 +183,8 @@ Progress train_virtual(const Objective& objective, const Dataset& data,
                        const AsyncConfig& config, float* params,
                        const ProgressCallback& on_progress, const std::atomic<bool>* stop,
                        std::size_t train_rows) {
-  const std::size_t n = shards.size();
-  const SgdConfig& sgd = config.sgd;
-  RunState run(config, train_rows, 1);
-  ProgressReporter reporter(run, objective, test);
-  RunCounters& counters = run.counters;
-  // Hogwild's updates land whole at their arrival on a virtual clock: asgd's rule.
-  AlgorithmSpec rule = config.algorithm;
-  if (rule.kind == AlgorithmSpec::Kind::Hogwild) rule.kind = AlgorithmSpec::Kind::Asgd;
-  const std::unique_ptr<ServerPolicy> policy = make_policy(rule, n, objective.num_params());
-  const std::size_t round = policy->round_size();
-
-  std::vector<float> model(params, params + objective.num_params());
-  std::vector<float> next_model(model.size());
-  std::uint64_t version = 0, samples = 0;
-
-  std::vector<VirtualWorker> workers;
-  workers.reserve(n);
-  for (std::size_t w = 0; w < n; ++w) {
-    MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
-    Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
-    const double slowdown = config.slowdown_of(w);
-    workers.push_back({std::move(sampler), std::move(ws),
-                       ComputeTimes(config.compute_time, sgd.seed, w, slowdown),
-                       std::vector<float>(model.size()), {}, 0});
-  }
-  if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
-    warm_start(*policy, objective, data, shards, sgd, model.data());
-  }
-
-  std::priority_queue<Event, std::vector<Event>, std::greater<>> events;
-  auto start = [&](std::size_t w, double now) {
-    VirtualWorker& worker = workers[w];
-    const auto rows = worker.sampler.next();
-    const double loss = objective.loss_grad(model.data(), data, rows, worker.gradient.data(), worker.workspace);
-    worker.header = {static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(rows.size()), version,
-                     ++worker.sequence, loss};
-    events.push({now + worker.times.next(), static_cast<std::uint32_t>(w)});
-  };
-  for (std::size_t w = 0; w < n; ++w) start(w, 0.0);
-
-  const Budget& budget = run.budget;
-  EvalSchedule schedule(sgd.eval_every, budget.rows);
-  std::vector<Arrival> pending;  // sync: the arrivals of the round so far
-  while (!events.empty()) {
-    if (stop != nullptr && stop->load(std::memory_order_relaxed)) break;
-    const Event event = events.top();
-    if (budget.seconds > 0 && event.time > budget.seconds) break;
-    events.pop();
-    run.virtual_now = event.time;
-    VirtualWorker& worker = workers[event.worker];
-    TrainingDiverged::check(worker.header.loss, version, event.worker);
-    pending.push_back({worker.gradient.data(), &worker.header});
-    if (pending.size() < round) continue;  // sync: the round is not complete
-
-    const auto lr = static_cast<float>(run.learning_rate(version, samples));
-    for (const Arrival& a : pending) {
-      counters.record(a.header->worker, version - a.header->model_version, a.header->loss);
-      samples += a.header->samples;
-    }
-    const std::uint64_t steps = policy->apply(pending, model.data(), next_model.data(), lr);
-    if (steps > 0) {
-      version += steps;
-      model.swap(next_model);
-    }
-    counters.samples.store(samples, std::memory_order_relaxed);
-    counters.steps.store(version, std::memory_order_relaxed);
-    if (budget.spent(version, samples)) break;
-
-    if (schedule.due(version, samples)) {
-      const Progress p = reporter.point(true, version, model.data());
-      if (on_progress) on_progress(p);
-      schedule.advance(version, samples);
-    }
-    for (const Arrival& a : pending) start(a.header->worker, event.time);
-    pending.clear();
-  }
-  std::copy(model.begin(), model.end(), params);
-  Progress last = reporter.point(true, version, model.data());
-  last.final = true;
-  if (on_progress) on_progress(last);
-  return last;
+  Replay replay(objective, data, shards, test, config, params, train_rows);
+  return replay.run(params, on_progress, stop);
 }
 
 }  // namespace dude::engine

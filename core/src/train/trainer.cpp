@@ -57,6 +57,81 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+/// One single-thread run: the clock, the progress point, and the loss since the last
+/// evaluation.
+class SgdRun {
+ public:
+  SgdRun(const Objective& objective, const Subset& train, const Subset* test,
+         const SgdConfig& config, float* params, const ProgressCallback& on_progress)
+      : objective_(objective), test_(test), config_(config), params_(params),
+        on_progress_(on_progress), rows_(train.rows.size()),
+        total_samples_(config.epochs * static_cast<double>(train.rows.size())) {}
+
+  double fraction_done() const {
+    if (config_.steps > 0) return static_cast<double>(p_.steps) / static_cast<double>(config_.steps);
+    if (config_.epochs > 0) return static_cast<double>(p_.samples) / total_samples_;
+    return seconds_since(start_) / config_.seconds;
+  }
+  double epochs_done() const { return static_cast<double>(p_.samples) / static_cast<double>(rows_); }
+  std::uint64_t steps() const { return p_.steps; }
+
+  /// Accounts for a step of `samples` rows taken at rate `lr` with minibatch loss `loss`.
+  void stepped(double lr, std::size_t samples, double loss) {
+    p_.lr = lr;
+    ++p_.steps;
+    p_.samples += samples;
+    loss_since_eval_ += loss;
+    ++steps_since_eval_;
+  }
+
+  /// An evaluation point when due every `eval_every` steps, else a tick when one is due.
+  void report_if_due(std::uint64_t eval_every) {
+    if (p_.steps % eval_every == 0) {
+      report(true, false);
+      last_tick_ = p_.wall_seconds;
+    } else if (config_.tick_seconds > 0 && seconds_since(start_) - last_tick_ >= config_.tick_seconds) {
+      report(false, false);
+      last_tick_ = p_.wall_seconds;
+    }
+  }
+
+  /// Sends a point (an evaluation on the test rows, or a tick) and returns it.
+  const Progress& report(bool evaluation, bool final) {
+    p_.evaluation = evaluation;
+    p_.final = final;
+    p_.wall_seconds = seconds_since(start_);
+    p_.epoch = epochs_done();
+    p_.fraction_done = std::min(1.0, fraction_done());
+    if (steps_since_eval_ > 0) p_.train_loss = loss_since_eval_ / static_cast<double>(steps_since_eval_);
+    if (evaluation) {
+      loss_since_eval_ = 0;
+      steps_since_eval_ = 0;
+      if (test_ != nullptr && test_->data != nullptr && !test_->rows.empty()) {
+        const Evaluation e = evaluate(objective_, params_, *test_->data, test_->rows);
+        p_.has_test = true;
+        p_.test_loss = e.loss;
+        p_.test_accuracy = e.accuracy;
+      }
+    }
+    if (on_progress_) on_progress_(p_);
+    return p_;
+  }
+
+ private:
+  const Objective& objective_;
+  const Subset* test_;
+  const SgdConfig& config_;
+  const float* params_;
+  const ProgressCallback& on_progress_;
+  const std::size_t rows_;
+  const double total_samples_;
+  const Clock::time_point start_ = Clock::now();
+  Progress p_;
+  double last_tick_ = 0;
+  double loss_since_eval_ = 0;
+  std::uint64_t steps_since_eval_ = 0;
+};
+
 }  // namespace
 
 Progress train_sgd(const Objective& objective, const Subset& train, const Subset* test,
@@ -65,76 +140,27 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   config.validate();
   if (train.data == nullptr || train.rows.empty()) throw ConfigError("train: no training rows");
   const Dataset& data = *train.data;
-  const std::size_t n = train.rows.size();
   MinibatchSampler sampler(train.rows, config.batch, config.batch_order, config.seed);
-  const std::size_t batch = sampler.batch();
-  const std::size_t steps_per_epoch = (n + batch - 1) / batch;
+  const std::size_t steps_per_epoch = (train.rows.size() + sampler.batch() - 1) / sampler.batch();
   const std::uint64_t eval_every = config.eval_every > 0 ? config.eval_every : steps_per_epoch;
-  const double total_samples = config.epochs * static_cast<double>(n);
-
-  Workspace ws = objective.make_workspace(batch, !data.is_sparse());
+  Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
   std::vector<float> grad(objective.num_params());
 
-  Progress p;
-  const Clock::time_point start = Clock::now();
-  double last_tick = 0;
-  double loss_since_eval = 0;
-  std::uint64_t steps_since_eval = 0;
-
-  auto fraction_done = [&] {
-    if (config.steps > 0) return static_cast<double>(p.steps) / static_cast<double>(config.steps);
-    if (config.epochs > 0) return static_cast<double>(p.samples) / total_samples;
-    return seconds_since(start) / config.seconds;
-  };
-  auto report = [&](bool evaluation, bool final) {
-    p.evaluation = evaluation;
-    p.final = final;
-    p.wall_seconds = seconds_since(start);
-    p.epoch = static_cast<double>(p.samples) / static_cast<double>(n);
-    p.fraction_done = std::min(1.0, fraction_done());
-    if (steps_since_eval > 0) p.train_loss = loss_since_eval / static_cast<double>(steps_since_eval);
-    if (evaluation) {
-      loss_since_eval = 0;
-      steps_since_eval = 0;
-      if (test != nullptr && test->data != nullptr && !test->rows.empty()) {
-        const Evaluation e = evaluate(objective, params, *test->data, test->rows);
-        p.has_test = true;
-        p.test_loss = e.loss;
-        p.test_accuracy = e.accuracy;
-      }
-    }
-    if (on_progress) on_progress(p);
-  };
-
+  SgdRun run(objective, train, test, config, params, on_progress);
   auto finished = [&] {
-    return fraction_done() >= 1.0 || (stop != nullptr && stop->load(std::memory_order_relaxed));
+    return run.fraction_done() >= 1.0 || (stop != nullptr && stop->load(std::memory_order_relaxed));
   };
   while (!finished()) {
     const std::span<const std::uint32_t> rows = sampler.next();
-    const std::size_t take = rows.size();
-
-    const double lr = learning_rate(config, static_cast<double>(p.samples) / static_cast<double>(n),
-                                    fraction_done());
+    const double lr = learning_rate(config, run.epochs_done(), run.fraction_done());
     const double loss = objective.loss_grad(params, data, rows, grad.data(), ws);
-    TrainingDiverged::check(loss, p.steps, std::nullopt);
+    TrainingDiverged::check(loss, run.steps(), std::nullopt);
     kernels::axpy(static_cast<float>(-lr), grad.data(), params, grad.size());
-    p.lr = lr;
-    ++p.steps;
-    p.samples += take;
-    loss_since_eval += loss;
-    ++steps_since_eval;
-
+    run.stepped(lr, rows.size(), loss);
     if (finished()) break;  // the final report below evaluates
-    if (p.steps % eval_every == 0) {
-      report(true, false);
-      last_tick = p.wall_seconds;
-    } else if (config.tick_seconds > 0 && seconds_since(start) - last_tick >= config.tick_seconds) {
-      report(false, false);
-      last_tick = p.wall_seconds;
-    }
+    run.report_if_due(eval_every);
   }
-  report(true, true);
-  return p;
+  return run.report(true, true);
 }
 
 }  // namespace dude
