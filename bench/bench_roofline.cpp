@@ -271,7 +271,7 @@ void objective_step(benchmark::State& state, const char* spec, std::size_t batch
   dude::Workspace ws = objective.make_workspace(batch);
   std::size_t in_cache_cursor = 0;  // the in-cache rows have their own
   std::size_t& pos = order == Order::InCache ? in_cache_cursor : g_cursor;
-  dude::MinibatchSampler contiguous(d.in_storage_order, batch, dude::BatchOrder::Contiguous, 15);
+  dude::detail::MinibatchSampler contiguous(d.in_storage_order, batch, dude::BatchOrder::Contiguous, 15);
   for (auto _ : state) {
     std::span<const std::uint32_t> minibatch;
     if (order == Order::Contiguous) {

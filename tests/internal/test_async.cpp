@@ -95,7 +95,7 @@ TEST_CASE("sync with n workers equals minibatch SGD with batch n*B", "[async]") 
 
   // The same minibatches, concatenated into one batch of n*B rows per step.
   const auto shards = partition_rows(s.data, s.train_rows, kWorkers, config.partition, 4);
-  std::vector<MinibatchSampler> samplers;
+  std::vector<detail::MinibatchSampler> samplers;
   for (std::size_t w = 0; w < kWorkers; ++w) samplers.emplace_back(shards[w], kBatch, dude::BatchOrder::Shuffled, 4, w);
   std::vector<float> reference = initial(s.objective, 4);
   Workspace ws = s.objective.make_workspace(kWorkers * kBatch);

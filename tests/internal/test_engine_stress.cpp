@@ -19,7 +19,7 @@ namespace {
 struct IntegerObjective {
   std::size_t params;
   std::size_t num_params() const { return params; }
-  Workspace make_workspace(std::size_t max_batch, bool) const { return Workspace{{}, max_batch, true}; }
+  Workspace make_workspace(std::size_t, bool) const { return Workspace{}; }
   double loss_grad(const float* model, const Dataset&, std::span<const std::uint32_t> rows,
                    float* grad, Workspace&) const {
     const auto base = static_cast<int>(rows[0] % 17) - 8;

@@ -144,7 +144,7 @@ TEST_CASE("minibatches cover every row once an epoch, in either order", "[traine
   const std::size_t batch = 8, per_epoch = 13;
   for (const BatchOrder order : {BatchOrder::Shuffled, BatchOrder::Contiguous}) {
     INFO("order " << (order == BatchOrder::Shuffled ? "shuffled" : "contiguous"));
-    MinibatchSampler sampler(rows, batch, order, 7);
+    detail::MinibatchSampler sampler(rows, batch, order, 7);
     std::vector<std::vector<std::uint32_t>> epochs;
     for (int e = 0; e < 3; ++e) {
       std::vector<std::uint32_t> seen;

@@ -34,12 +34,25 @@ struct ModelSpec {
   bool operator==(const ModelSpec&) const = default;
 };
 
-/// Scratch memory for one thread's calls into one Objective; make it with
-/// Objective::make_workspace and treat it as opaque.
-struct Workspace {
-  std::vector<float> buffer;
-  std::size_t max_batch = 0;
-  bool dense_input = true;
+namespace detail {
+class ObjectiveImpl;  // the model family behind an Objective (internal)
+}  // namespace detail
+
+/// Scratch memory for one thread's calls into one Objective: make it with
+/// Objective::make_workspace; what it holds is the objective's business.
+class Workspace {
+ public:
+  Workspace() = default;
+  /// The largest minibatch it serves.
+  std::size_t max_batch() const noexcept { return max_batch_; }
+  /// Whether it can hold dense rows (a workspace for sparse rows reads them in place).
+  bool dense_input() const noexcept { return dense_input_; }
+
+ private:
+  friend class Objective;
+  std::vector<float> buffer_;
+  std::size_t max_batch_ = 0;
+  bool dense_input_ = true;
 };
 
 class Objective {
@@ -79,10 +92,8 @@ class Objective {
   void predict(const float* params, const Dataset& data, std::span<const std::uint32_t> rows,
                float* proba, std::uint32_t* classes, Workspace& ws) const;
 
-  class Impl;
-
  private:
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<detail::ObjectiveImpl> impl_;
 };
 
 /// Loss, accuracy and confusion matrix of a model over rows of a data set (parallel).

@@ -16,7 +16,7 @@
 #include <tbb/parallel_for.h>
 #endif
 
-namespace dude {
+namespace dude::detail {
 
 /// Calls body(i) for every i in [0, count), in parallel; body must be safe to run concurrently
 /// for different i.
@@ -29,4 +29,4 @@ void parallel_for(std::size_t count, const Body& body) {
 #endif
 }
 
-}  // namespace dude
+}  // namespace dude::detail

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <span>
 
-namespace dude {
+namespace dude::detail {
 
 /// SplitMix64: seeds and derives independent streams.
 inline std::uint64_t splitmix64(std::uint64_t& state) {
@@ -70,4 +70,4 @@ class Rng {
   std::uint64_t s_[4];
 };
 
-}  // namespace dude
+}  // namespace dude::detail

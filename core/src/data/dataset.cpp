@@ -154,7 +154,7 @@ RowSplit split_rows(std::size_t rows, double holdout_fraction, std::uint64_t see
     throw ConfigError("holdout fraction must be in [0, 1)");
   }
   std::vector<std::uint32_t> order = all_rows(rows);
-  Rng rng(seed, /*stream=*/0x5b117);
+  detail::Rng rng(seed, /*stream=*/0x5b117);
   rng.shuffle(std::span<std::uint32_t>(order));
   const auto held = static_cast<std::size_t>(std::llround(holdout_fraction * static_cast<double>(rows)));
   RowSplit split;

@@ -120,7 +120,7 @@ std::vector<std::uint64_t> join_row_ptr(std::vector<LibsvmChunk>& chunks) {
   }
   std::vector<std::uint64_t> row_ptr(first_row.back() + 1);
   row_ptr[0] = 0;
-  parallel_for(chunks.size(), [&](std::size_t i) {
+  detail::parallel_for(chunks.size(), [&](std::size_t i) {
     const std::vector<std::uint64_t>& local = chunks[i].row_ptr;
     std::transform(local.begin() + 1, local.end(),
                    row_ptr.begin() + static_cast<std::ptrdiff_t>(first_row[i] + 1),

@@ -18,7 +18,7 @@
 #include "dude/trainer.hpp"
 #include "common/rng.hpp"
 
-namespace dude {
+namespace dude::detail {
 
 class MinibatchSampler {
  public:
@@ -83,4 +83,4 @@ class MinibatchSampler {
   std::size_t cursor_;                    // next unvisited row (Shuffled) or run (Contiguous)
 };
 
-}  // namespace dude
+}  // namespace dude::detail

@@ -30,7 +30,7 @@ std::string format_double(double v) {
 }
 
 /// Gamma(shape, 1) for shape >= 1: Marsaglia and Tsang (2000), squeeze test first.
-double gamma_at_least_one(Rng& rng, double shape) {
+double gamma_at_least_one(detail::Rng& rng, double shape) {
   const double d = shape - 1.0 / 3.0;
   const double c = 1.0 / std::sqrt(9.0 * d);
   for (;;) {
@@ -51,7 +51,7 @@ double gamma_at_least_one(Rng& rng, double shape) {
 /// draws. For alpha < 1 a Gamma(alpha) draw is Gamma(alpha + 1) * U^(1/alpha); that power
 /// underflows to 0 for small alpha, so the draws are kept as alpha * log(draw) and only the
 /// ratios to the largest are exponentiated, which never turns every part into 0.
-std::vector<double> dirichlet_proportions(Rng& rng, std::size_t n, double alpha) {
+std::vector<double> dirichlet_proportions(detail::Rng& rng, std::size_t n, double alpha) {
   const bool boost = alpha < 1.0;
   std::vector<double> t(n);
   for (double& ti : t) {
@@ -182,7 +182,7 @@ void check_partition(const Dataset& data, std::span<const std::uint32_t> rows, s
 using Shards = std::vector<std::vector<std::uint32_t>>;
 
 void deal_iid(std::vector<std::uint32_t> rows, std::uint64_t seed, Shards& shards) {
-  Rng rng(seed, kIidStream);
+  detail::Rng rng(seed, kIidStream);
   rng.shuffle(std::span<std::uint32_t>(rows));
   std::vector<std::size_t> everyone(shards.size());
   for (std::size_t w = 0; w < shards.size(); ++w) everyone[w] = w;
@@ -199,7 +199,7 @@ void deal_by_label(std::vector<std::vector<std::uint32_t>> by_class, std::uint64
     const std::uint64_t first = (static_cast<std::uint64_t>(w % classes) * k) % classes;
     for (std::uint64_t j = 0; j < k; ++j) holders[(first + j) % classes].push_back(w);
   }
-  Rng rng(seed, kLabelStream);
+  detail::Rng rng(seed, kLabelStream);
   for (std::size_t c = 0; c < classes; ++c) {
     if (holders[c].empty()) continue;  // no worker holds this class: its rows are dropped
     rng.shuffle(std::span<std::uint32_t>(by_class[c]));
@@ -210,7 +210,7 @@ void deal_by_label(std::vector<std::vector<std::uint32_t>> by_class, std::uint64
 /// dirichlet:ALPHA: each class is cut in proportions drawn from Dirichlet(ALPHA).
 void deal_by_dirichlet(std::vector<std::vector<std::uint32_t>> by_class, double alpha,
                        std::uint64_t seed, Shards& shards) {
-  Rng rng(seed, kDirichletStream);
+  detail::Rng rng(seed, kDirichletStream);
   for (auto& ids : by_class) {
     const std::vector<double> share = dirichlet_proportions(rng, shards.size(), alpha);
     rng.shuffle(std::span<std::uint32_t>(ids));

@@ -74,7 +74,7 @@ class HogwildEngine {
 
   void work(std::size_t w) {
     const SgdConfig& sgd = run_.config.sgd;
-    MinibatchSampler sampler(shards_[w], sgd.batch, sgd.batch_order, sgd.seed, w);
+    detail::MinibatchSampler sampler(shards_[w], sgd.batch, sgd.batch_order, sgd.seed, w);
     Workspace ws = objective_.make_workspace(sampler.batch(), !data_.is_sparse());
     AlignedFloats model(params_), grad(params_);
     const double slowdown = run_.config.slowdown_of(w);

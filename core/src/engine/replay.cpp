@@ -43,12 +43,12 @@ class ComputeTimes {
 
  private:
   ComputeTime kind_;
-  Rng rng_;
+  detail::Rng rng_;
   double slowdown_;
 };
 
 struct VirtualWorker {
-  MinibatchSampler sampler;
+  detail::MinibatchSampler sampler;
   Workspace workspace;
   ComputeTimes times;
   std::vector<float> gradient;  // computed at the start, delivered at the arrival
@@ -89,7 +89,7 @@ class Replay {
     const SgdConfig& sgd = config.sgd;
     workers_.reserve(shards.size());
     for (std::size_t w = 0; w < shards.size(); ++w) {
-      MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
+      detail::MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
       Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
       workers_.push_back({std::move(sampler), std::move(ws),
                           ComputeTimes(config.compute_time, sgd.seed, w, config.slowdown_of(w)),

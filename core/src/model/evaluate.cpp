@@ -20,7 +20,7 @@ Evaluation evaluate(const Objective& objective, const float* params, const Datas
   std::vector<std::uint32_t> predicted(with_confusion ? rows.size() : 0);
   tbb::enumerable_thread_specific<Workspace> workspaces(
       [&] { return objective.make_workspace(kBlock, !data.is_sparse()); });
-  parallel_for(blocks, [&](std::size_t b) {
+  detail::parallel_for(blocks, [&](std::size_t b) {
     const std::size_t begin = b * kBlock;
     const auto block = rows.subspan(begin, std::min(kBlock, rows.size() - begin));
     Workspace& ws = workspaces.local();

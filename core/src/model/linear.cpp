@@ -13,10 +13,10 @@ namespace {
 /// log(1 + exp(t)) without overflow.
 double softplus(double t) { return t > 0 ? t + std::log1p(std::exp(-t)) : std::log1p(std::exp(t)); }
 
-class BinaryLogistic final : public Objective::Impl {
+class BinaryLogistic final : public detail::ObjectiveImpl {
  public:
   BinaryLogistic(std::size_t features, float l2)
-      : Impl(ModelSpec{ModelSpec::Kind::LogReg, {}}, features, 2, l2) {}
+      : ObjectiveImpl(ModelSpec{ModelSpec::Kind::LogReg, {}}, features, 2, l2) {}
 
   std::size_t num_params() const override { return features + 1; }
   std::size_t workspace_floats(std::size_t, bool) const override { return 0; }
@@ -107,7 +107,7 @@ class BinaryLogistic final : public Objective::Impl {
 
 }  // namespace
 
-std::unique_ptr<Objective::Impl> make_binary_logistic(std::size_t features, float l2) {
+std::unique_ptr<detail::ObjectiveImpl> detail::make_binary_logistic(std::size_t features, float l2) {
   return std::make_unique<BinaryLogistic>(features, l2);
 }
 

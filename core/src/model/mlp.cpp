@@ -16,10 +16,10 @@
 namespace dude {
 namespace {
 
-class Network final : public Objective::Impl {
+class Network final : public detail::ObjectiveImpl {
  public:
   Network(ModelSpec spec_in, std::size_t features_in, std::uint32_t classes_in, float l2_in)
-      : Impl(std::move(spec_in), features_in, classes_in, l2_in) {
+      : ObjectiveImpl(std::move(spec_in), features_in, classes_in, l2_in) {
     dims_.push_back(features);
     for (const std::uint32_t width : spec.hidden) dims_.push_back(width);
     dims_.push_back(classes);
@@ -51,7 +51,7 @@ class Network final : public Objective::Impl {
   void init_params(float* params, std::uint64_t seed) const override {
     std::fill(params, params + num_params_, 0.0f);
     if (layers() == 1) return;  // softmax regression: zeros are the natural start (convex)
-    Rng rng(seed, /*stream=*/0x1417);
+    detail::Rng rng(seed, /*stream=*/0x1417);
     for (std::size_t l = 0; l < layers(); ++l) {
       // He scaling for layers feeding a ReLU, LeCun scaling for the output layer.
       const double gain = l + 1 < layers() ? 2.0 : 1.0;
@@ -218,7 +218,7 @@ class Network final : public Objective::Impl {
 
 }  // namespace
 
-std::unique_ptr<Objective::Impl> make_network(ModelSpec spec, std::size_t features,
+std::unique_ptr<detail::ObjectiveImpl> detail::make_network(ModelSpec spec, std::size_t features,
                                               std::uint32_t classes, float l2) {
   return std::make_unique<Network>(std::move(spec), features, classes, l2);
 }

@@ -70,9 +70,9 @@ Objective::Objective(ModelSpec spec, std::size_t features, std::uint32_t classes
       throw ConfigError("model logreg is binary but the data has " + std::to_string(classes) +
                         " classes; use softmax or mlp");
     }
-    impl_ = make_binary_logistic(features, l2);
+    impl_ = detail::make_binary_logistic(features, l2);
   } else {
-    impl_ = make_network(std::move(spec), features, classes, l2);
+    impl_ = detail::make_network(std::move(spec), features, classes, l2);
   }
 }
 
@@ -89,9 +89,9 @@ std::size_t Objective::num_params() const noexcept { return impl_->num_params();
 Workspace Objective::make_workspace(std::size_t max_batch, bool dense_input) const {
   if (max_batch == 0) throw ConfigError("objective: batch size must be positive");
   Workspace ws;
-  ws.buffer.assign(impl_->workspace_floats(max_batch, dense_input), 0.0f);
-  ws.max_batch = max_batch;
-  ws.dense_input = dense_input;
+  ws.buffer_.assign(impl_->workspace_floats(max_batch, dense_input), 0.0f);
+  ws.max_batch_ = max_batch;
+  ws.dense_input_ = dense_input;
   return ws;
 }
 
@@ -102,9 +102,9 @@ void Objective::init_params(float* params, std::uint64_t seed) const {
 namespace {
 void check_batch(std::span<const std::uint32_t> rows, const Workspace& ws, const Dataset& data,
                  const Objective& objective) {
-  if (rows.size() > ws.max_batch) {
+  if (rows.size() > ws.max_batch()) {
     throw ConfigError("objective: batch of " + std::to_string(rows.size()) +
-                      " rows exceeds the workspace's " + std::to_string(ws.max_batch));
+                      " rows exceeds the workspace's " + std::to_string(ws.max_batch()));
   }
   if (data.features() > objective.features() || data.classes() > objective.classes()) {
     throw ConfigError("objective: data with " + std::to_string(data.features()) + " features and " +
@@ -112,7 +112,7 @@ void check_batch(std::span<const std::uint32_t> rows, const Workspace& ws, const
                       std::to_string(objective.features()) + " and " +
                       std::to_string(objective.classes()));
   }
-  if (!data.is_sparse() && !ws.dense_input) {
+  if (!data.is_sparse() && !ws.dense_input()) {
     throw ConfigError("objective: a workspace made for sparse rows cannot hold dense ones");
   }
   if (!data.is_sparse() && data.features() != objective.features()) {
@@ -125,7 +125,7 @@ double Objective::loss_grad(const float* params, const Dataset& data,
                             std::span<const std::uint32_t> rows, float* grad,
                             Workspace& ws) const {
   check_batch(rows, ws, data, *this);
-  double loss = impl_->data_loss_grad(params, data, rows, grad, ws.buffer.data());
+  double loss = impl_->data_loss_grad(params, data, rows, grad, ws.buffer_.data());
   const float l2 = impl_->l2;
   if (l2 > 0.0f) {
     double penalty = 0;
@@ -141,14 +141,14 @@ double Objective::loss_grad(const float* params, const Dataset& data,
 Objective::Score Objective::score(const float* params, const Dataset& data,
                                   std::span<const std::uint32_t> rows, Workspace& ws) const {
   check_batch(rows, ws, data, *this);
-  return impl_->score(params, data, rows, ws.buffer.data());
+  return impl_->score(params, data, rows, ws.buffer_.data());
 }
 
 void Objective::predict(const float* params, const Dataset& data,
                         std::span<const std::uint32_t> rows, float* proba,
                         std::uint32_t* predicted, Workspace& ws) const {
   check_batch(rows, ws, data, *this);
-  impl_->predict(params, data, rows, proba, predicted, ws.buffer.data());
+  impl_->predict(params, data, rows, proba, predicted, ws.buffer_.data());
 }
 
 }  // namespace dude

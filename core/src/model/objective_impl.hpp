@@ -10,13 +10,13 @@
 
 #include "dude/objective.hpp"
 
-namespace dude {
+namespace dude::detail {
 
-class Objective::Impl {
+class ObjectiveImpl {
  public:
-  Impl(ModelSpec spec, std::size_t features, std::uint32_t classes, float l2)
+  ObjectiveImpl(ModelSpec spec, std::size_t features, std::uint32_t classes, float l2)
       : spec(std::move(spec)), features(features), classes(classes), l2(l2) {}
-  virtual ~Impl() = default;
+  virtual ~ObjectiveImpl() = default;
 
   virtual std::size_t num_params() const = 0;
   virtual std::size_t workspace_floats(std::size_t max_batch, bool dense_input) const = 0;
@@ -39,8 +39,8 @@ class Objective::Impl {
   const float l2;
 };
 
-std::unique_ptr<Objective::Impl> make_binary_logistic(std::size_t features, float l2);
-std::unique_ptr<Objective::Impl> make_network(ModelSpec spec, std::size_t features,
+std::unique_ptr<ObjectiveImpl> make_binary_logistic(std::size_t features, float l2);
+std::unique_ptr<ObjectiveImpl> make_network(ModelSpec spec, std::size_t features,
                                               std::uint32_t classes, float l2);
 
-}  // namespace dude
+}  // namespace dude::detail

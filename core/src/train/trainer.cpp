@@ -140,7 +140,7 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   config.validate();
   if (train.data == nullptr || train.rows.empty()) throw ConfigError("train: no training rows");
   const Dataset& data = *train.data;
-  MinibatchSampler sampler(train.rows, config.batch, config.batch_order, config.seed);
+  detail::MinibatchSampler sampler(train.rows, config.batch, config.batch_order, config.seed);
   const std::size_t steps_per_epoch = (train.rows.size() + sampler.batch() - 1) / sampler.batch();
   const std::uint64_t eval_every = config.eval_every > 0 ? config.eval_every : steps_per_epoch;
   Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
