@@ -20,8 +20,9 @@ mkdir -p "$runs" "$pages"
 train=$data/train-images-idx3-ubyte.gz
 test=$data/t10k-images-idx3-ubyte.gz
 # 20,000 arrivals of batch 32 = 640,000 samples = 10.667 epochs of the 60,000 training rows:
-# the numpy calibration's budget (tools/dude_sim.py), here counted in samples so that sync (a
-# step is a round of 10 gradients) and fedbuff:4 (a flush of 4) get the same data.
+# the budget of the numpy simulation the policies were first calibrated against, here counted
+# in samples so that sync (a step is a round of 10 gradients) and fedbuff:4 (a flush of 4) get
+# the same data.
 common=(--train "$train" --test "$test" --workers 10 --epochs 10.6667 --batch 32
         --schedule constant --target 0.80 --plot)
 grid=(--lrs 0.005,0.01,0.02,0.05 --seeds 0,1,2)

@@ -66,8 +66,9 @@ HWY_INLINE hn::Vec<D> LoadTail(D d, const hn::TFromD<D>* p, std::size_t count,
 // low half (if count reaches it) and the rest of the count from the remaining half, down to
 // single lanes. Not a masked store: its window spans the whole vector, and a later load of
 // the memory just past p[count - 1] (the next row of a batch, such as softmax rows of 10
-// logits) waits for that store to complete, which serialised consecutive rows (2.3x slower,
-// measured on AVX-512); nor a stack buffer copied lane by lane (1.3x slower).
+// logits) waits for that store to complete, which serialised consecutive rows; nor a stack
+// buffer copied lane by lane, which is slower too (bench/RESULTS.md, "Measurements behind the
+// code").
 template <class D>
 HWY_INLINE void StoreTail(hn::Vec<D> v, D d, hn::TFromD<D>* p, std::size_t count) {
 #if HWY_TARGET == HWY_SCALAR || HWY_HAVE_SCALABLE  // no halves to split into
@@ -238,8 +239,8 @@ float SparseDot(const std::uint32_t* idx, const float* val, std::size_t nnz,
     auto acc1 = hn::Zero(d);
     float scalar_part = 0.0f;
     std::size_t j = 0;
-    // Gathers beat the scalar loop by 1.25-1.35x on AVX2 and AVX-512 (L1, L2 and DRAM; AMD
-    // EPYC, one nonzero per 16 positions). Two vectors per step with separate accumulators:
+    // Gathers beat the scalar loop on AVX2 and AVX-512 in L1, L2 and DRAM (bench/RESULTS.md,
+    // "Measurements behind the code"). Two vectors per step with separate accumulators:
     // the gathers, not the FMAs, limit the rate, and two independent ones overlap. Gather
     // indices are signed 32-bit, so a step holding an index >= 2^31 (a dense vector over
     // 8 GiB) takes the scalar loop instead.
@@ -262,9 +263,9 @@ void SparseAxpy(float alpha, const std::uint32_t* idx, const float* val, std::si
                 float* dense) {
   // Scalar on every target. The indices are distinct, so all four loads of a group are
   // issued before its stores, which the compiler cannot do for the plain loop (it must
-  // assume the elements alias): 1.4x its rate in L1. AVX2 has no scatter, and AVX-512's
-  // gather + FMA + scatter ran at half the rate of this loop at every size measured (L1, L2,
-  // DRAM; AMD EPYC, one nonzero per 16 positions).
+  // assume the elements alias). AVX2 has no scatter, and AVX-512's gather + FMA + scatter
+  // was slower than this loop at every size measured (bench/RESULTS.md, "Measurements behind
+  // the code").
   std::size_t j = 0;
   for (; j + 4 <= nnz; j += 4) {
     const std::uint32_t i0 = idx[j], i1 = idx[j + 1], i2 = idx[j + 2], i3 = idx[j + 3];
@@ -442,7 +443,7 @@ void ServerFold(const float* g_new, float* g_old, double* sum, const float* x_in
   }
 }
 
-// The exact batched fold of k arrivals (DESIGN.md §1) in one pass over sum and x: per lane,
+// The exact batched fold of k arrivals (docs/DESIGN.md §1) in one pass over sum and x: per lane,
 // the k running sums S_1..S_k are formed in registers (each arrival's difference in double, as
 // in ServerFold) and x_out = x_in - step * (S_1 + ... + S_k), in double, rounded once. Memory
 // traffic per coordinate: 12 bytes per arrival (read g_new, read+write g_old) plus 24 for the

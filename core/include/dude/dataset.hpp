@@ -83,7 +83,7 @@ class Dataset {
 /// Room for n feature values (zeroed), mapped from the operating system. Arrays of 2 MiB or
 /// more lie on transparent huge pages where the system grants them (Linux madvise before the
 /// first touch): a row visited in random order then costs no TLB miss, which lifts the
-/// trainer's read rate (bench/RESULTS.md). The loaders keep dense features in such arrays.
+/// trainer's read rate (bench/RESULTS.md). The IDX loader keeps its features in such arrays.
 std::shared_ptr<float[]> allocate_features(std::size_t n);
 
 /// Splits row ids 0..rows-1 into a training part and a held-out part of about

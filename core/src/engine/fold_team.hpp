@@ -4,8 +4,10 @@
 //
 // Design
 // - Chunks: [0, n) is cut into chunks of `chunk` floats (a multiple of a cache line), so no
-//   two threads ever write the same line of a line-aligned float array (the model buffers, the
-//   slots, the table), and every coordinate sees the same arithmetic whoever folds it.
+//   two threads ever write the same line of a line-aligned float array (the model buffers and
+//   the slots); DuDe's table and S are not line-aligned, so two threads may share the line at
+//   a chunk's edge there (false sharing, never a race: each writes its own coordinates).
+//   Every coordinate sees the same arithmetic whoever folds it.
 // - Members: the server thread (run()), size - 1 helper threads the team owns, and guests:
 //   hand-off workers waiting for their post to be folded call help(). Workers are idle while
 //   they wait, so the round's fold spreads over cores that have nothing else to do.

@@ -9,8 +9,9 @@
 //
 // TripleBufferSlot: newest wins, nobody waits; an unread gradient may be replaced by a newer
 // one (its work is lost), so it carries whole gradients.
-// HandoffSlot: the worker waits until the server has consumed its post, so nothing is lost and
-// the slot can carry a delta; the wait is one fold's latency while the server keeps up.
+// HandoffSlot: the worker waits until the server has consumed its post, so nothing is lost;
+// the wait is one fold's latency while the server keeps up. Both carry whole gradients (the
+// server keeps DuDe's table, see policies.cpp).
 #pragma once
 
 #include <atomic>

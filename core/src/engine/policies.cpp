@@ -41,7 +41,7 @@ class DudePolicy final : public ServerPolicy {
   }
 
   // One arrival: server_fold (which rounds x exactly like SGD's axpy, so one worker
-  // reproduces SGD bit for bit). More: the exact batched fold (DESIGN.md section 1), one pass
+  // reproduces SGD bit for bit). More: the exact batched fold (docs/DESIGN.md §1), one pass
   // over S and x for up to kBatch arrivals at a time.
   void apply_range(std::span<const Arrival> arrivals, const float* x_in, float* x_out, float lr,
                    std::size_t begin, std::size_t end) override {

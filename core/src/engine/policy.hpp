@@ -1,5 +1,5 @@
 // policy.hpp (internal): what the server does with arrived gradients, one class per
-// algorithm. The threaded engine and (later) the virtual-clock replay call the same code.
+// algorithm. The threaded engine and the replay on a virtual clock call the same code.
 #pragma once
 
 #include <cstddef>

@@ -188,8 +188,8 @@ class ServerEngine {
   }
 
   /// Idle server: spin, then yield, then sleep. With a core for every thread the server spins
-  /// long (a sleeping server adds its wake-up latency to every hand-off: measured on 16 cores,
-  /// one worker ran 3x slower with a 64-poll spin); when threads outnumber cores it spins
+  /// long (a sleeping server adds its wake-up latency to every hand-off: bench/RESULTS.md,
+  /// "Measurements behind the code"); when threads outnumber cores it spins
   /// briefly, so that waiting for slow workers does not take a core from them.
   void back_off(unsigned& idle) const {
     ++idle;

@@ -51,7 +51,7 @@ void relu_backward(const float* activation, float* grad, std::size_t n);
 void server_fold(const float* g_new, float* g_old, double* sum, const float* x_in, float* x_out,
                  float step, std::size_t n);
 
-/// The exact batched fold of k arrivals in one pass (DESIGN.md section 1): for m = 1..k in
+/// The exact batched fold of k arrivals in one pass (docs/DESIGN.md §1): for m = 1..k in
 /// order, sum += g_new[m] - g_old[m] and g_old[m] = g_new[m]; then
 /// x_out = x_in - step * (S_1 + ... + S_k), S_m being the sum after the m-th arrival. Equals k
 /// server_fold calls up to float rounding of x. The g_old arrays must not overlap (one per
