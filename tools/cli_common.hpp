@@ -134,7 +134,10 @@ auto for_flag(const std::string& flag, Parse&& parse) -> decltype(parse()) {
   } catch (const ConfigError& e) {
     const std::string message = e.what();
     const std::string field = flag.substr(flag.find_first_not_of('-'));
-    throw ConfigError(message.rfind(field, 0) == 0 ? "--" + message : flag + ": " + message);
+    const bool names_field = message.compare(0, field.size(), field) == 0 &&
+                             (message.size() == field.size() || message[field.size()] == ' ' ||
+                              message[field.size()] == ':');
+    throw ConfigError(names_field ? "--" + message : flag + ": " + message);
   }
 }
 

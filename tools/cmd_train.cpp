@@ -25,7 +25,7 @@ struct TrainFlags {
   double epochs = 0;
   std::uint64_t steps = 0;
   double seconds = 0;
-  std::optional<float> lr;  // default: kDefaultLr, over sqrt(workers) when asynchronous
+  std::optional<float> lr;  // default: dude::default_learning_rate
   std::string schedule = "cosine";
   float lr_decay = 1.0f;
   std::size_t batch = 32;
@@ -44,7 +44,6 @@ struct TrainFlags {
 };
 
 constexpr double kDefaultEpochs = 10;
-constexpr float kDefaultLr = 0.2f;
 
 /// "min..max" of the per-worker arrival counts, for the progress line.
 std::string arrivals_range(const std::vector<std::uint64_t>& arrivals) {
@@ -61,14 +60,17 @@ void print_shards(const Dataset& train, const std::vector<std::uint32_t>& rows, 
                async.partition.to_string().c_str(), async.workers);
   for (std::size_t w = 0; w < shards.size(); ++w) {
     std::fprintf(stderr, "  worker %zu: %zu rows, slowdown %g:", w, shards[w].size(),
-                 async.slowdown.empty() ? 1.0 : async.slowdown[w]);
+                 async.slowdown_of(w));
     for (const std::size_t count : histograms[w]) std::fprintf(stderr, " %zu", count);
     std::fprintf(stderr, "\n");
   }
 }
 
-int run_train(const TrainFlags& f) {
-  SgdConfig config;
+/// The run's configuration from the flags, checked; prints the learning rate it chose when
+/// --lr is not given to an asynchronous run.
+AsyncConfig config_of(const TrainFlags& f) {
+  AsyncConfig async;
+  SgdConfig& config = async.sgd;
   config.seed = f.seed;
   config.batch = f.batch;
   config.batch_order = parse_batch_order(f.batch_order);
@@ -76,94 +78,87 @@ int run_train(const TrainFlags& f) {
   config.steps = f.steps;
   config.seconds = f.seconds;
   if (f.epochs == 0 && f.steps == 0 && f.seconds == 0) config.epochs = kDefaultEpochs;
-  config.lr = f.lr.value_or(kDefaultLr);
   config.schedule = parse_schedule(f.schedule);
   config.lr_decay = f.lr_decay;
   config.eval_every = f.eval_every;
-  // Quiet and without a metrics file nobody sees the points between: evaluate only at the end
-  // (on 2 cores that saves 15-20 % of a 5-epoch softmax run).
-  if (f.quiet && f.metrics.empty() && f.eval_every == 0) config.eval_every = kEvalAtEndOnly;
-  config.validate();
-  const ModelSpec spec = ModelSpec::parse(f.model);
+  async.algorithm = for_flag("--algo", [&] { return AlgorithmSpec::parse(f.algo); });
+  apply_engine_flags(f.engine, async);
+  const bool asynchronous = async.algorithm.kind != AlgorithmSpec::Kind::Sgd;
+  config.lr = f.lr.value_or(default_learning_rate(async.algorithm, async.workers));
+  if (!f.lr && asynchronous && !f.quiet) {
+    const float single_thread = default_learning_rate({AlgorithmSpec::Kind::Sgd, 0}, 1);
+    std::fprintf(stderr, "learning rate %.4g (%g / sqrt(%zu workers); --lr sets it)\n",
+                 static_cast<double>(config.lr), static_cast<double>(single_thread), async.workers);
+  }
+  async.validate();
+  return async;
+}
 
+/// The evaluation line printed for a point (without a progress line's ETA).
+std::string evaluation_line(const Progress& p) {
+  char text[256];
+  int len = std::snprintf(text, sizeof text, "epoch %6.2f  step %8llu  train loss %.4f", p.epoch,
+                          static_cast<unsigned long long>(p.steps), p.train_loss);
+  if (p.has_test) {
+    len += std::snprintf(text + len, sizeof text - static_cast<std::size_t>(len),
+                         "  test loss %.4f  test accuracy %.4f", p.test_loss, p.test_accuracy);
+  }
+  if (!p.arrivals.empty()) {
+    std::snprintf(text + len, sizeof text - static_cast<std::size_t>(len),
+                  "  staleness %.1f (max %llu)%s", p.staleness_mean,
+                  static_cast<unsigned long long>(p.staleness_max), arrivals_range(p.arrivals).c_str());
+  }
+  return text;
+}
+
+/// The progress callback: evaluation lines and the progress line on stderr, records into the
+/// metrics file. None when nothing would show the points (quiet, no metrics file), so that
+/// the run evaluates only at its end.
+ProgressCallback progress_printer(const TrainFlags& f, ProgressLine& line, AtomicOutput* metrics) {
+  if (f.quiet && metrics == nullptr) return {};
+  return [&f, &line, metrics](const Progress& p) {
+    if (!p.evaluation) {
+      const double rate = p.wall_seconds > 0 ? static_cast<double>(p.samples) / p.wall_seconds : 0;
+      char text[128];
+      std::snprintf(text, sizeof text, "epoch %.2f  %.0f samples/s  loss %.4f", p.epoch, rate,
+                    p.train_loss);
+      line.update(text, p.wall_seconds, p.fraction_done);
+      return;
+    }
+    if (metrics != nullptr) std::fprintf(metrics->stream(), "%s\n", metrics_record(p).dump().c_str());
+    if (!f.quiet) line.print(evaluation_line(p));
+  };
+}
+
+int run_train(const TrainFlags& f) {
+  const AsyncConfig config = config_of(f);
+  const ModelSpec spec = ModelSpec::parse(f.model);
   std::optional<tbb::global_control> thread_limit;
   if (f.threads > 0) thread_limit.emplace(tbb::global_control::max_allowed_parallelism, f.threads);
 
   // Everything that can fail on input is checked before training starts.
-  const TrainTestData d =
-      load_train_test(f.io, f.seed);
-  const Dataset& train = d.train;
-  const std::vector<std::uint32_t>& train_rows = d.train_rows;
-  const bool has_test = !d.test_rows.empty();
-  const std::uint32_t classes = d.classes();
-  Model model{spec, train.features(), classes, f.l2, {}};
+  const TrainTestData d = load_train_test(f.io, f.seed);
+  Model model{spec, d.train.features(), d.classes(), f.l2, {}};
   const Objective objective = model.objective();
   model.params.resize(objective.num_params());
   objective.init_params(model.params.data(), f.seed);
-
   std::unique_ptr<AtomicOutput> metrics;
   if (!f.metrics.empty()) metrics = std::make_unique<AtomicOutput>(f.metrics);
+  if (f.verbose && config.algorithm.kind != AlgorithmSpec::Kind::Sgd) {
+    print_shards(d.train, d.train_rows, config);
+  }
 
   ProgressLine line(!f.quiet);
-  const auto on_progress = [&](const Progress& p) {
-    char text[256];
-    if (p.evaluation) {
-      if (metrics) std::fprintf(metrics->stream(), "%s\n", metrics_record(p).dump().c_str());
-      if (!f.quiet) {
-        int len = std::snprintf(text, sizeof text, "epoch %6.2f  step %8llu  train loss %.4f",
-                                p.epoch, static_cast<unsigned long long>(p.steps), p.train_loss);
-        if (p.has_test) {
-          len += std::snprintf(text + len, sizeof text - static_cast<std::size_t>(len),
-                               "  test loss %.4f  test accuracy %.4f", p.test_loss, p.test_accuracy);
-        }
-        if (!p.arrivals.empty()) {
-          std::snprintf(text + len, sizeof text - static_cast<std::size_t>(len),
-                        "  staleness %.1f (max %llu)%s", p.staleness_mean,
-                        static_cast<unsigned long long>(p.staleness_max), arrivals_range(p.arrivals).c_str());
-        }
-        line.print(text);
-      }
-    } else {
-      const double rate = p.wall_seconds > 0 ? static_cast<double>(p.samples) / p.wall_seconds : 0;
-      std::snprintf(text, sizeof text, "epoch %.2f  %.0f samples/s  loss %.4f", p.epoch, rate,
-                    p.train_loss);
-      line.update(text, p.wall_seconds, p.fraction_done);
-    }
-  };
-
-  const Subset train_set{&train, train_rows};
+  const Subset train_set{&d.train, d.train_rows};
   const Subset test_set{&d.test, d.test_rows};
-  Progress last;
-  if (f.algo == "sgd") {
-    last = train_sgd(objective, train_set, has_test ? &test_set : nullptr, config,
-                     model.params.data(), on_progress);
-  } else {
-    AsyncConfig async;
-    async.sgd = config;
-    async.algorithm = AlgorithmSpec::parse(f.algo);
-    apply_engine_flags(f.engine, async);
-    if (!f.lr) {
-      // With n workers a gradient is n-some server steps old when it lands (DuDe keeps it in
-      // the sum for another n); the single-thread step then diverges: on the deterministic
-      // replay, mlp:128 with 8 workers ended at 0.33 at lr 0.2 and 0.86 at 0.2/sqrt(8).
-      async.sgd.lr = kDefaultLr / std::sqrt(static_cast<float>(async.workers));
-      if (!f.quiet) {
-        std::fprintf(stderr, "learning rate %.4g (%g / sqrt(%zu workers); --lr sets it)\n",
-                     static_cast<double>(async.sgd.lr), static_cast<double>(kDefaultLr),
-                     async.workers);
-      }
-    }
-    async.validate();
-    if (f.verbose) print_shards(train, train_rows, async);
-    last = train_async(objective, train_set, has_test ? &test_set : nullptr, async,
-                       model.params.data(), on_progress);
-  }
+  const Progress last = train_async(objective, train_set, d.test_rows.empty() ? nullptr : &test_set,
+                                    config, model.params.data(), progress_printer(f, line, metrics.get()));
   line.clear();
 
   if (!f.out.empty()) save_model(f.out, model);
   if (metrics) metrics->commit();
   std::printf("train rows: %zu  features: %zu  classes: %u  model: %s  steps: %llu  time: %.2fs\n",
-              train_rows.size(), train.features(), classes, spec.to_string().c_str(),
+              d.train_rows.size(), d.train.features(), d.classes(), spec.to_string().c_str(),
               static_cast<unsigned long long>(last.steps), last.wall_seconds);
   if (last.has_test) {
     std::printf("test accuracy: %.4f\ntest loss: %.4f\n", last.test_accuracy, last.test_loss);

@@ -41,7 +41,9 @@ TEST_CASE("algorithm specs parse strictly", "[async]") {
   CHECK(AlgorithmSpec::parse("fedbuff:4").buffer == 4);
   CHECK(AlgorithmSpec::parse("fedbuff:4").to_string() == "fedbuff:4");
   CHECK(AlgorithmSpec::parse("hogwild").kind == AlgorithmSpec::Kind::Hogwild);
-  for (const char* bad : {"", "DUDE", "fedbuff", "fedbuff:0", "fedbuff:x", "sgd"}) {
+  CHECK(AlgorithmSpec::parse("sgd").kind == AlgorithmSpec::Kind::Sgd);
+  CHECK(AlgorithmSpec::parse("sgd").to_string() == "sgd");
+  for (const char* bad : {"", "DUDE", "fedbuff", "fedbuff:0", "fedbuff:x", "SGD", "sgd:1"}) {
     INFO(bad);
     CHECK_THROWS_AS(AlgorithmSpec::parse(bad), ConfigError);
   }
@@ -77,6 +79,52 @@ TEST_CASE("dude with one worker equals the single-thread trainer bit for bit", "
   CHECK(last.steps == 300);
   CHECK(last.staleness_max == 0);
   CHECK(params == reference);
+}
+
+TEST_CASE("algorithm sgd is the single-thread trainer; default rates follow the workers",
+          "[async]") {
+  const Setup s = digits_setup("softmax");
+  AsyncConfig config;
+  config.algorithm = AlgorithmSpec::parse("sgd");
+  config.workers = 3;  // does not apply to sgd
+  config.sgd.steps = 200;
+  config.sgd.lr = 0.1f;
+  std::vector<float> reference = initial(s.objective, 4);
+  const Subset train{&s.data, s.train_rows};
+  const Subset test{&s.data, s.test_rows};
+  const Progress expected = train_sgd(s.objective, train, &test, config.sgd, reference.data(), {});
+  std::vector<float> params = initial(s.objective, 4);
+  const Progress last = train_async(s.objective, train, &test, config, params.data(), {});
+  CHECK(params == reference);
+  CHECK(last.steps == 200);
+  CHECK(last.test_accuracy == expected.test_accuracy);
+  CHECK(last.arrivals.empty());
+
+  CHECK(default_learning_rate(AlgorithmSpec::parse("sgd"), 8) == 0.2f);
+  CHECK(default_learning_rate(AlgorithmSpec::parse("dude"), 4) == 0.1f);
+  CHECK(default_learning_rate(AlgorithmSpec::parse("asgd"), 1) == 0.2f);
+}
+
+TEST_CASE("a diverging run raises TrainingDiverged with its worker and step", "[async]") {
+  const Setup s = digits_setup("mlp:16");
+  AsyncConfig config;
+  config.algorithm = AlgorithmSpec::parse("dude");
+  config.workers = 2;
+  config.deterministic = true;
+  config.sgd.epochs = 1;
+  config.sgd.lr = 3e38f;
+  std::vector<float> params = initial(s.objective, 1);
+  const Subset train{&s.data, s.train_rows};
+  try {
+    train_async(s.objective, train, nullptr, config, params.data(), {});
+    FAIL("no TrainingDiverged");
+  } catch (const TrainingDiverged& e) {
+    REQUIRE(e.worker().has_value());
+    CHECK(*e.worker() < 2);
+    CHECK(e.step() > 0);
+    CHECK_THAT(e.what(), Catch::Contains("worker " + std::to_string(*e.worker())) &&
+                             Catch::Contains("server step " + std::to_string(e.step())));
+  }
 }
 
 TEST_CASE("sync with n workers equals minibatch SGD with batch n*B", "[async]") {

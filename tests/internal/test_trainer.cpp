@@ -134,6 +134,12 @@ TEST_CASE("divergence is reported, not saved", "[trainer]") {
   c.epochs = 50;
   c.lr = 1e30f;
   CHECK_THROWS_WITH(train(objective, data, all_rows(64), {}, c), Catch::Contains("diverged"));
+  try {
+    train(objective, data, all_rows(64), {}, c);
+  } catch (const TrainingDiverged& e) {
+    CHECK_FALSE(e.worker().has_value());
+    CHECK_THAT(e.what(), Catch::Contains("at step " + std::to_string(e.step())));
+  }
 }
 
 TEST_CASE("minibatches cover every row once an epoch, in either order", "[trainer][sampler]") {

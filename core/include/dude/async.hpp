@@ -26,11 +26,13 @@ struct AlgorithmSpec {
     Hogwild,  // no server: each worker applies x -= lr * g to the shared model, lock-free
     Sync,     // wait for one gradient from every worker, x -= lr * mean(g)
     FedBuff,  // buffer K arrivals, x -= lr * mean(buffer)
+    Sgd,      // no workers: the single-thread trainer (train_sgd), the reference of them all
   };
   Kind kind = Kind::Dude;
   std::uint32_t buffer = 0;  // FedBuff: K
 
-  /// Parses "dude", "asgd", "hogwild", "sync", "fedbuff:K"; throws ConfigError otherwise.
+  /// Parses "dude", "asgd", "hogwild", "sync", "fedbuff:K" or "sgd"; throws ConfigError
+  /// otherwise.
   static AlgorithmSpec parse(std::string_view text);
   std::string to_string() const;
 };
@@ -86,10 +88,18 @@ struct AsyncConfig {
   double slowdown_of(std::size_t worker) const { return slowdown.empty() ? 1.0 : slowdown[worker]; }
 };
 
+/// The learning rate a run of `algorithm` with `workers` workers starts from when the caller
+/// sets none: 0.2 for sgd, 0.2/sqrt(workers) for the asynchronous algorithms. A gradient lands
+/// some n server steps after the model it was computed at (and DuDe keeps it in its sum for
+/// about n more), so the single-thread step diverges with many workers (bench/RESULTS.md).
+float default_learning_rate(const AlgorithmSpec& algorithm, std::size_t workers);
+
 /// Trains params (already initialised) in place. Progress points carry staleness and
 /// arrivals per worker. Evaluation runs on the calling thread on a pinned model while the
 /// workers and the server go on. An exception thrown in any thread (including by
 /// on_progress) stops every thread, and is rethrown here once all have been joined.
+/// With algorithm sgd it is train_sgd on config.sgd (the engine's fields do not apply).
+/// Without on_progress only the final point is evaluated: nobody could see the others.
 Progress train_async(const Objective& objective, const Subset& train, const Subset* test,
                      const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
                      const std::atomic<bool>* stop = nullptr);

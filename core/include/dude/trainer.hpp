@@ -91,7 +91,8 @@ struct Subset {
 };
 
 /// Trains params (num_params floats, already initialised) in place on `train`; evaluates on
-/// `test` when it is non-null and non-empty. Returns the final evaluation point.
+/// `test` when it is non-null and non-empty. Returns the final evaluation point. Without
+/// on_progress only that point is evaluated: nobody could see the others.
 /// `stop`, when non-null and set by another thread, ends the run after the current step.
 Progress train_sgd(const Objective& objective, const Subset& train, const Subset* test,
                    const SgdConfig& config, float* params, const ProgressCallback& on_progress,

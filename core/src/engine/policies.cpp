@@ -173,6 +173,7 @@ std::unique_ptr<ServerPolicy> make_policy(const AlgorithmSpec& spec, std::size_t
     case AlgorithmSpec::Kind::FedBuff:
       return std::make_unique<FedBuffPolicy>(spec.buffer, params);
     case AlgorithmSpec::Kind::Hogwild:
+    case AlgorithmSpec::Kind::Sgd:
       break;
   }
   throw ConfigError("algorithm " + spec.to_string() + " has no server policy");

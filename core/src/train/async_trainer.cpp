@@ -1,6 +1,8 @@
 // train_async: partitions the data, starts the engine for the chosen algorithm, and turns its
 // counters into progress points on the calling thread (the monitor), which also evaluates
 // snapshots of the model while training goes on.
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <thread>
 
@@ -34,6 +36,10 @@ AlgorithmSpec AlgorithmSpec::parse(std::string_view text) {
     spec.kind = Kind::Sync;
     return spec;
   }
+  if (text == "sgd") {
+    spec.kind = Kind::Sgd;
+    return spec;
+  }
   const std::string_view prefix = "fedbuff:";
   if (text.substr(0, prefix.size()) == prefix) {
     const std::uint32_t buffer =
@@ -45,7 +51,7 @@ AlgorithmSpec AlgorithmSpec::parse(std::string_view text) {
     }
   }
   throw ConfigError("algorithm '" + std::string(text) +
-                    "': expected dude, asgd, hogwild, sync or fedbuff:K (K >= 1)");
+                    "': expected dude, asgd, hogwild, sync, fedbuff:K (K >= 1) or sgd");
 }
 
 std::string AlgorithmSpec::to_string() const {
@@ -60,6 +66,8 @@ std::string AlgorithmSpec::to_string() const {
       return "sync";
     case Kind::FedBuff:
       return "fedbuff:" + std::to_string(buffer);
+    case Kind::Sgd:
+      return "sgd";
   }
   return "?";
 }
@@ -202,10 +210,21 @@ Progress run_server(const Objective& objective, const Dataset& data,
 
 }  // namespace
 
+float default_learning_rate(const AlgorithmSpec& algorithm, std::size_t workers) {
+  constexpr float kSingleThreadLr = 0.2f;
+  if (algorithm.kind == AlgorithmSpec::Kind::Sgd) return kSingleThreadLr;
+  return kSingleThreadLr / std::sqrt(static_cast<float>(std::max<std::size_t>(workers, 1)));
+}
+
 Progress train_async(const Objective& objective, const Subset& train, const Subset* test,
-                     const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
-                     const std::atomic<bool>* stop) {
-  config.validate();
+                     const AsyncConfig& requested, float* params,
+                     const ProgressCallback& on_progress, const std::atomic<bool>* stop) {
+  requested.validate();
+  if (requested.algorithm.kind == AlgorithmSpec::Kind::Sgd) {
+    return train_sgd(objective, train, test, requested.sgd, params, on_progress, stop);
+  }
+  AsyncConfig config = requested;
+  if (!on_progress) config.sgd.eval_every = kEvalAtEndOnly;
   if (train.data == nullptr || train.rows.empty()) throw ConfigError("train: no training rows");
   const std::vector<std::vector<std::uint32_t>> shards =
       partition_rows(*train.data, train.rows, config.workers, config.partition, config.sgd.seed);

@@ -142,7 +142,9 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   const Dataset& data = *train.data;
   detail::MinibatchSampler sampler(train.rows, config.batch, config.batch_order, config.seed);
   const std::size_t steps_per_epoch = (train.rows.size() + sampler.batch() - 1) / sampler.batch();
-  const std::uint64_t eval_every = config.eval_every > 0 ? config.eval_every : steps_per_epoch;
+  const std::uint64_t eval_every = !on_progress           ? kEvalAtEndOnly
+                                   : config.eval_every > 0 ? config.eval_every
+                                                           : steps_per_epoch;
   Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
   std::vector<float> grad(objective.num_params());
 
