@@ -26,19 +26,6 @@ void add_data_flags(CLI::App& command, DataFlags& flags) {
 
 Dataset load_data(const std::string& path, const std::string& labels, const DataFlags& flags,
                   std::size_t features, std::uint32_t classes) {
-  if (is_builtin_dataset(path)) {
-    const Dataset d = load_builtin_dataset(path);
-    const std::string name = path + " (built-in)";
-    if (features != 0 && features != d.features()) {
-      throw DataError(name, "has " + std::to_string(d.features()) + " features, the model has " +
-                                std::to_string(features));
-    }
-    if (classes != 0 && classes < d.classes()) {
-      throw DataError(name, "has " + std::to_string(d.classes()) + " classes, the model has " +
-                                std::to_string(classes));
-    }
-    return classes > d.classes() ? d.widened(d.features(), classes) : d;
-  }
   LoadOptions options;
   options.format = parse_format(flags.format);
   options.labels_path = labels;
@@ -46,7 +33,7 @@ Dataset load_data(const std::string& path, const std::string& labels, const Data
   options.csv_header = flags.csv_header;
   options.features = features;
   options.classes = classes;
-  return load_dataset(path, options);
+  return is_builtin_dataset(path) ? load_builtin_dataset(path, options) : load_dataset(path, options);
 }
 
 nlohmann::json metrics_record(const Progress& p) {

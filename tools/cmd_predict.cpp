@@ -1,10 +1,13 @@
 // dude predict: one predicted class (or the class probabilities) per input row.
+#include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "cli_common.hpp"
 #include "commands.hpp"
-#include "dude/model.hpp"
+#include "dude/predictor.hpp"
 
 namespace dude::cli {
 namespace {
@@ -19,31 +22,29 @@ struct PredictFlags {
 };
 
 int run_predict(const PredictFlags& f) {
-  const Model model = load_model(f.model);
-  const Dataset data = load_data(f.data, f.labels, f.format, model.features, model.classes);
-  const Objective objective = model.objective();
+  const Predictor predictor = Predictor::load(f.model);
+  const std::uint32_t classes = predictor.classes();
+  const Dataset data = load_data(f.data, f.labels, f.format, predictor.features(), classes);
 
   std::unique_ptr<AtomicOutput> file;
   if (!f.out.empty()) file = std::make_unique<AtomicOutput>(f.out);
   std::FILE* out = file ? file->stream() : stdout;
-
+  // In blocks, so that the output streams and memory stays bounded by the block.
   constexpr std::size_t kBlock = 1024;
-  Workspace ws = objective.make_workspace(kBlock, !data.is_sparse());
   const std::vector<std::uint32_t> rows = all_rows(data.rows());
-  std::vector<float> proba(f.proba ? kBlock * model.classes : 0);
-  std::vector<std::uint32_t> predicted(kBlock);
   for (std::size_t begin = 0; begin < rows.size(); begin += kBlock) {
     const auto block = std::span(rows).subspan(begin, std::min(kBlock, rows.size() - begin));
-    objective.predict(model.params.data(), data, block, f.proba ? proba.data() : nullptr,
-                      predicted.data(), ws);
-    for (std::size_t i = 0; i < block.size(); ++i) {
-      if (f.proba) {
-        for (std::uint32_t c = 0; c < model.classes; ++c) {
-          std::fprintf(out, c == 0 ? "%.6g" : " %.6g", static_cast<double>(proba[i * model.classes + c]));
+    if (f.proba) {
+      const std::vector<float> proba = predictor.predict_proba(data, block);
+      for (std::size_t i = 0; i < block.size(); ++i) {
+        for (std::uint32_t c = 0; c < classes; ++c) {
+          std::fprintf(out, c == 0 ? "%.6g" : " %.6g", static_cast<double>(proba[i * classes + c]));
         }
         std::fputc('\n', out);
-      } else {
-        std::fprintf(out, "%u\n", predicted[i]);
+      }
+    } else {
+      for (const std::uint32_t predicted : predictor.predict(data, block)) {
+        std::fprintf(out, "%u\n", predicted);
       }
     }
   }

@@ -60,6 +60,8 @@ std::string idx_labels_path(const std::string& images_path);
 /// Data sets built into the library: "digits", the UCI optical hand-written digits
 /// (1,797 x 64, features scaled to [0,1], 10 classes), true for names it knows.
 bool is_builtin_dataset(std::string_view name);
-Dataset load_builtin_dataset(std::string_view name);
+/// The built-in data set `name`, fitted to `fit.features` and `fit.classes` as load_dataset
+/// fits a file (the other options do not apply).
+Dataset load_builtin_dataset(std::string_view name, const LoadOptions& fit = {});
 
 }  // namespace dude

@@ -20,7 +20,7 @@
 
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
-#include "data/gzip.hpp"
+#include "data/byte_stream.hpp"
 
 namespace dude {
 namespace {

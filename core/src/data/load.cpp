@@ -7,7 +7,7 @@
 
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
-#include "data/gzip.hpp"
+#include "data/byte_stream.hpp"
 #include "data/idx.hpp"
 
 namespace dude {
@@ -102,7 +102,25 @@ Dataset load_dataset(const std::string& path, const LoadOptions& options) {
 
 bool is_builtin_dataset(std::string_view name) { return name == kDigits; }
 
-Dataset load_builtin_dataset(std::string_view name) {
+namespace {
+
+/// The built-in data fitted to options.features and options.classes as the file loaders fit
+/// theirs: the same feature count (it is dense), labels within the classes, which may widen.
+Dataset fit_builtin(const Dataset& d, const std::string& name, const LoadOptions& options) {
+  if (options.features != 0 && options.features != d.features()) {
+    throw DataError(name, "has " + std::to_string(d.features()) + " features, the model has " +
+                              std::to_string(options.features));
+  }
+  if (options.classes != 0 && options.classes < d.classes()) {
+    throw DataError(name, "has " + std::to_string(d.classes()) + " classes, the model has " +
+                              std::to_string(options.classes));
+  }
+  return options.classes > d.classes() ? d.widened(d.features(), options.classes) : d;
+}
+
+}  // namespace
+
+Dataset load_builtin_dataset(std::string_view name, const LoadOptions& fit) {
   if (!is_builtin_dataset(name)) {
     throw ConfigError("unknown built-in data set '" + std::string(name) + "' (known: digits)");
   }
@@ -120,8 +138,9 @@ Dataset load_builtin_dataset(std::string_view name) {
   std::vector<float> x(first, first + counts.stored_values());
   for (float& v : x) v /= 16.0f;
   const auto labels = counts.labels();
-  return Dataset::dense(counts.features(), counts.classes(), std::move(x),
-                        std::vector<std::uint32_t>(labels.begin(), labels.end()));
+  return fit_builtin(Dataset::dense(counts.features(), counts.classes(), std::move(x),
+                                    std::vector<std::uint32_t>(labels.begin(), labels.end())),
+                     display_name, fit);
 }
 
 }  // namespace dude

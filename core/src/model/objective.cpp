@@ -6,6 +6,7 @@
 
 #include "dude/errors.hpp"
 #include "common/parse_text.hpp"
+#include "model/data_fit.hpp"
 #include "dude/kernels.hpp"
 #include "model/objective_impl.hpp"
 
@@ -106,17 +107,9 @@ void check_batch(std::span<const std::uint32_t> rows, const Workspace& ws, const
     throw ConfigError("objective: batch of " + std::to_string(rows.size()) +
                       " rows exceeds the workspace's " + std::to_string(ws.max_batch()));
   }
-  if (data.features() > objective.features() || data.classes() > objective.classes()) {
-    throw ConfigError("objective: data with " + std::to_string(data.features()) + " features and " +
-                      std::to_string(data.classes()) + " classes does not fit a model of " +
-                      std::to_string(objective.features()) + " and " +
-                      std::to_string(objective.classes()));
-  }
+  detail::check_data_fits(data, objective.features(), objective.classes(), "objective");
   if (!data.is_sparse() && !ws.dense_input()) {
     throw ConfigError("objective: a workspace made for sparse rows cannot hold dense ones");
-  }
-  if (!data.is_sparse() && data.features() != objective.features()) {
-    throw ConfigError("objective: dense data must have exactly the model's feature count");
   }
 }
 }  // namespace

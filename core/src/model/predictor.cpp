@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "dude/errors.hpp"
+#include "model/data_fit.hpp"
 
 namespace dude {
 namespace {
@@ -24,15 +25,7 @@ Objective checked_objective(const Model& model) {
 }
 
 void check_fit(const Predictor& p, const Dataset& data, std::span<const std::uint32_t> rows) {
-  const bool features_fit =
-      data.is_sparse() ? data.features() <= p.features() : data.features() == p.features();
-  if (!features_fit || data.classes() > p.classes()) {
-    throw ConfigError("predictor: " + std::string(data.is_sparse() ? "sparse" : "dense") +
-                      " data with " + std::to_string(data.features()) + " features and " +
-                      std::to_string(data.classes()) + " classes does not fit a model of " +
-                      std::to_string(p.features()) + " features and " +
-                      std::to_string(p.classes()) + " classes");
-  }
+  detail::check_data_fits(data, p.features(), p.classes(), "predictor");
   for (const std::uint32_t r : rows) {
     if (r >= data.rows()) {
       throw ConfigError("predictor: row " + std::to_string(r) + " is not a row of a data set of " +

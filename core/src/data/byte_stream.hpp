@@ -1,4 +1,4 @@
-// gzip.hpp: byte streams over files and memory with transparent gzip decompression, for the
+// byte_stream.hpp: byte streams over files and memory with transparent gzip decompression, for the
 // loaders (internal).
 #pragma once
 

@@ -1,4 +1,4 @@
-#include "data/gzip.hpp"
+#include "data/byte_stream.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
