@@ -127,7 +127,7 @@ std::optional<std::size_t> best_cell(const std::vector<Cell>& cells);
 /// What varies over a comparison; everything else comes from one base AsyncConfig.
 struct CompareGrid {
   std::vector<AlgorithmSpec> algos;
-  std::vector<double> lrs;  // ascending, for best_cell's ties
+  std::vector<double> lrs;           // ascending, for best_cell's ties
   std::vector<std::uint64_t> seeds;  // each: SgdConfig::seed, partition and initial parameters
   /// When > 0: about this many evaluations per epoch of samples, turned into
   /// SgdConfig::eval_every for each algorithm (a step takes 1, K or `workers` gradients), so
@@ -151,9 +151,9 @@ struct RunInfo {
   AlgorithmSpec algorithm;
   double lr = 0;
   std::uint64_t seed = 0;
-  std::string name;         // run_name(algorithm, lr, seed)
-  std::size_t number = 0;   // 1-based, in the order of the runs: algorithms, then rates, then seeds
-  std::size_t total = 0;    // runs in the comparison
+  std::string name;        // run_name(algorithm, lr, seed)
+  std::size_t number = 0;  // 1-based, in the order of the runs: algorithms, then rates, then seeds
+  std::size_t total = 0;   // runs in the comparison
 };
 
 /// What the caller sees of a comparison as it goes; every callback may be empty. They run on
@@ -170,16 +170,16 @@ struct RunCallbacks {
 };
 
 struct CompareResult {
-  std::vector<std::vector<Cell>> cells;  // [algorithm][lr], in the grid's order
+  std::vector<std::vector<Cell>> cells;          // [algorithm][lr], in the grid's order
   std::vector<std::optional<std::size_t>> best;  // per algorithm: best_cell of its cells
 };
 
 /// Runs every algorithm x rate x seed of `grid` from `base` (base's algorithm, lr and seed are
 /// replaced; so is its eval_every of 0 when grid.evals_per_epoch > 0). Each seed's runs start
-/// from Objective::init_params with that seed. A run that throws
-/// TrainingDiverged is recorded as diverged; any other exception propagates. Throws
-/// ConfigError before the first run on a bad configuration, an empty test set, or a seed whose
-/// partition of `train` fails (see partition_rows).
+/// from Objective::init_params with that seed. A run that throws TrainingDiverged is recorded
+/// as diverged; any other exception propagates. Throws ConfigError before the first run on a
+/// bad configuration, an empty test set, or a seed whose partition of `train` fails (see
+/// partition_rows).
 CompareResult run_comparison(const Objective& objective, const Subset& train, const Subset& test,
                              const AsyncConfig& base, const CompareGrid& grid,
                              const RunCallbacks& callbacks);

@@ -65,6 +65,12 @@
 //      std::vector<float> proba = predictor.predict_proba(mine);           // rows x classes
 //      double accuracy = predictor.accuracy(mine);
 //
+// 6. Comparing algorithms (compare.hpp). run_comparison trains every algorithm x learning rate
+//    x seed of a CompareGrid from one AsyncConfig on the same rows, partitions and initial
+//    parameters, and returns per-rate statistics over the seeds and each algorithm's best rate;
+//    a diverged run is recorded, not thrown. RunCallbacks show each run as it goes (the place
+//    to write its points); the comparison itself writes nothing.
+//
 // Thread safety:
 //   Dataset     immutable; every member is const and thread-safe; copies share the arrays.
 //               A view is valid while the caller's memory is alive and unchanged.
@@ -80,6 +86,7 @@
 #pragma once
 
 #include "dude/async.hpp"
+#include "dude/compare.hpp"
 #include "dude/dataset.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
