@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <tbb/global_control.h>
+
 #include <nlohmann/json.hpp>
 
 #include <cerrno>
@@ -52,23 +54,48 @@ nlohmann::json metrics_record(const Progress& p) {
   return j;
 }
 
-void add_schedule_flags(CLI::App& command, std::string& schedule, float& lr_decay) {
-  command.add_option("--schedule", schedule, "Learning-rate schedule: constant, invt or cosine")
+void add_sgd_flags(CLI::App& command, SgdFlags& flags) {
+  command.add_option("--model", flags.model, "Model: logreg, softmax or mlp:W1[,W2...]")
+      ->capture_default_str();
+  command.add_option("--schedule", flags.schedule, "Learning-rate schedule: constant, invt or cosine")
       ->check(CLI::IsMember({"constant", "invt", "1/t", "cosine"}))
       ->capture_default_str();
-  command.add_option("--lr-decay", lr_decay, "invt: lr / (1 + decay * epoch)")
+  command.add_option("--lr-decay", flags.lr_decay, "invt: lr / (1 + decay * epoch)")
       ->check(CLI::NonNegativeNumber)
       ->capture_default_str();
-}
-
-void add_batch_order_flag(CLI::App& command, std::string& order) {
+  command.add_option("--batch", flags.batch, "Minibatch size (per worker when asynchronous)")
+      ->check(CLI::Range(1, 1 << 20))
+      ->capture_default_str();
   command
-      .add_option("--batch-order", order,
+      .add_option("--batch-order", flags.batch_order,
                   "Minibatch order: shuffled (a random permutation each epoch) or contiguous "
                   "(runs of consecutive rows in random order: faster on large dense data stored "
                   "in random order, not for files sorted by label)")
       ->check(CLI::IsMember({"shuffled", "contiguous"}))
       ->capture_default_str();
+  command.add_option("--l2", flags.l2, "L2 regularisation of the weights")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  command.add_option("--threads", flags.threads,
+                     "Threads for loading and evaluation (default: all cores)");
+}
+
+std::shared_ptr<void> limit_threads(unsigned threads) {
+  if (threads == 0) return nullptr;
+  return std::make_shared<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+}
+
+void apply_sgd_flags(const SgdFlags& flags, SgdConfig& config) {
+  constexpr double kDefaultEpochs = 10;
+  config.batch = flags.batch;
+  config.batch_order = parse_batch_order(flags.batch_order);
+  config.epochs = flags.epochs;
+  config.steps = flags.steps;
+  config.seconds = flags.seconds;
+  if (flags.epochs == 0 && flags.steps == 0 && flags.seconds == 0) config.epochs = kDefaultEpochs;
+  config.schedule = parse_schedule(flags.schedule);
+  config.lr_decay = flags.lr_decay;
+  config.eval_every = flags.eval_every;
 }
 
 void add_engine_flags(CLI::App& command, EngineFlags& flags) {

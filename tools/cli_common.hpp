@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -61,11 +62,30 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags);
 /// ConfigError naming the bad flag.
 void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config);
 
-/// Registers --schedule (parse with dude::parse_schedule) and --lr-decay; the defaults are the
-/// values the arguments hold.
-void add_schedule_flags(CLI::App& command, std::string& schedule, float& lr_decay);
-/// Registers --batch-order (shuffled or contiguous; parse with dude::parse_batch_order).
-void add_batch_order_flag(CLI::App& command, std::string& order);
+/// The model and SGD flags train and compare share. Each command registers its own budget
+/// flags (train has --steps, compare does not) and --eval-every (counted differently).
+struct SgdFlags {
+  std::string model = "softmax";
+  double epochs = 0;
+  std::uint64_t steps = 0;
+  double seconds = 0;
+  std::string schedule;  // the command's default
+  float lr_decay = 1.0f;
+  std::size_t batch = 32;
+  std::string batch_order = "shuffled";
+  float l2 = 0.0f;
+  std::uint64_t eval_every = 0;
+  unsigned threads = 0;
+};
+/// Registers --model, --schedule, --lr-decay, --batch, --batch-order, --l2 and --threads; the
+/// defaults are the values `flags` holds.
+void add_sgd_flags(CLI::App& command, SgdFlags& flags);
+/// Caps oneTBB's threads (loading, evaluation) at `threads` for as long as the returned handle
+/// lives; 0: no cap (the handle is empty).
+[[nodiscard]] std::shared_ptr<void> limit_threads(unsigned threads);
+/// The flags' batch, order, schedule, evaluation interval and budget (10 epochs when none is
+/// given) into `config`; the learning rate and the seed are the command's.
+void apply_sgd_flags(const SgdFlags& flags, SgdConfig& config);
 
 /// Where the training and test data come from (shared by train and compare).
 struct TrainTestFlags {

@@ -14,39 +14,37 @@ struct BenchFlags {
   std::string train = "digits";
   std::string train_labels;
   DataFlags data;
-  std::string model = "softmax";
+  SgdFlags sgd{.seconds = 2, .schedule = "constant"};
   std::string algo = "dude";
   std::vector<std::size_t> workers = {1, 2};
   std::string partition = "iid";
   std::string slot = "handoff";
   std::size_t server_threads = 1;
-  double seconds = 2;
-  std::size_t batch = 32;
-  std::string batch_order = "shuffled";
   float lr = 0.01f;
   std::uint64_t seed = 1;
 };
 
 int run_bench(const BenchFlags& f) {
+  const auto thread_limit = limit_threads(f.sgd.threads);
   const Dataset train = load_data(f.train, f.train_labels, f.data);
   const std::vector<std::uint32_t> rows = all_rows(train.rows());
-  const Objective objective(ModelSpec::parse(f.model), train.features(), train.classes());
+  const Objective objective(ModelSpec::parse(f.sgd.model), train.features(), train.classes(),
+                            f.sgd.l2);
   std::vector<float> initial(objective.num_params());
   objective.init_params(initial.data(), f.seed);
 
   std::printf(
       "model %s, algorithm %s, %s, batch %zu, %zu server thread(s), %.1f s per point, %zu training "
       "rows\n",
-      f.model.c_str(), f.algo.c_str(), f.partition.c_str(), f.batch, f.server_threads, f.seconds,
+      f.sgd.model.c_str(), f.algo.c_str(), f.partition.c_str(), f.sgd.batch, f.server_threads,
+      f.sgd.seconds,
       rows.size());
   std::printf("%8s %14s %16s %9s %12s %10s\n", "workers", "samples/s", "server steps/s", "speedup",
               "staleness", "max tau");
   double base = 0;
   for (const std::size_t workers : f.workers) {
     AsyncConfig config;
-    config.sgd.seconds = f.seconds;
-    config.sgd.batch = f.batch;
-    config.sgd.batch_order = parse_batch_order(f.batch_order);
+    apply_sgd_flags(f.sgd, config.sgd);
     config.sgd.lr = f.lr;
     config.sgd.seed = f.seed;
     config.sgd.tick_seconds = 0;
@@ -79,7 +77,7 @@ Command add_bench_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--train-labels", f.train_labels, "IDX labels file for --train (default: by name)");
   add_data_flags(*cmd, f.data);
-  cmd->add_option("--model", f.model, "Model: logreg, softmax or mlp:W1[,W2...]")->capture_default_str();
+  add_sgd_flags(*cmd, f.sgd);
   cmd->add_option("--algo", f.algo, "Algorithm: dude, asgd, hogwild, sync or fedbuff:K")->capture_default_str();
   cmd->add_option("--workers", f.workers, "Worker counts to measure, e.g. 1,2,4,8,16")
       ->delimiter(',')
@@ -93,9 +91,9 @@ Command add_bench_command(CLI::App& app) {
                   "Threads that fold each round (the server and N-1 helpers)")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  cmd->add_option("--seconds", f.seconds, "Wall time per worker count")->check(CLI::PositiveNumber)->capture_default_str();
-  cmd->add_option("--batch", f.batch, "Minibatch size per worker")->check(CLI::Range(1, 1 << 20))->capture_default_str();
-  add_batch_order_flag(*cmd, f.batch_order);
+  cmd->add_option("--seconds", f.sgd.seconds, "Wall time per worker count")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--lr", f.lr, "Learning rate (small: throughput, not accuracy, is measured)")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

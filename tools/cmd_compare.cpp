@@ -8,8 +8,6 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
-#include <tbb/global_control.h>
-
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -42,29 +40,18 @@ namespace fs = std::filesystem;
 struct CompareFlags {
   TrainTestFlags io;
   std::uint64_t split_seed = 1;
-  std::string model = "softmax";
+  SgdFlags sgd{.schedule = "constant"};
   std::string algos = "dude,asgd,fedbuff:4,sync,hogwild";
   EngineFlags engine;
-  double epochs = 0;
-  double seconds = 0;
   std::string lrs = "0.005,0.01,0.02,0.05";
   std::string seeds = "0,1,2";
-  std::string schedule = "constant";
-  float lr_decay = 1.0f;
-  std::size_t batch = 32;
-  std::string batch_order = "shuffled";
-  float l2 = 0.0f;
-  std::uint64_t eval_every = 0;
   double evals_per_epoch = 0;
   double target = 0.80;
   std::string out;
   bool plot = false;
   std::string plot_script;
-  unsigned threads = 0;
   bool quiet = false;
 };
-
-constexpr double kDefaultEpochs = 10;
 
 // ---------------------------------------------------------------------------------------------
 // Text output.
@@ -212,7 +199,7 @@ void check_flags(const CompareFlags& f, const CompareGrid& grid) {
   if (f.out.empty()) throw ConfigError("--out: an output directory is required");
   // The lists come from their parsers: what the grid can still get wrong is the target.
   for_flag("--target", [&] { grid.validate(); });
-  if (f.eval_every > 0 && f.evals_per_epoch > 0) {
+  if (f.sgd.eval_every > 0 && f.evals_per_epoch > 0) {
     throw ConfigError("--eval-every and --evals-per-epoch: give at most one");
   }
   if (f.io.test.empty() && !(f.io.holdout > 0)) {
@@ -223,14 +210,7 @@ void check_flags(const CompareFlags& f, const CompareGrid& grid) {
 /// What every run shares; run_comparison sets each run's algorithm, rate and seed.
 AsyncConfig base_config(const CompareFlags& f) {
   AsyncConfig base;
-  base.sgd.batch = f.batch;
-  base.sgd.batch_order = parse_batch_order(f.batch_order);
-  base.sgd.epochs = f.epochs;
-  base.sgd.seconds = f.seconds;
-  if (f.epochs == 0 && f.seconds == 0) base.sgd.epochs = kDefaultEpochs;
-  base.sgd.schedule = parse_schedule(f.schedule);
-  base.sgd.lr_decay = f.lr_decay;
-  base.sgd.eval_every = f.eval_every;
+  apply_sgd_flags(f.sgd, base.sgd);
   base.sgd.tick_seconds = 0;
   apply_engine_flags(f.engine, base);
   return base;
@@ -262,7 +242,7 @@ std::string setting_of(const CompareFlags& f, const ModelSpec& spec, const Async
          (f.engine.slowdown.empty() ? std::string("1") : f.engine.slowdown) + ", " +
          (virtual_time ? "deterministic (compute time " + base.compute_time.to_string() + ")"
                        : std::string("threads")) +
-         ", " + budget_text + ", batch " + std::to_string(f.batch) + ", schedule " + f.schedule;
+         ", " + budget_text + ", batch " + std::to_string(f.sgd.batch) + ", schedule " + f.sgd.schedule;
 }
 
 Report report_of(const CompareFlags& f, const ModelSpec& spec, const AsyncConfig& base,
@@ -467,9 +447,9 @@ void write_settings(const fs::path& outdir, const Report& report) {
       {"compute_time", base.compute_time.to_string()},
       {"epochs", base.sgd.epochs},
       {"seconds", base.sgd.seconds},
-      {"batch", f.batch},
-      {"batch_order", f.batch_order},
-      {"schedule", f.schedule},
+      {"batch", f.sgd.batch},
+      {"batch_order", f.sgd.batch_order},
+      {"schedule", f.sgd.schedule},
       {"seeds", report.grid.seeds},
       {"target", report.grid.target},
   };
@@ -499,18 +479,17 @@ int run_compare(const CompareFlags& f) {
   // Every flag is checked before any data is read.
   const CompareGrid grid = grid_of(f);
   check_flags(f, grid);
-  const ModelSpec spec = ModelSpec::parse(f.model);
+  const ModelSpec spec = ModelSpec::parse(f.sgd.model);
   const AsyncConfig base = base_config(f);
   validate_comparison(base, grid);
   const std::string script = f.plot ? find_plot_script(f.plot_script) : std::string();
 
-  std::optional<tbb::global_control> thread_limit;
-  if (f.threads > 0) thread_limit.emplace(tbb::global_control::max_allowed_parallelism, f.threads);
+  const auto thread_limit = limit_threads(f.sgd.threads);
 
   // One split for every run (--split-seed), so that every run is tested on the same rows.
   const TrainTestData d = load_train_test(f.io, f.split_seed);
   if (d.test_rows.empty()) throw ConfigError("--holdout: leaves no test rows");
-  const Objective objective(spec, d.train.features(), d.classes(), f.l2);
+  const Objective objective(spec, d.train.features(), d.classes(), f.sgd.l2);
   const Subset train_set{&d.train, d.train_rows};
   const Subset test_set{&d.test, d.test_rows};
 
@@ -542,26 +521,22 @@ Command add_compare_command(CLI::App& app) {
   add_train_test_flags(*cmd, f.io);
   cmd->add_option("--split-seed", f.split_seed, "Without --test: seed of the holdout split (one for all runs)")
       ->capture_default_str();
-  cmd->add_option("--model", f.model, "Model: logreg, softmax or mlp:W1[,W2...]")->capture_default_str();
+  add_sgd_flags(*cmd, f.sgd);
   cmd->add_option("--algos", f.algos, "Algorithms to compare: dude, asgd, hogwild, sync, fedbuff:K")
       ->capture_default_str();
   add_engine_flags(*cmd, f.engine);
-  auto* epochs = cmd->add_option("--epochs", f.epochs,
+  auto* epochs = cmd->add_option("--epochs", f.sgd.epochs,
                                  "Budget of every run: training samples over all workers, in "
                                  "passes over the data (default 10)")
                      ->check(CLI::PositiveNumber);
-  auto* seconds = cmd->add_option("--seconds", f.seconds,
+  auto* seconds = cmd->add_option("--seconds", f.sgd.seconds,
                                   "Budget of every run: time (virtual with --deterministic)")
                       ->check(CLI::PositiveNumber);
   epochs->excludes(seconds);
   cmd->add_option("--lrs", f.lrs, "Learning-rate grid")->capture_default_str();
   cmd->add_option("--seeds", f.seeds, "Seeds (initialisation, partition, minibatches, compute times)")
       ->capture_default_str();
-  add_schedule_flags(*cmd, f.schedule, f.lr_decay);
-  cmd->add_option("--batch", f.batch, "Minibatch size per worker")->check(CLI::Range(1, 1 << 20))->capture_default_str();
-  add_batch_order_flag(*cmd, f.batch_order);
-  cmd->add_option("--l2", f.l2, "L2 regularisation of the weights")->check(CLI::NonNegativeNumber)->capture_default_str();
-  auto* every = cmd->add_option("--eval-every", f.eval_every,
+  auto* every = cmd->add_option("--eval-every", f.sgd.eval_every,
                                 "Evaluate every K server steps (default: once per epoch)")
                     ->check(CLI::PositiveNumber);
   auto* per_epoch = cmd->add_option("--evals-per-epoch", f.evals_per_epoch,
@@ -575,7 +550,6 @@ Command add_compare_command(CLI::App& app) {
       ->required();
   cmd->add_flag("--plot", f.plot, "Draw OUTDIR/compare.png with plot_compare.py (python3, matplotlib)");
   cmd->add_option("--plot-script", f.plot_script, "Path of plot_compare.py (default: found beside dude)");
-  cmd->add_option("--threads", f.threads, "Threads for loading and evaluation (default: all cores)");
   cmd->add_flag("--quiet,-q", f.quiet, "No progress lines on stderr; only the summary on stdout");
   return {cmd, [flags] { return run_compare(*flags); }};
 }

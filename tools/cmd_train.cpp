@@ -1,6 +1,4 @@
 // dude train: load data, train a model, report progress and the final test accuracy.
-#include <tbb/global_control.h>
-
 #include <nlohmann/json.hpp>
 
 #include <cmath>
@@ -21,29 +19,17 @@ namespace {
 
 struct TrainFlags {
   TrainTestFlags io;
-  std::string model = "softmax";
-  double epochs = 0;
-  std::uint64_t steps = 0;
-  double seconds = 0;
+  SgdFlags sgd{.schedule = "cosine"};
   std::optional<float> lr;  // default: dude::default_learning_rate
-  std::string schedule = "cosine";
-  float lr_decay = 1.0f;
-  std::size_t batch = 32;
-  std::string batch_order = "shuffled";
-  float l2 = 0.0f;
   std::uint64_t seed = 1;
-  std::uint64_t eval_every = 0;
   std::string out;
   std::string metrics;
-  unsigned threads = 0;
   bool quiet = false;
   bool verbose = false;
   // Asynchronous training (any --algo but sgd).
   std::string algo = "sgd";
   EngineFlags engine;
 };
-
-constexpr double kDefaultEpochs = 10;
 
 /// "min..max" of the per-worker arrival counts, for the progress line.
 std::string arrivals_range(const std::vector<std::uint64_t>& arrivals) {
@@ -71,16 +57,8 @@ void print_shards(const Dataset& train, const std::vector<std::uint32_t>& rows, 
 AsyncConfig config_of(const TrainFlags& f) {
   AsyncConfig async;
   SgdConfig& config = async.sgd;
+  apply_sgd_flags(f.sgd, config);
   config.seed = f.seed;
-  config.batch = f.batch;
-  config.batch_order = parse_batch_order(f.batch_order);
-  config.epochs = f.epochs;
-  config.steps = f.steps;
-  config.seconds = f.seconds;
-  if (f.epochs == 0 && f.steps == 0 && f.seconds == 0) config.epochs = kDefaultEpochs;
-  config.schedule = parse_schedule(f.schedule);
-  config.lr_decay = f.lr_decay;
-  config.eval_every = f.eval_every;
   async.algorithm = for_flag("--algo", [&] { return AlgorithmSpec::parse(f.algo); });
   apply_engine_flags(f.engine, async);
   const bool asynchronous = async.algorithm.kind != AlgorithmSpec::Kind::Sgd;
@@ -132,13 +110,12 @@ ProgressCallback progress_printer(const TrainFlags& f, ProgressLine& line, Atomi
 
 int run_train(const TrainFlags& f) {
   const AsyncConfig config = config_of(f);
-  const ModelSpec spec = ModelSpec::parse(f.model);
-  std::optional<tbb::global_control> thread_limit;
-  if (f.threads > 0) thread_limit.emplace(tbb::global_control::max_allowed_parallelism, f.threads);
+  const ModelSpec spec = ModelSpec::parse(f.sgd.model);
+  const auto thread_limit = limit_threads(f.sgd.threads);
 
   // Everything that can fail on input is checked before training starts.
   const TrainTestData d = load_train_test(f.io, f.seed);
-  Model model{spec, d.train.features(), d.classes(), f.l2, {}};
+  Model model{spec, d.train.features(), d.classes(), f.sgd.l2, {}};
   const Objective objective = model.objective();
   model.params.resize(objective.num_params());
   objective.init_params(model.params.data(), f.seed);
@@ -173,29 +150,22 @@ Command add_train_command(CLI::App& app) {
   TrainFlags& f = *flags;
   CLI::App* cmd = app.add_subcommand("train", "Train a model and report its test accuracy");
   add_train_test_flags(*cmd, f.io);
-  cmd->add_option("--model", f.model, "Model: logreg, softmax or mlp:W1[,W2...]")->capture_default_str();
-  auto* epochs = cmd->add_option("--epochs", f.epochs, "Budget: passes over the data (default 10)")
+  add_sgd_flags(*cmd, f.sgd);
+  auto* epochs = cmd->add_option("--epochs", f.sgd.epochs, "Budget: passes over the data (default 10)")
                      ->check(CLI::PositiveNumber);
-  auto* steps = cmd->add_option("--steps", f.steps, "Budget: minibatch steps")->check(CLI::PositiveNumber);
-  auto* seconds = cmd->add_option("--seconds", f.seconds, "Budget: wall-clock seconds")
+  auto* steps = cmd->add_option("--steps", f.sgd.steps, "Budget: minibatch steps")->check(CLI::PositiveNumber);
+  auto* seconds = cmd->add_option("--seconds", f.sgd.seconds, "Budget: wall-clock seconds")
                       ->check(CLI::PositiveNumber);
   epochs->excludes(steps)->excludes(seconds);
   steps->excludes(seconds);
   cmd->add_option("--lr", f.lr,
                   "Learning rate (default 0.2; with an asynchronous --algo, 0.2 / sqrt(workers))")
       ->check(CLI::PositiveNumber);
-  add_schedule_flags(*cmd, f.schedule, f.lr_decay);
-  cmd->add_option("--batch", f.batch, "Minibatch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
-  add_batch_order_flag(*cmd, f.batch_order);
-  cmd->add_option("--l2", f.l2, "L2 regularisation of the weights")
-      ->check(CLI::NonNegativeNumber)
-      ->capture_default_str();
   cmd->add_option("--seed", f.seed, "Random seed (initialisation, shuffling, holdout split)")
       ->capture_default_str();
-  cmd->add_option("--eval-every", f.eval_every, "Evaluate every N steps (default: every epoch)");
+  cmd->add_option("--eval-every", f.sgd.eval_every, "Evaluate every N steps (default: every epoch)");
   cmd->add_option("--out", f.out, "Write the trained model here (atomically)");
   cmd->add_option("--metrics", f.metrics, "Write evaluation points here as JSON Lines");
-  cmd->add_option("--threads", f.threads, "Threads for loading and evaluation (default: all cores)");
   cmd->add_flag("--quiet,-q", f.quiet, "No progress output; only the final summary");
   cmd->add_flag("--verbose,-v", f.verbose, "Also print each worker's shard (rows per class)");
   cmd->add_option("--algo", f.algo,

@@ -5,6 +5,7 @@ set -euo pipefail
 
 packages=(
   g++ make cmake                 # compiler and build
+  clang-format                   # the format check (tests/check_format.sh)
   libtbb-dev                     # oneTBB: parallel parsing and evaluation
   libeigen3-dev                  # Eigen: the MLP's matrix products
   libhwy-dev                     # Google Highway: SIMD kernels with run-time dispatch
