@@ -70,7 +70,7 @@ void RoundTrip(benchmark::State& state) {
   const auto spins = static_cast<unsigned>(state.range(2));  // 0: the slot's default
   Slot slot(floats);
   std::vector<float> model(floats, 0.0f);  // the server's
-  std::atomic<std::uint64_t> ack{0};        // TripleBufferSlot only: last sequence consumed
+  std::atomic<std::uint64_t> ack{0};       // TripleBufferSlot only: last sequence consumed
   std::atomic<bool> stop{false};
 
   std::thread server([&] {
@@ -228,8 +228,8 @@ void FoldRound(benchmark::State& state) {
     benchmark::ClobberMemory();
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations() * arrivals_per_round));
-  state.SetBytesProcessed(static_cast<std::int64_t>(
-      state.iterations() * kParams * (12 * arrivals_per_round + 20)));
+  state.SetBytesProcessed(
+      static_cast<std::int64_t>(state.iterations() * kParams * (12 * arrivals_per_round + 20)));
 }
 BENCHMARK(FoldRound)
     ->ArgNames({"threads", "arrivals"})

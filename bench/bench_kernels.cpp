@@ -324,8 +324,7 @@ int main(int argc, char** argv) {
   // against triad, and its reads alone against the read probe. Out of cache one core's
   // reads are limited by how many misses it keeps in flight, and its writes come on top, so
   // a streaming kernel at memory speed shows reads/read near 1 and can exceed 1 on /triad.
-  std::printf("\n%-28s %8s %8s %10s %8s\n", "kernel", "GB/s", "/triad", "reads GB/s",
-              "/read");
+  std::printf("\n%-28s %8s %8s %10s %8s\n", "kernel", "GB/s", "/triad", "reads GB/s", "/read");
   for (const Level& level : kLevels) {
     const double read = reporter.gbps(benchmark_name("read", level, ""));
     const double copy = reporter.gbps(benchmark_name("copy", level, ""));

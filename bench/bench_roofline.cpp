@@ -1,8 +1,8 @@
 // The roofline, measured in one run: this machine's single-core limits (read bandwidth and
 // triad bandwidth on out-of-cache arrays, and the float matrix-multiply rate of the library's
-// own products, kernels::gemm_*, at the widest instruction set the CPU has) next to what the library's gradient computations and the
-// server fold reach on the same core, followed by a table of each one's fraction of its
-// limit against the performance goals:
+// own products, kernels::gemm_*, at the widest instruction set the CPU has) next to what the
+// library's gradient computations and the server fold reach on the same core, followed by a table
+// of each one's fraction of its limit against the performance goals:
 //   logistic-regression gradient, out-of-cache data  >= 70% of read bandwidth
 //   server fold, model out of cache                  >= 60% of triad bandwidth
 //   MLP forward + backward step                      >= 50% of the matrix-multiply rate
@@ -16,10 +16,11 @@
 //          trainer's shuffled order: the read limit of that access pattern, for context.
 //   gemm   C = A B through kernels::gemm_nn/tn/nt, exactly as core/src/mlp.cpp calls them:
 //          Eigen built per instruction set and picked at run time (the header printed at
-//          start names the set in use). FLOPs = 2 M K N. Shapes: the MLP's forward (B x 784 times 784 x 128, B = 32 and 256), its
-//          weight gradient (784 x B transposed times B x 128), a square 512^3 for context,
-//          and the MLP step's five products alone (gemm_mlp128_steps), and the softmax
-//          step's two (gemm_softmax_steps: B x 784 times 784 x 10, and 784 x B times B x 10).
+//          start names the set in use). FLOPs = 2 M K N. Shapes: the MLP's forward (B x 784 times
+//          784 x 128, B = 32 and 256), its weight gradient (784 x B transposed times B x 128), a
+//          square 512^3 for context, and the MLP step's five products alone (gemm_mlp128_steps),
+//          and the softmax step's two (gemm_softmax_steps: B x 784 times 784 x 10, and 784 x B
+//          times B x 10).
 //
 // Kernels (the library's public entry points, one core):
 //   logreg   Objective("logreg").loss_grad on minibatches of a dense 200,000 x 784 data set
@@ -64,10 +65,10 @@
 #include <vector>
 
 #include "bench_util.hpp"
+#include "data/minibatch_sampler.hpp"
 #include "dude/dataset.hpp"
 #include "dude/kernels.hpp"
 #include "dude/objective.hpp"
-#include "data/minibatch_sampler.hpp"
 
 namespace kn = dude::kernels;
 
@@ -198,8 +199,7 @@ std::vector<float> random_matrix(std::size_t rows, std::size_t cols, std::uint32
 }
 
 // C (m x n) = A (m x k) B (k x n), or with transpose_a: C = A^T B where A is stored k x m.
-void gemm(benchmark::State& state, std::size_t m, std::size_t k, std::size_t n,
-          bool transpose_a) {
+void gemm(benchmark::State& state, std::size_t m, std::size_t k, std::size_t n, bool transpose_a) {
   const std::vector<float> a = random_matrix(m, k, 1), b = random_matrix(k, n, 2);
   std::vector<float> c(m * n);
   for (auto _ : state) {
@@ -271,7 +271,8 @@ void objective_step(benchmark::State& state, const char* spec, std::size_t batch
   dude::Workspace ws = objective.make_workspace(batch);
   std::size_t in_cache_cursor = 0;  // the in-cache rows have their own
   std::size_t& pos = order == Order::InCache ? in_cache_cursor : g_cursor;
-  dude::detail::MinibatchSampler contiguous(d.in_storage_order, batch, dude::BatchOrder::Contiguous, 15);
+  dude::detail::MinibatchSampler contiguous(d.in_storage_order, batch, dude::BatchOrder::Contiguous,
+                                            15);
   for (auto _ : state) {
     std::span<const std::uint32_t> minibatch;
     if (order == Order::Contiguous) {
@@ -349,17 +350,17 @@ void register_all() {
     reg("gemm_mlp128_steps/B" + std::to_string(b), gemm_mlp_steps, b);
     reg("gemm_softmax_steps/B" + std::to_string(b), gemm_softmax_steps, b);
   }
-  reg(gemm_name(512, 512, 512, false), gemm, std::size_t{512}, std::size_t{512},
-      std::size_t{512}, false);
+  reg(gemm_name(512, 512, 512, false), gemm, std::size_t{512}, std::size_t{512}, std::size_t{512},
+      false);
 
   reg(objective_name("logreg", 32, Order::Shuffled), objective_step, "logreg", std::size_t{32},
       Order::Shuffled);
-  reg(objective_name("logreg", 32, Order::Contiguous), objective_step, "logreg",
-      std::size_t{32}, Order::Contiguous);
-  reg(objective_name("logreg", 32, Order::StorageOrder), objective_step, "logreg",
-      std::size_t{32}, Order::StorageOrder);
-  reg(objective_name("logreg", 256, Order::Shuffled), objective_step, "logreg",
-      std::size_t{256}, Order::Shuffled);
+  reg(objective_name("logreg", 32, Order::Contiguous), objective_step, "logreg", std::size_t{32},
+      Order::Contiguous);
+  reg(objective_name("logreg", 32, Order::StorageOrder), objective_step, "logreg", std::size_t{32},
+      Order::StorageOrder);
+  reg(objective_name("logreg", 256, Order::Shuffled), objective_step, "logreg", std::size_t{256},
+      Order::Shuffled);
   reg(objective_name("logreg", 32, Order::InCache), objective_step, "logreg", std::size_t{32},
       Order::InCache);
   reg("server_fold/16Mi/in_place", server_fold, true);
@@ -372,8 +373,8 @@ void register_all() {
     reg(objective_name("softmax", b, Order::Shuffled), objective_step, "softmax", b,
         Order::Shuffled);
   }
-  reg(objective_name("softmax", 32, Order::Contiguous), objective_step, "softmax",
-      std::size_t{32}, Order::Contiguous);
+  reg(objective_name("softmax", 32, Order::Contiguous), objective_step, "softmax", std::size_t{32},
+      Order::Contiguous);
   reg(objective_name("softmax", 32, Order::StorageOrder), objective_step, "softmax",
       std::size_t{32}, Order::StorageOrder);
 }
@@ -402,16 +403,16 @@ void print_table(const RecordingReporter& r) {
        "limit/read", "read", 0.70},
       {"logreg grad B32 shuffled", objective_name("logreg", 32, Order::Shuffled), bytes,
        "limit/read_rows_shuffled", "read, shuffled rows", 0},
-      {"logreg grad B32 in L2", objective_name("logreg", 32, Order::InCache), bytes,
-       "limit/read", "read (DRAM)", 0},
+      {"logreg grad B32 in L2", objective_name("logreg", 32, Order::InCache), bytes, "limit/read",
+       "read (DRAM)", 0},
       {"server_fold 16Mi in place", "server_fold/16Mi/in_place", bytes, "limit/triad", "triad",
        0.60},
       {"server_fold 16Mi out of place", "server_fold/16Mi/out_of_place", bytes, "limit/triad",
        "triad", 0.60},
       // The fold's reads alone (20 of its 36 B; out of place also the write-allocate read of
       // x_out, 4 more) against the read probe: one core's reads are what saturates.
-      {"server_fold in place, reads", "server_fold/16Mi/in_place", bytes, "limit/read", "read",
-       0, 20.0 / 36},
+      {"server_fold in place, reads", "server_fold/16Mi/in_place", bytes, "limit/read", "read", 0,
+       20.0 / 36},
       {"server_fold out of pl., reads", "server_fold/16Mi/out_of_place", bytes, "limit/read",
        "read", 0, 24.0 / 36},
   };
@@ -429,8 +430,8 @@ void print_table(const RecordingReporter& r) {
     const std::string name = objective_name("softmax", b, Order::Shuffled);
     const std::string bs = std::to_string(b);
     rows.push_back({"softmax grad B" + bs + " shuffled", name, bytes, "limit/read", "read", 0});
-    rows.push_back({"softmax grad B" + bs + " shuffled", name, flops,
-                    "gemm_softmax_steps/B" + bs, "its 2 GEMMs alone", 0});
+    rows.push_back({"softmax grad B" + bs + " shuffled", name, flops, "gemm_softmax_steps/B" + bs,
+                    "its 2 GEMMs alone", 0});
   }
   rows.push_back({"softmax grad B32 contiguous", objective_name("softmax", 32, Order::Contiguous),
                   bytes, "limit/read", "read", 0});
@@ -463,8 +464,8 @@ void print_table(const RecordingReporter& r) {
   }
   limit_line(gemm_name(512, 512, 512, false), flops, "GFLOP/s", "square, for context");
 
-  std::printf("\n%-30s %9s %-8s %-22s %9s %8s %8s %6s %5s\n", "kernel", "measured", "unit",
-              "limit", "limit", "fraction", "(median)", "goal", "met?");
+  std::printf("\n%-30s %9s %-8s %-22s %9s %8s %8s %6s %5s\n", "kernel", "measured", "unit", "limit",
+              "limit", "fraction", "(median)", "goal", "met?");
   for (const TableRow& row : rows) {
     const double value = row.share * r.best(row.bench, row.counter);
     const double limit = r.best(row.limit, row.counter);

@@ -17,8 +17,8 @@
 
 #include <unistd.h>
 
-#include "dude/kernels.hpp"
 #include "common/page_memory.hpp"
+#include "dude/kernels.hpp"
 
 namespace dude::bench {
 

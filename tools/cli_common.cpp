@@ -20,8 +20,9 @@ void add_data_flags(CLI::App& command, DataFlags& flags) {
   command.add_option("--format", flags.format, "Input format: auto, libsvm, csv or idx")
       ->check(CLI::IsMember({"auto", "libsvm", "svmlight", "csv", "idx"}))
       ->capture_default_str();
-  command.add_option("--csv-label-column", flags.csv_label_column,
-                     "CSV: column of the label (0-based; negative counts from the end)")
+  command
+      .add_option("--csv-label-column", flags.csv_label_column,
+                  "CSV: column of the label (0-based; negative counts from the end)")
       ->capture_default_str();
   command.add_flag("--csv-header", flags.csv_header, "CSV: the first line is a header");
 }
@@ -35,12 +36,13 @@ Dataset load_data(const std::string& path, const std::string& labels, const Data
   options.csv_header = flags.csv_header;
   options.features = features;
   options.classes = classes;
-  return is_builtin_dataset(path) ? load_builtin_dataset(path, options) : load_dataset(path, options);
+  return is_builtin_dataset(path) ? load_builtin_dataset(path, options)
+                                  : load_dataset(path, options);
 }
 
 nlohmann::json metrics_record(const Progress& p) {
-  nlohmann::json j = {{"wall_s", p.wall_seconds}, {"step", p.steps},   {"samples", p.samples},
-                      {"epoch", p.epoch},         {"lr", p.lr},        {"train_loss", p.train_loss},
+  nlohmann::json j = {{"wall_s", p.wall_seconds}, {"step", p.steps}, {"samples", p.samples},
+                      {"epoch", p.epoch},         {"lr", p.lr},      {"train_loss", p.train_loss},
                       {"final", p.final}};
   if (p.has_test) {
     j["test_loss"] = p.test_loss;
@@ -57,7 +59,8 @@ nlohmann::json metrics_record(const Progress& p) {
 void add_sgd_flags(CLI::App& command, SgdFlags& flags) {
   command.add_option("--model", flags.model, "Model: logreg, softmax or mlp:W1[,W2...]")
       ->capture_default_str();
-  command.add_option("--schedule", flags.schedule, "Learning-rate schedule: constant, invt or cosine")
+  command
+      .add_option("--schedule", flags.schedule, "Learning-rate schedule: constant, invt or cosine")
       ->check(CLI::IsMember({"constant", "invt", "1/t", "cosine"}))
       ->capture_default_str();
   command.add_option("--lr-decay", flags.lr_decay, "invt: lr / (1 + decay * epoch)")
@@ -82,7 +85,8 @@ void add_sgd_flags(CLI::App& command, SgdFlags& flags) {
 
 std::shared_ptr<void> limit_threads(unsigned threads) {
   if (threads == 0) return nullptr;
-  return std::make_shared<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+  return std::make_shared<tbb::global_control>(tbb::global_control::max_allowed_parallelism,
+                                               threads);
 }
 
 void apply_sgd_flags(const SgdFlags& flags, SgdConfig& config) {
@@ -101,35 +105,44 @@ void apply_sgd_flags(const SgdFlags& flags, SgdConfig& config) {
 void add_engine_flags(CLI::App& command, EngineFlags& flags) {
   command.add_option("--workers", flags.workers, "Worker threads (default: one per core)")
       ->check(CLI::Range(1, 4096));
-  command.add_option("--partition", flags.partition,
-                     "How rows are split over workers: iid, label:K (K classes each) or dirichlet:ALPHA")
+  command
+      .add_option(
+          "--partition", flags.partition,
+          "How rows are split over workers: iid, label:K (K classes each) or dirichlet:ALPHA")
       ->capture_default_str();
   command.add_option("--slowdown", flags.slowdown,
                      "Per-worker slowdown factors, repeated over the workers: 1,4 makes every "
                      "second worker post 4x less often");
-  command.add_option("--slot", flags.slot,
-                     "Gradient hand-over with threads: handoff (worker waits) or triple (newest wins)")
+  command
+      .add_option("--slot", flags.slot,
+                  "Gradient hand-over with threads: handoff (worker waits) or triple (newest wins)")
       ->check(CLI::IsMember({"handoff", "triple"}))
       ->capture_default_str();
-  command.add_flag("--no-warm-start", flags.no_warm_start,
-                   "dude: start with an empty gradient table instead of every worker's gradient at x0");
-  command.add_flag("--pin", flags.pin, "With threads: pin the server and each worker to its own core");
-  command.add_option("--server-threads", flags.server_threads,
-                     "With threads: threads that fold each round, claiming chunks of "
-                     "coordinates (the server and N-1 helpers; waiting hand-off workers help "
-                     "too); same model for any N")
+  command.add_flag(
+      "--no-warm-start", flags.no_warm_start,
+      "dude: start with an empty gradient table instead of every worker's gradient at x0");
+  command.add_flag("--pin", flags.pin,
+                   "With threads: pin the server and each worker to its own core");
+  command
+      .add_option("--server-threads", flags.server_threads,
+                  "With threads: threads that fold each round, claiming chunks of "
+                  "coordinates (the server and N-1 helpers; waiting hand-off workers help "
+                  "too); same model for any N")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   command.add_flag("--deterministic", flags.deterministic,
                    "Replay on a virtual clock (one thread): the same flags give identical metrics; "
                    "times are virtual (one unit per unslowed gradient)");
-  command.add_option("--compute-time", flags.compute_time,
-                     "--deterministic: per-gradient compute time before slowdown: fixed, exp or normal:SIGMA")
+  command
+      .add_option(
+          "--compute-time", flags.compute_time,
+          "--deterministic: per-gradient compute time before slowdown: fixed, exp or normal:SIGMA")
       ->capture_default_str();
 }
 
 void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config) {
-  config.workers = flags.workers > 0 ? flags.workers : std::max(1u, std::thread::hardware_concurrency());
+  config.workers =
+      flags.workers > 0 ? flags.workers : std::max(1u, std::thread::hardware_concurrency());
   config.partition = for_flag("--partition", [&] { return PartitionSpec::parse(flags.partition); });
   config.slowdown.clear();
   if (!flags.slowdown.empty()) {
@@ -141,20 +154,24 @@ void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config) {
   config.pin_threads = flags.pin;
   config.server_threads = flags.server_threads;
   config.deterministic = flags.deterministic;
-  config.compute_time = for_flag("--compute-time", [&] { return ComputeTime::parse(flags.compute_time); });
+  config.compute_time =
+      for_flag("--compute-time", [&] { return ComputeTime::parse(flags.compute_time); });
 }
 
 void add_train_test_flags(CLI::App& command, TrainTestFlags& flags) {
-  command.add_option("--train,--data", flags.train,
-                     "Training data: a file (LIBSVM, CSV or IDX images; .gz read transparently) "
-                     "or a built-in data set (digits)")
+  command
+      .add_option("--train,--data", flags.train,
+                  "Training data: a file (LIBSVM, CSV or IDX images; .gz read transparently) "
+                  "or a built-in data set (digits)")
       ->capture_default_str();
   command.add_option("--train-labels", flags.train_labels,
                      "IDX labels file for --train (default: by name)");
   command.add_option("--test", flags.test, "Test data, same format as --train");
-  command.add_option("--test-labels", flags.test_labels, "IDX labels file for --test (default: by name)");
-  command.add_option("--holdout", flags.holdout,
-                     "Without --test: fraction of the training rows held out for testing (seeded)")
+  command.add_option("--test-labels", flags.test_labels,
+                     "IDX labels file for --test (default: by name)");
+  command
+      .add_option("--holdout", flags.holdout,
+                  "Without --test: fraction of the training rows held out for testing (seeded)")
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
   add_data_flags(command, flags.data);
@@ -164,7 +181,8 @@ TrainTestData load_train_test(const TrainTestFlags& flags, std::uint64_t split_s
   TrainTestData d;
   d.train = load_data(flags.train, flags.train_labels, flags.data);
   if (!flags.test.empty()) {
-    d.test = load_data(flags.test, flags.test_labels, flags.data, d.train.features(), d.train.classes());
+    d.test =
+        load_data(flags.test, flags.test_labels, flags.data, d.train.features(), d.train.classes());
     d.train_rows = all_rows(d.train.rows());
     d.test_rows = all_rows(d.test.rows());
   } else {
@@ -203,7 +221,8 @@ void AtomicOutput::commit() {
   if (std::rename(temporary_.c_str(), path_.c_str()) != 0) {
     const int rename_errno = errno;
     std::remove(temporary_.c_str());
-    throw Error(path_ + ": cannot rename the temporary file into place: " + std::strerror(rename_errno));
+    throw Error(path_ +
+                ": cannot rename the temporary file into place: " + std::strerror(rename_errno));
   }
 }
 

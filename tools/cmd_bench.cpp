@@ -37,8 +37,7 @@ int run_bench(const BenchFlags& f) {
       "model %s, algorithm %s, %s, batch %zu, %zu server thread(s), %.1f s per point, %zu training "
       "rows\n",
       f.sgd.model.c_str(), f.algo.c_str(), f.partition.c_str(), f.sgd.batch, f.server_threads,
-      f.sgd.seconds,
-      rows.size());
+      f.sgd.seconds, rows.size());
   std::printf("%8s %14s %16s %9s %12s %10s\n", "workers", "samples/s", "server steps/s", "speedup",
               "staleness", "max tau");
   double base = 0;
@@ -75,15 +74,18 @@ Command add_bench_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("bench", "Training throughput over a sweep of worker counts");
   cmd->add_option("--train,--data", f.train, "Training data (a file or a built-in data set)")
       ->capture_default_str();
-  cmd->add_option("--train-labels", f.train_labels, "IDX labels file for --train (default: by name)");
+  cmd->add_option("--train-labels", f.train_labels,
+                  "IDX labels file for --train (default: by name)");
   add_data_flags(*cmd, f.data);
   add_sgd_flags(*cmd, f.sgd);
-  cmd->add_option("--algo", f.algo, "Algorithm: dude, asgd, hogwild, sync or fedbuff:K")->capture_default_str();
+  cmd->add_option("--algo", f.algo, "Algorithm: dude, asgd, hogwild, sync or fedbuff:K")
+      ->capture_default_str();
   cmd->add_option("--workers", f.workers, "Worker counts to measure, e.g. 1,2,4,8,16")
       ->delimiter(',')
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  cmd->add_option("--partition", f.partition, "iid, label:K or dirichlet:ALPHA")->capture_default_str();
+  cmd->add_option("--partition", f.partition, "iid, label:K or dirichlet:ALPHA")
+      ->capture_default_str();
   cmd->add_option("--slot", f.slot, "handoff or triple")
       ->check(CLI::IsMember({"handoff", "triple"}))
       ->capture_default_str();

@@ -75,7 +75,8 @@ std::string markdown_table(const std::vector<std::string>& header,
   std::vector<std::size_t> widths(header.size(), 3);
   for (std::size_t i = 0; i < header.size(); ++i) widths[i] = std::max(widths[i], width(header[i]));
   for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i) widths[i] = std::max(widths[i], width(row[i]));
+    for (std::size_t i = 0; i < row.size() && i < widths.size(); ++i)
+      widths[i] = std::max(widths[i], width(row[i]));
   }
   auto line = [&](const std::vector<std::string>& cells) {
     std::string text = "|";
@@ -121,7 +122,8 @@ std::string accuracy_cell(const Cell& c) {
 std::string find_plot_script(const std::string& given) {
   if (!given.empty()) {
     std::error_code ec;
-    if (!fs::is_regular_file(given, ec)) throw ConfigError("--plot-script '" + given + "': no such file");
+    if (!fs::is_regular_file(given, ec))
+      throw ConfigError("--plot-script '" + given + "': no such file");
     return given;
   }
   std::vector<fs::path> candidates;
@@ -137,18 +139,21 @@ std::string find_plot_script(const std::string& given) {
   for (const fs::path& p : candidates) {
     if (fs::is_regular_file(p, ec)) return p.string();
   }
-  throw ConfigError("--plot: cannot find plot_compare.py (looked beside the executable and in the "
-                    "source tree); name it with --plot-script PATH");
+  throw ConfigError(
+      "--plot: cannot find plot_compare.py (looked beside the executable and in the "
+      "source tree); name it with --plot-script PATH");
 }
 
 /// Runs `interpreter script outdir`; returns its exit status, or -1 if it could not start.
-int run_script(const std::string& interpreter, const std::string& script, const std::string& outdir) {
+int run_script(const std::string& interpreter, const std::string& script,
+               const std::string& outdir) {
   std::vector<std::string> args = {interpreter, script, outdir, "--quiet-if-missing"};
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   pid_t pid = 0;
-  if (posix_spawnp(&pid, interpreter.c_str(), nullptr, nullptr, argv.data(), environ) != 0) return -1;
+  if (posix_spawnp(&pid, interpreter.c_str(), nullptr, nullptr, argv.data(), environ) != 0)
+    return -1;
   int status = 0;
   while (waitpid(pid, &status, 0) < 0) {
     if (errno != EINTR) return -1;
@@ -242,7 +247,8 @@ std::string setting_of(const CompareFlags& f, const ModelSpec& spec, const Async
          (f.engine.slowdown.empty() ? std::string("1") : f.engine.slowdown) + ", " +
          (virtual_time ? "deterministic (compute time " + base.compute_time.to_string() + ")"
                        : std::string("threads")) +
-         ", " + budget_text + ", batch " + std::to_string(f.sgd.batch) + ", schedule " + f.sgd.schedule;
+         ", " + budget_text + ", batch " + std::to_string(f.sgd.batch) + ", schedule " +
+         f.sgd.schedule;
 }
 
 Report report_of(const CompareFlags& f, const ModelSpec& spec, const AsyncConfig& base,
@@ -519,7 +525,8 @@ Command add_compare_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "compare", "Compare algorithms on one setting over a learning-rate grid and seeds");
   add_train_test_flags(*cmd, f.io);
-  cmd->add_option("--split-seed", f.split_seed, "Without --test: seed of the holdout split (one for all runs)")
+  cmd->add_option("--split-seed", f.split_seed,
+                  "Without --test: seed of the holdout split (one for all runs)")
       ->capture_default_str();
   add_sgd_flags(*cmd, f.sgd);
   cmd->add_option("--algos", f.algos, "Algorithms to compare: dude, asgd, hogwild, sync, fedbuff:K")
@@ -534,7 +541,8 @@ Command add_compare_command(CLI::App& app) {
                       ->check(CLI::PositiveNumber);
   epochs->excludes(seconds);
   cmd->add_option("--lrs", f.lrs, "Learning-rate grid")->capture_default_str();
-  cmd->add_option("--seeds", f.seeds, "Seeds (initialisation, partition, minibatches, compute times)")
+  cmd->add_option("--seeds", f.seeds,
+                  "Seeds (initialisation, partition, minibatches, compute times)")
       ->capture_default_str();
   auto* every = cmd->add_option("--eval-every", f.sgd.eval_every,
                                 "Evaluate every K server steps (default: once per epoch)")
@@ -546,10 +554,13 @@ Command add_compare_command(CLI::App& app) {
   every->excludes(per_epoch);
   cmd->add_option("--target", f.target, "Target test accuracy for time and steps to target")
       ->capture_default_str();
-  cmd->add_option("--out", f.out, "Output directory: runs/*.jsonl, summary.md, summary.csv, settings.json")
+  cmd->add_option("--out", f.out,
+                  "Output directory: runs/*.jsonl, summary.md, summary.csv, settings.json")
       ->required();
-  cmd->add_flag("--plot", f.plot, "Draw OUTDIR/compare.png with plot_compare.py (python3, matplotlib)");
-  cmd->add_option("--plot-script", f.plot_script, "Path of plot_compare.py (default: found beside dude)");
+  cmd->add_flag("--plot", f.plot,
+                "Draw OUTDIR/compare.png with plot_compare.py (python3, matplotlib)");
+  cmd->add_option("--plot-script", f.plot_script,
+                  "Path of plot_compare.py (default: found beside dude)");
   cmd->add_flag("--quiet,-q", f.quiet, "No progress lines on stderr; only the summary on stdout");
   return {cmd, [flags] { return run_compare(*flags); }};
 }

@@ -28,8 +28,9 @@ int run_eval(const EvalFlags& f) {
     std::printf("confusion matrix (rows: true class, columns: predicted class):\n");
     for (std::uint32_t t = 0; t < model.classes; ++t) {
       for (std::uint32_t p = 0; p < model.classes; ++p) {
-        std::printf(p == 0 ? "%llu" : " %llu",
-                    static_cast<unsigned long long>(e.confusion[std::size_t{t} * model.classes + p]));
+        std::printf(
+            p == 0 ? "%llu" : " %llu",
+            static_cast<unsigned long long>(e.confusion[std::size_t{t} * model.classes + p]));
       }
       std::printf("\n");
     }
@@ -42,7 +43,8 @@ int run_eval(const EvalFlags& f) {
 Command add_eval_command(CLI::App& app) {
   auto flags = std::make_shared<EvalFlags>();
   EvalFlags& f = *flags;
-  CLI::App* cmd = app.add_subcommand("eval", "Accuracy, loss and confusion matrix of a model on data");
+  CLI::App* cmd =
+      app.add_subcommand("eval", "Accuracy, loss and confusion matrix of a model on data");
   cmd->add_option("--model", f.model, "Model file written by dude train --out")->required();
   cmd->add_option("--data", f.data, "Labelled data (a file or a built-in data set)")->required();
   cmd->add_option("--labels", f.labels, "IDX labels file for --data (default: by name)");

@@ -8,8 +8,8 @@
 
 #include "cli_common.hpp"
 #include "commands.hpp"
-#include "dude/errors.hpp"
 #include "dude/async.hpp"
+#include "dude/errors.hpp"
 #include "dude/model.hpp"
 #include "dude/partition.hpp"
 #include "dude/trainer.hpp"
@@ -39,7 +39,8 @@ std::string arrivals_range(const std::vector<std::uint64_t>& arrivals) {
 }
 
 /// Verbose: each worker's shard size and class histogram.
-void print_shards(const Dataset& train, const std::vector<std::uint32_t>& rows, const AsyncConfig& async) {
+void print_shards(const Dataset& train, const std::vector<std::uint32_t>& rows,
+                  const AsyncConfig& async) {
   const auto shards = partition_rows(train, rows, async.workers, async.partition, async.sgd.seed);
   const auto histograms = shard_histograms(train, shards);
   std::fprintf(stderr, "partition %s over %zu workers (rows per class):\n",
@@ -84,7 +85,8 @@ std::string evaluation_line(const Progress& p) {
   if (!p.arrivals.empty()) {
     std::snprintf(text + len, sizeof text - static_cast<std::size_t>(len),
                   "  staleness %.1f (max %llu)%s", p.staleness_mean,
-                  static_cast<unsigned long long>(p.staleness_max), arrivals_range(p.arrivals).c_str());
+                  static_cast<unsigned long long>(p.staleness_max),
+                  arrivals_range(p.arrivals).c_str());
   }
   return text;
 }
@@ -103,7 +105,8 @@ ProgressCallback progress_printer(const TrainFlags& f, ProgressLine& line, Atomi
       line.update(text, p.wall_seconds, p.fraction_done);
       return;
     }
-    if (metrics != nullptr) std::fprintf(metrics->stream(), "%s\n", metrics_record(p).dump().c_str());
+    if (metrics != nullptr)
+      std::fprintf(metrics->stream(), "%s\n", metrics_record(p).dump().c_str());
     if (!f.quiet) line.print(evaluation_line(p));
   };
 }
@@ -128,8 +131,9 @@ int run_train(const TrainFlags& f) {
   ProgressLine line(!f.quiet);
   const Subset train_set{&d.train, d.train_rows};
   const Subset test_set{&d.test, d.test_rows};
-  const Progress last = train_async(objective, train_set, d.test_rows.empty() ? nullptr : &test_set,
-                                    config, model.params.data(), progress_printer(f, line, metrics.get()));
+  const Progress last =
+      train_async(objective, train_set, d.test_rows.empty() ? nullptr : &test_set, config,
+                  model.params.data(), progress_printer(f, line, metrics.get()));
   line.clear();
 
   if (!f.out.empty()) save_model(f.out, model);
@@ -151,9 +155,11 @@ Command add_train_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("train", "Train a model and report its test accuracy");
   add_train_test_flags(*cmd, f.io);
   add_sgd_flags(*cmd, f.sgd);
-  auto* epochs = cmd->add_option("--epochs", f.sgd.epochs, "Budget: passes over the data (default 10)")
-                     ->check(CLI::PositiveNumber);
-  auto* steps = cmd->add_option("--steps", f.sgd.steps, "Budget: minibatch steps")->check(CLI::PositiveNumber);
+  auto* epochs =
+      cmd->add_option("--epochs", f.sgd.epochs, "Budget: passes over the data (default 10)")
+          ->check(CLI::PositiveNumber);
+  auto* steps = cmd->add_option("--steps", f.sgd.steps, "Budget: minibatch steps")
+                    ->check(CLI::PositiveNumber);
   auto* seconds = cmd->add_option("--seconds", f.sgd.seconds, "Budget: wall-clock seconds")
                       ->check(CLI::PositiveNumber);
   epochs->excludes(steps)->excludes(seconds);
@@ -163,7 +169,8 @@ Command add_train_command(CLI::App& app) {
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", f.seed, "Random seed (initialisation, shuffling, holdout split)")
       ->capture_default_str();
-  cmd->add_option("--eval-every", f.sgd.eval_every, "Evaluate every N steps (default: every epoch)");
+  cmd->add_option("--eval-every", f.sgd.eval_every,
+                  "Evaluate every N steps (default: every epoch)");
   cmd->add_option("--out", f.out, "Write the trained model here (atomically)");
   cmd->add_option("--metrics", f.metrics, "Write evaluation points here as JSON Lines");
   cmd->add_flag("--quiet,-q", f.quiet, "No progress output; only the final summary");

@@ -43,11 +43,12 @@ AppData make_app_data() {
 int run() {
   const AppData app = make_app_data();
   // A view over the application's memory: nothing is copied; `app` outlives `data`.
-  const dude::Dataset data =
-      dude::Dataset::dense_view(app.x.data(), app.labels.data(), app.rows, app.features, app.classes);
+  const dude::Dataset data = dude::Dataset::dense_view(app.x.data(), app.labels.data(), app.rows,
+                                                       app.features, app.classes);
   const dude::RowSplit split = dude::split_rows(data.rows(), 0.2, /*seed=*/1);
 
-  const dude::Objective objective(dude::ModelSpec::parse("softmax"), data.features(), data.classes());
+  const dude::Objective objective(dude::ModelSpec::parse("softmax"), data.features(),
+                                  data.classes());
   std::vector<float> params(objective.num_params());
   objective.init_params(params.data(), /*seed=*/1);
 
@@ -100,7 +101,8 @@ int run() {
   for (std::size_t i = 0; i < expected.size(); ++i) mismatches += expected[i] != got[i];
   if (got.size() != data.rows() || mismatches != 0 || got_proba != expected_proba ||
       loaded.model().params != trained.params) {
-    std::fprintf(stderr, "consumer: the loaded model disagrees with the trained one (%zu of %zu rows)\n",
+    std::fprintf(stderr,
+                 "consumer: the loaded model disagrees with the trained one (%zu of %zu rows)\n",
                  mismatches, expected.size());
     status = 1;
   } else {

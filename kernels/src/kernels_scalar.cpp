@@ -28,8 +28,7 @@ void axpy4(const float* alpha, const float* const* x, float* y, std::size_t n) {
   for (std::size_t j = 0; j < 4; ++j) axpy(alpha[j], x[j], y, n);
 }
 
-double logistic_loss_grad(const float* z, const float* y, float scale, float* coef,
-                          std::size_t n) {
+double logistic_loss_grad(const float* z, const float* y, float scale, float* coef, std::size_t n) {
   double loss = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const double t = z[i];
@@ -45,8 +44,7 @@ void scale(float alpha, float* x, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) x[i] *= alpha;
 }
 
-float sparse_dot(const std::uint32_t* idx, const float* val, std::size_t nnz,
-                 const float* dense) {
+float sparse_dot(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* dense) {
   double sum = 0.0;
   for (std::size_t j = 0; j < nnz; ++j) sum += static_cast<double>(val[j]) * dense[idx[j]];
   return static_cast<float>(sum);
@@ -144,19 +142,22 @@ void reference_product(std::size_t m, std::size_t n, std::size_t k, AAt a, BAt b
 
 }  // namespace
 
-void gemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
+void gemm_nn(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b,
+             float* c) {
   reference_product(
       m, n, k, [&](std::size_t i, std::size_t p) { return a[i * k + p]; },
       [&](std::size_t p, std::size_t j) { return b[p * n + j]; }, c);
 }
 
-void gemm_tn(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
+void gemm_tn(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b,
+             float* c) {
   reference_product(
       m, n, k, [&](std::size_t i, std::size_t p) { return a[p * m + i]; },
       [&](std::size_t p, std::size_t j) { return b[p * n + j]; }, c);
 }
 
-void gemm_nt(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b, float* c) {
+void gemm_nt(std::size_t m, std::size_t n, std::size_t k, const float* a, const float* b,
+             float* c) {
   reference_product(
       m, n, k, [&](std::size_t i, std::size_t p) { return a[i * k + p]; },
       [&](std::size_t p, std::size_t j) { return b[j * k + p]; }, c);

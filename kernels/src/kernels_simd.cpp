@@ -50,8 +50,7 @@ constexpr bool kSafeMaskedMemory = false;
 // touching memory past p[count - 1]: a plain load could fault at the end of a page. Where
 // masked loads are not safe this goes through a stack buffer.
 template <class D>
-HWY_INLINE hn::Vec<D> LoadTail(D d, const hn::TFromD<D>* p, std::size_t count,
-                               hn::TFromD<D> pad) {
+HWY_INLINE hn::Vec<D> LoadTail(D d, const hn::TFromD<D>* p, std::size_t count, hn::TFromD<D> pad) {
   if constexpr (kSafeMaskedMemory) {
     const auto mask = hn::FirstN(d, count);
     return hn::IfThenElse(mask, hn::MaskedLoad(mask, d, p), hn::Set(d, pad));
@@ -226,8 +225,7 @@ float SparseDotScalar(const std::uint32_t* idx, const float* val, std::size_t nn
   return (acc0 + acc1) + (acc2 + acc3);
 }
 
-float SparseDot(const std::uint32_t* idx, const float* val, std::size_t nnz,
-                const float* dense) {
+float SparseDot(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* dense) {
   if constexpr (!kHardwareGather) {
     return SparseDotScalar(idx, val, nnz, dense);
   } else {
@@ -460,7 +458,8 @@ void ServerFoldBatch(const float* const* g_new, float* const* g_old, std::size_t
     auto total = hn::Zero(dd);
     for (std::size_t m = 0; m < k; ++m) {
       const auto fresh = hn::LoadU(df, g_new[m] + i);
-      s = hn::Add(s, hn::Sub(hn::PromoteTo(dd, fresh), hn::PromoteTo(dd, hn::LoadU(df, g_old[m] + i))));
+      s = hn::Add(
+          s, hn::Sub(hn::PromoteTo(dd, fresh), hn::PromoteTo(dd, hn::LoadU(df, g_old[m] + i))));
       hn::StoreU(fresh, df, g_old[m] + i);
       total = hn::Add(total, s);
     }
@@ -518,15 +517,13 @@ void axpy4(const float* alpha, const float* const* x, float* y, std::size_t n) {
   HWY_DYNAMIC_DISPATCH(Axpy4)(alpha, x, y, n);
 }
 
-double logistic_loss_grad(const float* z, const float* y, float scale, float* coef,
-                          std::size_t n) {
+double logistic_loss_grad(const float* z, const float* y, float scale, float* coef, std::size_t n) {
   return HWY_DYNAMIC_DISPATCH(LogisticLossGrad)(z, y, scale, coef, n);
 }
 
 void scale(float alpha, float* x, std::size_t n) { HWY_DYNAMIC_DISPATCH(Scale)(alpha, x, n); }
 
-float sparse_dot(const std::uint32_t* idx, const float* val, std::size_t nnz,
-                 const float* dense) {
+float sparse_dot(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* dense) {
   return HWY_DYNAMIC_DISPATCH(SparseDot)(idx, val, nnz, dense);
 }
 

@@ -42,7 +42,8 @@ Model trained_digits_model(const Dataset& digits) {
 /// Threads of this process, from /proc/self/task.
 std::size_t thread_count() {
   std::size_t n = 0;
-  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator("/proc/self/task"))
+    ++n;
   return n;
 }
 
@@ -101,12 +102,14 @@ TEST_CASE("Predictor agrees with Objective::predict", "[api]") {
     const Objective objective = c.model.objective();
     // Rows out of order, repeated, and more than one 256-row block.
     std::vector<std::uint32_t> rows;
-    for (std::size_t i = 0; i < 700; ++i) rows.push_back(static_cast<std::uint32_t>((i * 37) % data.rows()));
+    for (std::size_t i = 0; i < 700; ++i)
+      rows.push_back(static_cast<std::uint32_t>((i * 37) % data.rows()));
 
     std::vector<std::uint32_t> expected(rows.size());
     std::vector<float> expected_proba(rows.size() * objective.classes());
     Workspace ws = objective.make_workspace(rows.size(), !data.is_sparse());
-    objective.predict(c.model.params.data(), data, rows, expected_proba.data(), expected.data(), ws);
+    objective.predict(c.model.params.data(), data, rows, expected_proba.data(), expected.data(),
+                      ws);
 
     CHECK(predictor.predict(data, rows) == expected);
     CHECK(predictor.predict_proba(data, rows) == expected_proba);
@@ -212,8 +215,9 @@ TEST_CASE("AsyncConfig::validate throws a ConfigError naming the bad field", "[a
   std::vector<float> params(objective.num_params());
   const std::vector<std::uint32_t> rows = all_rows(digits.rows());
   config.workers = 0;
-  CHECK_THROWS_WITH(train_async(objective, Subset{&digits, rows}, nullptr, config, params.data(), {}),
-                    Catch::StartsWith("workers"));
+  CHECK_THROWS_WITH(
+      train_async(objective, Subset{&digits, rows}, nullptr, config, params.data(), {}),
+      Catch::StartsWith("workers"));
 }
 
 TEST_CASE("a failure on the training side reaches the caller after every thread is joined",
@@ -252,7 +256,7 @@ TEST_CASE("a failure on the training side reaches the caller after every thread 
   CHECK(returned);
   CHECK(calls == 3);
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
-  CHECK(during >= before + config.workers);  // the training threads were running ...
+  CHECK(during >= before + config.workers);       // the training threads were running ...
   CHECK(thread_count_settled(before) == before);  // ... and none is left behind
 }
 
@@ -273,8 +277,8 @@ TEST_CASE("a stopped run returns a model a Predictor can use", "[api][async]") {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     stop.store(true);
   });
-  const Progress last =
-      train_async(objective, Subset{&digits, split.train}, nullptr, config, params.data(), {}, &stop);
+  const Progress last = train_async(objective, Subset{&digits, split.train}, nullptr, config,
+                                    params.data(), {}, &stop);
   const double elapsed =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   stopper.join();
@@ -282,7 +286,7 @@ TEST_CASE("a stopped run returns a model a Predictor can use", "[api][async]") {
   CHECK(elapsed < 10);
   CHECK(last.steps > 0);
 
-  const Predictor predictor(Model{objective.spec(), objective.features(), objective.classes(),
-                                  objective.l2(), params});
+  const Predictor predictor(
+      Model{objective.spec(), objective.features(), objective.classes(), objective.l2(), params});
   CHECK(predictor.accuracy(digits, split.holdout) > 0.5);  // chance is 0.1
 }

@@ -36,7 +36,7 @@ namespace {
 constexpr double kU = 0x1p-24;  // unit roundoff of float
 
 // Around every vector width (4, 8, 16 floats), unroll factor and tail length.
-const std::vector<std::size_t> kSizes = {0,  1,  2,  3,   7,   8,   15,   16,
+const std::vector<std::size_t> kSizes = {0,  1,  2,  3,  7,   8,   15,   16,
                                          17, 31, 33, 64, 100, 255, 1000, 4097};
 // Floats past a 64-byte boundary where the data starts: +1 and +3 misalign every vector
 // width; 0 is the aligned case.
@@ -77,7 +77,7 @@ class Buffer {
       : lead_(kGuard + offset),
         n_(n),
         total_(lead_ + n + trailing_guard),
-        storage_(static_cast<T*>(::operator new(total_ * sizeof(T), std::align_val_t{64}))) {
+        storage_(static_cast<T*>(::operator new (total_ * sizeof(T), std::align_val_t{64}))) {
     std::fill(storage_.get(), storage_.get() + total_, kGuardValue);
   }
 
@@ -96,7 +96,7 @@ class Buffer {
 
  private:
   struct AlignedDelete {
-    void operator()(T* p) const { ::operator delete(p, std::align_val_t{64}); }
+    void operator()(T* p) const { ::operator delete (p, std::align_val_t{64}); }
   };
   std::size_t lead_, n_, total_;
   std::unique_ptr<T[], AlignedDelete> storage_;
@@ -283,7 +283,8 @@ TEST_CASE("kernels: axpy4 matches the reference", "[kernels]") {
         // magnitudes summed so far: 8u of |y| + sum |alpha_j x_j| covers both orders.
         const long bad = first_mismatch(y.data(), y_ref, [&](std::size_t i) {
           double magnitude = std::fabs(double(y0[i]));
-          for (std::size_t j = 0; j < 4; ++j) magnitude += std::fabs(double(alpha[j]) * rows0[j][i]);
+          for (std::size_t j = 0; j < 4; ++j)
+            magnitude += std::fabs(double(alpha[j]) * rows0[j][i]);
           return 8.0 * kU * magnitude;
         });
         INFO((bad < 0 ? std::string() : describe(y.data(), y_ref, bad)));
@@ -337,7 +338,8 @@ TEST_CASE("kernels: logistic_loss_grad matches the reference", "[kernels]") {
         INFO("loss " << loss << ", reference " << loss_ref);
         REQUIRE(std::fabs(loss - loss_ref) <= (n + 16.0) * kU * loss_ref + 1e-30);
         // Each coefficient within a few ulp of scale (sigmoid and y are in [0, 1]).
-        const long bad = first_mismatch(coef.data(), coef_ref, [&](std::size_t) { return 8 * kU * scale; });
+        const long bad =
+            first_mismatch(coef.data(), coef_ref, [&](std::size_t) { return 8 * kU * scale; });
         INFO((bad < 0 ? std::string() : describe(coef.data(), coef_ref, bad)));
         REQUIRE(bad < 0);
         REQUIRE(coef.guards_intact());
@@ -579,8 +581,8 @@ TEST_CASE("kernels: server_fold matches the reference", "[kernels]") {
         auto x = make_buffer(x0, offset);
         std::vector<float> g_old_ref = g_old0, x_ref = x0;
         std::vector<double> sum_ref = sum0;
-        kn::scalar::server_fold(g_new0.data(), g_old_ref.data(), sum_ref.data(), x_ref.data(), x_ref.data(),
-                                step, n);
+        kn::scalar::server_fold(g_new0.data(), g_old_ref.data(), sum_ref.data(), x_ref.data(),
+                                x_ref.data(), step, n);
         kn::server_fold(g_new.data(), g_old.data(), sum.data(), x.data(), x.data(), step, n);
 
         // Same double operations in the same order: the sum matches bit for bit.
@@ -591,7 +593,8 @@ TEST_CASE("kernels: server_fold matches the reference", "[kernels]") {
         // reference): the product's rounding (half an ulp of the larger operand) plus the
         // sum's (half an ulp of the result) stay within two ulps of the larger operand.
         const long bad = first_mismatch(x.data(), x_ref, [&](std::size_t i) {
-          const float larger = std::max(std::fabs(x0[i]), std::fabs(step * static_cast<float>(sum_ref[i])));
+          const float larger =
+              std::max(std::fabs(x0[i]), std::fabs(step * static_cast<float>(sum_ref[i])));
           return 2 * (double(std::nextafter(larger, 1e30f)) - larger);
         });
         INFO((bad < 0 ? std::string() : describe(x.data(), x_ref, bad)));
@@ -646,8 +649,7 @@ TEST_CASE("kernels: server_fold is exact on integer gradients and keeps sum = ta
   });
 }
 
-TEST_CASE("kernels: server_fold sum tracks the table sum with real-valued gradients",
-          "[kernels]") {
+TEST_CASE("kernels: server_fold sum tracks the table sum with real-valued gradients", "[kernels]") {
   // Real-valued gradients of mixed magnitudes (|g| from 2^-20 to 16). Each fold rounds
   // twice in double: the difference (exact unless the exponents are over 29 apart; then
   // off by at most 2^-53 of it, below 2 * 16) and the running sum (at most 2^-53 of it, below
@@ -746,19 +748,22 @@ TEST_CASE("kernels: server_fold_batch matches the reference and one-by-one foldi
         const auto simd = run([&](const float* const* g, float* const* old, double* sum, float* x) {
           kn::server_fold_batch(g, old, k, sum, x0.data(), x, step, n);
         });
-        const auto reference = run([&](const float* const* g, float* const* old, double* sum, float* x) {
-          kn::scalar::server_fold_batch(g, old, k, sum, x0.data(), x, step, n);
-        });
-        const auto sequential = run([&](const float* const* g, float* const* old, double* sum, float* x) {
-          std::copy(x0.begin(), x0.end(), x);
-          for (std::size_t m = 0; m < k; ++m) kn::server_fold(g[m], old[m], sum, x, x, step, n);
-        });
+        const auto reference =
+            run([&](const float* const* g, float* const* old, double* sum, float* x) {
+              kn::scalar::server_fold_batch(g, old, k, sum, x0.data(), x, step, n);
+            });
+        const auto sequential =
+            run([&](const float* const* g, float* const* old, double* sum, float* x) {
+              std::copy(x0.begin(), x0.end(), x);
+              for (std::size_t m = 0; m < k; ++m) kn::server_fold(g[m], old[m], sum, x, x, step, n);
+            });
         // The sums are the same double operations in the same order in all three.
         REQUIRE(simd.first == reference.first);
         REQUIRE(simd.first == sequential.first);
         for (std::size_t i = 0; i < n; ++i) {
           // SIMD and reference: the same double arithmetic, fused or not, rounded once.
-          REQUIRE(std::fabs(simd.second[i] - reference.second[i]) <= 2e-7f * (1.0f + std::fabs(reference.second[i])));
+          REQUIRE(std::fabs(simd.second[i] - reference.second[i]) <=
+                  2e-7f * (1.0f + std::fabs(reference.second[i])));
           // One by one rounds x to float k times: within k float roundings of |x| + step*|S|.
           REQUIRE(std::fabs(simd.second[i] - sequential.second[i]) <=
                   static_cast<float>(k) * 2.4e-7f * (std::fabs(x0[i]) + 1.0f));

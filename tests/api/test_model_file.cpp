@@ -1,6 +1,6 @@
 // The model file: round trip, and every kind of damage refused with a message.
-#include <catch2/catch.hpp>
 #include <zlib.h>
+#include <catch2/catch.hpp>
 
 #include <cstring>
 #include <filesystem>
@@ -29,14 +29,15 @@ std::string read_bytes(const std::string& path) {
 }
 
 void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // Re-seals a modified file with a valid checksum, to reach the checks behind it.
 std::string with_valid_crc(std::string bytes) {
   const std::size_t body = bytes.size() - 4;
-  const auto crc = static_cast<std::uint32_t>(
-      crc32(crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(body)));
+  const auto crc = static_cast<std::uint32_t>(crc32(
+      crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(body)));
   std::memcpy(bytes.data() + body, &crc, 4);
   return bytes;
 }
@@ -64,7 +65,9 @@ TEST_CASE("damaged model files are refused with a reason", "[model]") {
   save_model(path, sample_model());
   const std::string good = read_bytes(path);
 
-  SECTION("missing file") { CHECK_THROWS_WITH(load_model(dir.file("none")), Catch::Contains("cannot open")); }
+  SECTION("missing file") {
+    CHECK_THROWS_WITH(load_model(dir.file("none")), Catch::Contains("cannot open"));
+  }
   SECTION("flipped parameter byte") {
     std::string bad = good;
     bad[bad.size() - 10] ^= 0x40;

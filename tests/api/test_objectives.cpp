@@ -48,7 +48,8 @@ double reference_network_loss(const std::vector<double>& params, const Dataset& 
   double penalty = 0;
   std::size_t offset = 0;
   for (std::size_t l = 0; l + 1 < dims.size(); ++l) {
-    for (std::size_t i = 0; i < dims[l] * dims[l + 1]; ++i) penalty += params[offset + i] * params[offset + i];
+    for (std::size_t i = 0; i < dims[l] * dims[l + 1]; ++i)
+      penalty += params[offset + i] * params[offset + i];
     offset += dims[l] * dims[l + 1] + dims[l + 1];
   }
   return total / static_cast<double>(rows.size()) + 0.5 * l2 * penalty;
@@ -119,33 +120,45 @@ void check_gradient(const Objective& objective, const Dataset& data, Loss&& refe
 TEST_CASE("logistic regression gradient matches finite differences", "[objective]") {
   const float l2 = GENERATE(0.0f, 0.1f);
   const bool sparse = GENERATE(false, true);
-  const Dataset data = sparse ? testdata::random_sparse(9, 17, 2, 5, 3) : testdata::random_dense(9, 6, 2, 3);
+  const Dataset data =
+      sparse ? testdata::random_sparse(9, 17, 2, 5, 3) : testdata::random_dense(9, 6, 2, 3);
   const Objective objective(ModelSpec::parse("logreg"), data.features(), 2, l2);
-  check_gradient(objective, data, [&](const std::vector<double>& p) {
-    return reference_logreg_loss(p, data, all_rows(data.rows()), l2);
-  }, 11);
+  check_gradient(
+      objective, data,
+      [&](const std::vector<double>& p) {
+        return reference_logreg_loss(p, data, all_rows(data.rows()), l2);
+      },
+      11);
 }
 
 TEST_CASE("softmax regression gradient matches finite differences", "[objective]") {
   const float l2 = GENERATE(0.0f, 0.05f);
   const bool sparse = GENERATE(false, true);
-  const Dataset data = sparse ? testdata::random_sparse(8, 15, 4, 4, 5) : testdata::random_dense(8, 5, 4, 5);
+  const Dataset data =
+      sparse ? testdata::random_sparse(8, 15, 4, 4, 5) : testdata::random_dense(8, 5, 4, 5);
   const Objective objective(ModelSpec::parse("softmax"), data.features(), 4, l2);
   const std::vector<std::size_t> dims = {data.features(), 4};
-  check_gradient(objective, data, [&](const std::vector<double>& p) {
-    return reference_network_loss(p, data, all_rows(data.rows()), dims, l2);
-  }, 12);
+  check_gradient(
+      objective, data,
+      [&](const std::vector<double>& p) {
+        return reference_network_loss(p, data, all_rows(data.rows()), dims, l2);
+      },
+      12);
 }
 
 TEST_CASE("MLP gradient matches finite differences", "[objective]") {
   const float l2 = GENERATE(0.0f, 0.05f);
   const bool sparse = GENERATE(false, true);
-  const Dataset data = sparse ? testdata::random_sparse(7, 13, 3, 4, 9) : testdata::random_dense(7, 6, 3, 9);
+  const Dataset data =
+      sparse ? testdata::random_sparse(7, 13, 3, 4, 9) : testdata::random_dense(7, 6, 3, 9);
   const Objective objective(ModelSpec::parse("mlp:5,4"), data.features(), 3, l2);
   const std::vector<std::size_t> dims = {data.features(), 5, 4, 3};
-  check_gradient(objective, data, [&](const std::vector<double>& p) {
-    return reference_network_loss(p, data, all_rows(data.rows()), dims, l2);
-  }, 13);
+  check_gradient(
+      objective, data,
+      [&](const std::vector<double>& p) {
+        return reference_network_loss(p, data, all_rows(data.rows()), dims, l2);
+      },
+      13);
 }
 
 TEST_CASE("score and predict agree with the loss and each other", "[objective]") {

@@ -24,7 +24,8 @@ Dataset with_labels(std::vector<std::uint32_t> labels, std::uint32_t classes) {
 /// `per_class` rows of each of `classes` classes, interleaved: row i has label i % classes.
 Dataset balanced(std::size_t per_class, std::uint32_t classes) {
   std::vector<std::uint32_t> labels(per_class * classes);
-  for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = static_cast<std::uint32_t>(i % classes);
+  for (std::size_t i = 0; i < labels.size(); ++i)
+    labels[i] = static_cast<std::uint32_t>(i % classes);
   return with_labels(std::move(labels), classes);
 }
 
@@ -76,13 +77,14 @@ TEST_CASE("partition specs parse, print and reject bad text", "[partition]") {
   const auto dir = PartitionSpec::parse("dirichlet:0.1");
   CHECK(dir.kind == PartitionSpec::Kind::Dirichlet);
   CHECK(dir.alpha == 0.1);
-  for (const char* text : {"iid", "label:1", "label:12", "dirichlet:0.1", "dirichlet:1000", "dirichlet:2.5e-05"}) {
+  for (const char* text :
+       {"iid", "label:1", "label:12", "dirichlet:0.1", "dirichlet:1000", "dirichlet:2.5e-05"}) {
     CHECK(PartitionSpec::parse(text).to_string() == text);
   }
 
   for (const char* bad : {"label:0", "label:x", "label:", "label:-1", "label:2.5", "dirichlet:-1",
-                          "dirichlet:0", "dirichlet:nan", "dirichlet:inf", "dirichlet:", "dirichlet:1x",
-                          "bogus", "", "IID", "iid:3", "label"}) {
+                          "dirichlet:0", "dirichlet:nan", "dirichlet:inf",
+                          "dirichlet:", "dirichlet:1x", "bogus", "", "IID", "iid:3", "label"}) {
     INFO(bad);
     const std::string message = config_error([&] { PartitionSpec::parse(bad); });
     CHECK(message.rfind("partition '" + std::string(bad) + "'", 0) == 0);
@@ -188,7 +190,8 @@ TEST_CASE("label:K drops the classes no worker holds, and rejects K above the cl
   CHECK_NOTHROW(split(d, 3, "label:10"));
 }
 
-TEST_CASE("dirichlet: an exact cover, skewed for small alpha, near-uniform for large", "[partition]") {
+TEST_CASE("dirichlet: an exact cover, skewed for small alpha, near-uniform for large",
+          "[partition]") {
   const Dataset d = balanced(1000, 10);
   const Shards skewed = split(d, 10, "dirichlet:0.1");
   check_exact_cover(skewed, all_rows(d.rows()));

@@ -5,11 +5,11 @@
 #include <filesystem>
 #include <thread>
 
+#include "data/minibatch_sampler.hpp"
 #include "dude/async.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
 #include "engine/policy.hpp"
-#include "data/minibatch_sampler.hpp"
 #include "test_data.hpp"
 
 using namespace dude;
@@ -26,7 +26,8 @@ Setup digits_setup(const std::string& spec) {
   Dataset digits = load_builtin_dataset("digits");
   RowSplit split = split_rows(digits.rows(), 0.2, 1);
   Objective objective(ModelSpec::parse(spec), digits.features(), digits.classes());
-  return {std::move(digits), std::move(split.train), std::move(split.holdout), std::move(objective)};
+  return {std::move(digits), std::move(split.train), std::move(split.holdout),
+          std::move(objective)};
 }
 
 std::vector<float> initial(const Objective& objective, std::uint64_t seed) {
@@ -144,7 +145,8 @@ TEST_CASE("sync with n workers equals minibatch SGD with batch n*B", "[async]") 
   // The same minibatches, concatenated into one batch of n*B rows per step.
   const auto shards = partition_rows(s.data, s.train_rows, kWorkers, config.partition, 4);
   std::vector<detail::MinibatchSampler> samplers;
-  for (std::size_t w = 0; w < kWorkers; ++w) samplers.emplace_back(shards[w], kBatch, dude::BatchOrder::Shuffled, 4, w);
+  for (std::size_t w = 0; w < kWorkers; ++w)
+    samplers.emplace_back(shards[w], kBatch, dude::BatchOrder::Shuffled, 4, w);
   std::vector<float> reference = initial(s.objective, 4);
   Workspace ws = s.objective.make_workspace(kWorkers * kBatch);
   std::vector<float> grad(reference.size());
@@ -195,7 +197,8 @@ TEST_CASE("the batched fold equals folding one by one", "[async]") {
 }
 
 TEST_CASE("every algorithm learns the digits with 2 workers", "[async]") {
-  const std::string algo = GENERATE(as<std::string>{}, "dude", "asgd", "hogwild", "sync", "fedbuff:2");
+  const std::string algo =
+      GENERATE(as<std::string>{}, "dude", "asgd", "hogwild", "sync", "fedbuff:2");
   const std::string slot = GENERATE(as<std::string>{}, "handoff", "triple");
   const Setup s = digits_setup("softmax");
   AsyncConfig config;
@@ -235,9 +238,10 @@ TEST_CASE("an exception in a callback reaches the caller with every thread joine
   std::vector<float> params = initial(s.objective, 1);
   const Subset train{&s.data, s.train_rows};
   const auto started = std::chrono::steady_clock::now();
-  CHECK_THROWS_WITH(train_async(s.objective, train, nullptr, config, params.data(),
-                                [](const Progress&) { throw std::runtime_error("callback says no"); }),
-                    "callback says no");
+  CHECK_THROWS_WITH(
+      train_async(s.objective, train, nullptr, config, params.data(),
+                  [](const Progress&) { throw std::runtime_error("callback says no"); }),
+      "callback says no");
   CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
 }
 
@@ -254,8 +258,9 @@ TEST_CASE("an asynchronous run evaluated only at its end reports one point", "[a
     const Subset train{&s.data, s.train_rows};
     const Subset test{&s.data, s.test_rows};
     std::size_t evaluations = 0;
-    const Progress last = train_async(s.objective, train, &test, config, params.data(),
-                                      [&](const Progress& p) { evaluations += p.evaluation ? 1 : 0; });
+    const Progress last =
+        train_async(s.objective, train, &test, config, params.data(),
+                    [&](const Progress& p) { evaluations += p.evaluation ? 1 : 0; });
     CHECK(evaluations == 1);
     CHECK(last.final);
     CHECK(last.has_test);
@@ -294,13 +299,15 @@ Progress fashion_async(const std::string& algo, std::size_t workers, const std::
                        const std::string& slowdown, float lr, double epochs, Schedule schedule,
                        bool deterministic = false) {
   const std::string dir = DUDE_FASHION_MNIST_DIR;
-  if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) FAIL("Fashion-MNIST is not installed");
+  if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz"))
+    FAIL("Fashion-MNIST is not installed");
   static const Dataset train_data = load_dataset(dir + "/train-images-idx3-ubyte.gz");
   LoadOptions o;
   o.features = train_data.features();
   o.classes = train_data.classes();
   static const Dataset test_data = load_dataset(dir + "/t10k-images-idx3-ubyte.gz", o);
-  const Objective objective(ModelSpec::parse("softmax"), train_data.features(), train_data.classes());
+  const Objective objective(ModelSpec::parse("softmax"), train_data.features(),
+                            train_data.classes());
   AsyncConfig config;
   config.sgd.epochs = epochs;
   config.sgd.lr = lr;
@@ -320,8 +327,10 @@ Progress fashion_async(const std::string& algo, std::size_t workers, const std::
 }
 }  // namespace
 
-TEST_CASE("Fashion-MNIST softmax: every algorithm reaches 84% with 2 iid workers", "[long][async]") {
-  const std::string algo = GENERATE(as<std::string>{}, "dude", "asgd", "hogwild", "sync", "fedbuff:4");
+TEST_CASE("Fashion-MNIST softmax: every algorithm reaches 84% with 2 iid workers",
+          "[long][async]") {
+  const std::string algo =
+      GENERATE(as<std::string>{}, "dude", "asgd", "hogwild", "sync", "fedbuff:4");
   // Each algorithm at a step size that suits it (measured, 10 epochs, cosine: 0.844-0.845):
   // averaging algorithms take fewer, less noisy steps and want a larger one; the asynchronous
   // ones apply stale gradients and want a smaller one. Threads make every run different, so
@@ -332,20 +341,24 @@ TEST_CASE("Fashion-MNIST softmax: every algorithm reaches 84% with 2 iid workers
   CHECK(last.test_accuracy >= 0.840);
 }
 
-TEST_CASE("Fashion-MNIST, one class per worker, 10x stragglers: dude ends above asgd", "[long][async]") {
+TEST_CASE("Fashion-MNIST, one class per worker, 10x stragglers: dude ends above asgd",
+          "[long][async]") {
   // The calibration setting of the numpy simulation: constant lr 0.02, about 20,000
   // arrivals of batch 32 (11 epochs), replayed on the virtual clock so that the outcome does
   // not depend on how busy the test machine is (measured: dude 0.833, asgd 0.788; with threads
   // on 16 cores, bench/HETEROGENEITY.md).
-  const Progress dude = fashion_async("dude", 10, "label:1", "1,10", 0.02f, 11, Schedule::Constant, true);
-  const Progress asgd = fashion_async("asgd", 10, "label:1", "1,10", 0.02f, 11, Schedule::Constant, true);
+  const Progress dude =
+      fashion_async("dude", 10, "label:1", "1,10", 0.02f, 11, Schedule::Constant, true);
+  const Progress asgd =
+      fashion_async("asgd", 10, "label:1", "1,10", 0.02f, 11, Schedule::Constant, true);
   INFO("dude " << dude.test_accuracy << ", asgd " << asgd.test_accuracy);
   CHECK(dude.test_accuracy > asgd.test_accuracy + 0.03);
 }
 
 TEST_CASE("deterministic replay: the same flags give identical progress, another seed does not",
           "[async][deterministic]") {
-  const std::string algo = GENERATE(as<std::string>{}, "dude", "asgd", "hogwild", "sync", "fedbuff:3");
+  const std::string algo =
+      GENERATE(as<std::string>{}, "dude", "asgd", "hogwild", "sync", "fedbuff:3");
   const Setup s = digits_setup("softmax");
   AsyncConfig config;
   config.sgd.steps = 400;

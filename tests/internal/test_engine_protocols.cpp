@@ -165,9 +165,8 @@ std::size_t first_mismatch(const float* b, std::size_t n, float value) {
 
 std::string describe_mismatch(const char* what, std::uint64_t expected, const float* b,
                               std::size_t n, std::size_t at) {
-  return std::string(what) + ": expected every float == " + std::to_string(expected) +
-         ", float[" + std::to_string(at) + "] of " + std::to_string(n) + " is " +
-         std::to_string(b[at]);
+  return std::string(what) + ": expected every float == " + std::to_string(expected) + ", float[" +
+         std::to_string(at) + "] of " + std::to_string(n) + " is " + std::to_string(b[at]);
 }
 
 void fill(float* b, std::size_t n, std::uint64_t k) { std::fill(b, b + n, static_cast<float>(k)); }
@@ -307,8 +306,10 @@ TEST_CASE("TripleBufferSlot: newest-wins stress, no torn or repeated posts",
       while (last != n) {
         if (!slot.poll()) {
           if (!producer_done.load(std::memory_order_acquire)) {
-            if ((++misses & 63) == 0) std::this_thread::yield();
-            else cpu_relax();
+            if ((++misses & 63) == 0)
+              std::this_thread::yield();
+            else
+              cpu_relax();
             continue;
           }
           // The producer has finished (acquire: its last publish happens-before this poll).
@@ -333,8 +334,8 @@ TEST_CASE("TripleBufferSlot: newest-wins stress, no torn or repeated posts",
         for (int pass = 0; pass < 2; ++pass) {
           const std::size_t at = first_mismatch(b, kSlotFloats, static_cast<float>(seq));
           if (at != kSlotFloats) {
-            failures.add(describe_mismatch(pass == 0 ? "torn post" : "post changed while held",
-                                           seq, b, kSlotFloats, at));
+            failures.add(describe_mismatch(pass == 0 ? "torn post" : "post changed while held", seq,
+                                           b, kSlotFloats, at));
           }
           if (pass == 0 && (taken & 31) == 0) std::this_thread::yield();
         }
@@ -448,8 +449,8 @@ std::uint64_t produce_handoff(HandoffSlot& slot, std::uint32_t worker, std::size
     const std::uint64_t c = consumed.load(std::memory_order_relaxed);
     if (c != k) {
       failures.add("worker " + std::to_string(worker) +
-                   ": wait_until_consumed() returned after post " +
-                   std::to_string(k) + " with the consumer at " + std::to_string(c));
+                   ": wait_until_consumed() returned after post " + std::to_string(k) +
+                   " with the consumer at " + std::to_string(c));
     }
   }
   return long_waits;
@@ -491,8 +492,10 @@ void run_handoff_pairs(std::size_t pairs, std::uint64_t n, std::uint64_t stall_e
                            std::to_string(tally.next - 1) + " of " + std::to_string(n));
               break;
             }
-            if ((++misses & 15) == 0) std::this_thread::yield();
-            else cpu_relax();
+            if ((++misses & 15) == 0)
+              std::this_thread::yield();
+            else
+              cpu_relax();
             continue;
           }
           if (tally.next % stall_every == 0) {
@@ -577,17 +580,17 @@ TEST_CASE("HandoffSlot: lossless stress, one server polling 6 workers",
     });
     for (std::size_t w = 0; w < kWorkers; ++w) {
       threads.emplace_back([&, w] {
-        long_waits.fetch_add(produce_handoff(*slots[w], static_cast<std::uint32_t>(w),
-                                             kSlotFloats, n, consumed[w], failures),
+        long_waits.fetch_add(produce_handoff(*slots[w], static_cast<std::uint32_t>(w), kSlotFloats,
+                                             n, consumed[w], failures),
                              std::memory_order_relaxed);
         producers_done.fetch_add(1, std::memory_order_release);
       });
     }
     for (std::thread& t : threads) t.join();
   }
-  note("HandoffSlot, server and " + std::to_string(kWorkers) + " workers: " +
-       std::to_string(kWorkers * n) + " posts, " + std::to_string(long_waits.load()) +
-       " waits over 100 us");
+  note("HandoffSlot, server and " + std::to_string(kWorkers) +
+       " workers: " + std::to_string(kWorkers * n) + " posts, " +
+       std::to_string(long_waits.load()) + " waits over 100 us");
   DUDE_REQUIRE_NO_FAILURES(failures);
   for (std::size_t w = 0; w < kWorkers; ++w) {
     INFO("worker " << w);
@@ -756,9 +759,9 @@ void run_pool_stress(std::size_t readers, std::uint64_t n, std::size_t floats, P
             const std::size_t at =
                 first_mismatch(view.params, floats, static_cast<float>(view.version));
             if (at != floats) {
-              failures.add(describe_mismatch(
-                  pass == 0 ? "torn model" : "model overwritten while pinned", view.version,
-                  view.params, floats, at));
+              failures.add(
+                  describe_mismatch(pass == 0 ? "torn model" : "model overwritten while pinned",
+                                    view.version, view.params, floats, at));
             }
             if (pass == 0 && mine.hold_every != 0 && count % mine.hold_every == 0) {
               for (int y = 0; y < 4; ++y) std::this_thread::yield();
@@ -831,13 +834,21 @@ void run_pool_stress(std::size_t readers, std::uint64_t n, std::size_t floats, P
 }
 
 TEST_CASE("ModelPool: 3 readers and a writer", "[engine][protocol][stress]") {
-  run_pool_stress(3, iterations(100000), kModelFloats,
-                  [](std::size_t) { return ReaderPolicy{64, 16}; }, 256);
+  run_pool_stress(
+      3, iterations(100000), kModelFloats,
+      [](std::size_t) {
+        return ReaderPolicy{64, 16};
+      },
+      256);
 }
 
 TEST_CASE("ModelPool: 8 readers and a writer on fewer cores", "[engine][protocol][stress]") {
-  run_pool_stress(8, iterations(50000), kModelFloats,
-                  [](std::size_t) { return ReaderPolicy{64, 16}; }, 256);
+  run_pool_stress(
+      8, iterations(50000), kModelFloats,
+      [](std::size_t) {
+        return ReaderPolicy{64, 16};
+      },
+      256);
 }
 
 TEST_CASE("ModelPool: the writer always finds a free buffer under acquire churn",
@@ -849,8 +860,12 @@ TEST_CASE("ModelPool: the writer always finds a free buffer under acquire churn"
   // one here, with one reader in every run.)
   for (const std::size_t readers : {std::size_t{1}, std::size_t{2}, std::size_t{3}}) {
     INFO(readers << " readers");
-    run_pool_stress(readers, iterations(300000), 16,
-                    [](std::size_t) { return ReaderPolicy{0, 0}; }, 0);
+    run_pool_stress(
+        readers, iterations(300000), 16,
+        [](std::size_t) {
+          return ReaderPolicy{0, 0};
+        },
+        0);
   }
 }
 

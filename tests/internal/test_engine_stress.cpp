@@ -23,7 +23,8 @@ struct IntegerObjective {
   double loss_grad(const float* model, const Dataset&, std::span<const std::uint32_t> rows,
                    float* grad, Workspace&) const {
     const auto base = static_cast<int>(rows[0] % 17) - 8;
-    for (std::size_t i = 0; i < params; ++i) grad[i] = static_cast<float>(base + static_cast<int>(i % 5));
+    for (std::size_t i = 0; i < params; ++i)
+      grad[i] = static_cast<float>(base + static_cast<int>(i % 5));
     return static_cast<double>(model[0] == model[0]);  // reads the pinned model; finite
   }
 };
@@ -43,7 +44,8 @@ void stress(std::size_t workers, std::uint64_t steps, std::size_t server_threads
   engine::RunState run(config, rows.size(), workers + 2);
   const auto policy = engine::make_policy(config.algorithm, workers, objective.params);
   const std::vector<float> initial(objective.params, 0.0f);
-  engine::ServerEngine<Slot, IntegerObjective> server(objective, data, shards, run, *policy, initial.data());
+  engine::ServerEngine<Slot, IntegerObjective> server(objective, data, shards, run, *policy,
+                                                      initial.data());
   server.start();
   std::vector<float> snapshot(objective.params);
   std::uint64_t last_version = 0;
@@ -76,7 +78,8 @@ TEST_CASE("engine stress: hand-off slots, S equals the table sum exactly", "[str
   stress<engine::HandoffSlot>(GENERATE(1, 3, 6), 3000);
 }
 
-TEST_CASE("engine stress: triple-buffer slots, S equals the table sum exactly", "[stress][engine]") {
+TEST_CASE("engine stress: triple-buffer slots, S equals the table sum exactly",
+          "[stress][engine]") {
   stress<engine::TripleBufferSlot>(GENERATE(1, 3, 6), 3000);
 }
 

@@ -5,8 +5,8 @@
 // edge would be reported.
 #include <catch2/catch.hpp>
 
-#include <cstring>
 #include <atomic>
+#include <cstring>
 #include <random>
 #include <thread>
 #include <vector>

@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <thread>
 
+#include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
 #include "dude/trainer.hpp"
-#include "data/minibatch_sampler.hpp"
 #include "test_data.hpp"
 
 using namespace dude;
@@ -21,16 +21,20 @@ struct Run {
   Progress last;
 };
 
-Run train(const Objective& objective, const Dataset& data, const std::vector<std::uint32_t>& train_rows,
-          const std::vector<std::uint32_t>& test_rows, const SgdConfig& config,
-          const std::atomic<bool>* stop = nullptr) {
+Run train(const Objective& objective, const Dataset& data,
+          const std::vector<std::uint32_t>& train_rows, const std::vector<std::uint32_t>& test_rows,
+          const SgdConfig& config, const std::atomic<bool>* stop = nullptr) {
   Run run;
   run.params.resize(objective.num_params());
   objective.init_params(run.params.data(), config.seed);
   const Subset train_set{&data, train_rows};
   const Subset test_set{&data, test_rows};
-  run.last = train_sgd(objective, train_set, &test_set, config, run.params.data(),
-                       [&](const Progress& p) { if (p.evaluation) run.points.push_back(p); }, stop);
+  run.last = train_sgd(
+      objective, train_set, &test_set, config, run.params.data(),
+      [&](const Progress& p) {
+        if (p.evaluation) run.points.push_back(p);
+      },
+      stop);
   return run;
 }
 
@@ -75,7 +79,7 @@ TEST_CASE("a step budget runs exactly that many steps and evaluates on schedule"
   const Run run = train(objective, data, all_rows(80), all_rows(100), c);
   CHECK(run.last.steps == 37);
   CHECK(run.last.samples == 37 * 8);  // 80 rows make exactly 10 full batches per epoch
-  REQUIRE(run.points.size() == 4);  // steps 10, 20, 30 and the final 37
+  REQUIRE(run.points.size() == 4);    // steps 10, 20, 30 and the final 37
   CHECK(run.points[2].steps == 30);
   CHECK(run.points.back().final);
   CHECK(run.points.back().has_test);

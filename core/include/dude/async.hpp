@@ -66,7 +66,7 @@ struct AsyncConfig {
   std::vector<double> slowdown;  // per-worker factors >= 1 (empty: all 1)
   bool warm_start = true;        // dude: fill the table with a gradient of every worker at x0
   SlotDiscipline slot = SlotDiscipline::Handoff;  // sync always hands off
-  bool pin_threads = false;      // server runs: server on core 0, worker w on w+1; hogwild: w on w
+  bool pin_threads = false;  // server runs: server on core 0, worker w on w+1; hogwild: w on w
   /// Threads that apply each round, the server's and server_threads - 1 helpers, claiming
   /// chunks of coordinates. With hand-off slots the workers waiting for their post to be folded
   /// claim chunks too, so the fold already spreads over idle cores; helpers add threads that

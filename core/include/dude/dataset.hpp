@@ -31,8 +31,8 @@ class Dataset {
                        std::vector<std::uint32_t> labels);
   /// Shares ownership of dense row-major features (rows * features values, e.g. from
   /// allocate_features) and takes the labels.
-  static Dataset dense(std::size_t features, std::uint32_t classes, std::shared_ptr<const float[]> x,
-                       std::vector<std::uint32_t> labels);
+  static Dataset dense(std::size_t features, std::uint32_t classes,
+                       std::shared_ptr<const float[]> x, std::vector<std::uint32_t> labels);
   /// Takes ownership of CSR arrays: row_ptr has rows + 1 entries, starting at 0.
   static Dataset sparse(std::size_t features, std::uint32_t classes,
                         std::vector<std::uint64_t> row_ptr, std::vector<std::uint32_t> index,

@@ -33,12 +33,10 @@
 //    ("workers: must be in [1, 4096]"). train_async validates again before starting a thread.
 //
 //      dude::AsyncConfig config;
-//      config.algorithm = dude::AlgorithmSpec::parse("dude");   // or asgd, hogwild, sync, fedbuff:K
-//      config.workers = 4;
-//      config.partition = dude::PartitionSpec::parse("iid");    // or label:K, dirichlet:ALPHA
-//      config.sgd.epochs = 10;                                  // or steps, or seconds
-//      config.sgd.lr = 0.2f;
-//      config.validate();
+//      config.algorithm = dude::AlgorithmSpec::parse("dude");   // or asgd, hogwild, sync,
+//      fedbuff:K config.workers = 4; config.partition = dude::PartitionSpec::parse("iid");    // or
+//      label:K, dirichlet:ALPHA config.sgd.epochs = 10;                                  // or
+//      steps, or seconds config.sgd.lr = 0.2f; config.validate();
 //
 // 4. Training. train_async runs `workers` threads plus a server thread and returns when the
 //    budget is spent or *stop becomes true (set it from any thread; the run ends promptly and

@@ -46,12 +46,12 @@ std::string read_file(const std::string& path);
 
 /// Parsers over text already in memory; `name` is the file name used in error messages.
 /// Large inputs are parsed in parallel chunks (oneTBB); the result does not depend on it.
-Dataset parse_libsvm(std::string_view text, const std::string& name, const LoadOptions& options = {});
+Dataset parse_libsvm(std::string_view text, const std::string& name,
+                     const LoadOptions& options = {});
 Dataset parse_csv(std::string_view text, const std::string& name, const LoadOptions& options = {});
 /// IDX images (magic 0x00000803, unsigned bytes, scaled to [0,1]) and labels (0x00000801).
-Dataset parse_idx(std::string_view images, const std::string& images_name,
-                  std::string_view labels, const std::string& labels_name,
-                  const LoadOptions& options = {});
+Dataset parse_idx(std::string_view images, const std::string& images_name, std::string_view labels,
+                  const std::string& labels_name, const LoadOptions& options = {});
 
 /// The IDX labels file that goes with an images file by the standard naming; throws
 /// DataError when the name does not follow it.

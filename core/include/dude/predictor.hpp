@@ -45,7 +45,8 @@ class Predictor {
 
   /// The predicted class of each listed row (or of every row), in the order given.
   std::vector<std::uint32_t> predict(const Dataset& data) const;
-  std::vector<std::uint32_t> predict(const Dataset& data, std::span<const std::uint32_t> rows) const;
+  std::vector<std::uint32_t> predict(const Dataset& data,
+                                     std::span<const std::uint32_t> rows) const;
 
   /// Class probabilities, rows x classes(), row-major, in the order given.
   std::vector<float> predict_proba(const Dataset& data) const;

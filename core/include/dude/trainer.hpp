@@ -38,19 +38,19 @@ BatchOrder parse_batch_order(std::string_view name);
 struct SgdConfig {
   std::uint64_t seed = 1;
   std::size_t batch = 32;
-  double epochs = 0;       // budget: passes over the training rows (fractional allowed)
+  double epochs = 0;        // budget: passes over the training rows (fractional allowed)
   std::uint64_t steps = 0;  // budget: minibatch steps
   double seconds = 0;       // budget: wall-clock seconds
   float lr = 0.1f;
   Schedule schedule = Schedule::Constant;
-  float lr_decay = 1.0f;    // InvT's decay per epoch
+  float lr_decay = 1.0f;  // InvT's decay per epoch
   /// Contiguous minibatches read memory in long runs (several times the bandwidth of random
   /// rows on large dense data, bench/RESULTS.md) but are only as random as the row order:
   /// use it on data stored in random order, not on files sorted by label.
   BatchOrder batch_order = BatchOrder::Shuffled;
   /// Steps between evaluations; 0: once per epoch; kEvalAtEndOnly: only the final point.
   std::uint64_t eval_every = 0;
-  double tick_seconds = 0.5;     // wall time between lightweight progress ticks; 0: none
+  double tick_seconds = 0.5;  // wall time between lightweight progress ticks; 0: none
 
   /// Throws ConfigError naming the first bad field.
   void validate() const;
@@ -66,16 +66,16 @@ struct Progress {
   double wall_seconds = 0;
   std::uint64_t steps = 0;
   std::uint64_t samples = 0;
-  double epoch = 0;           // samples / training rows
-  double lr = 0;              // step size in force
-  double train_loss = 0;      // mean minibatch loss since the previous point
+  double epoch = 0;       // samples / training rows
+  double lr = 0;          // step size in force
+  double train_loss = 0;  // mean minibatch loss since the previous point
   bool has_test = false;
   double test_loss = 0;
   double test_accuracy = 0;
-  double fraction_done = 0;   // of the budget, in [0,1]
-  bool final = false;         // the last point of the run
+  double fraction_done = 0;  // of the budget, in [0,1]
+  bool final = false;        // the last point of the run
   // Asynchronous runs only (zero or empty for the single-thread trainer):
-  double staleness_mean = 0;            // model delay tau of the gradients applied since the last point
+  double staleness_mean = 0;  // model delay tau of the gradients applied since the last point
   std::uint64_t staleness_max = 0;
   std::vector<std::uint64_t> arrivals;  // gradients applied per worker since the start
 };

@@ -10,14 +10,11 @@ std::string describe(const std::string& file, DataError::Where where, std::uint6
                      const std::string& reason) {
   std::string text = file;
   switch (where) {
-    case DataError::Where::Line:
-      text.append(":").append(std::to_string(position));
-      break;
+    case DataError::Where::Line: text.append(":").append(std::to_string(position)); break;
     case DataError::Where::ByteOffset:
       text.append(": byte ").append(std::to_string(position));
       break;
-    case DataError::Where::File:
-      break;
+    case DataError::Where::File: break;
   }
   text.append(": ").append(reason);
   return text;

@@ -18,14 +18,15 @@ std::shared_ptr<std::byte[]> map_pages(std::size_t bytes) {
   // For huge pages, map one huge page more and trim both ends to 2 MiB boundaries, so that
   // every page of the array can become a huge page.
   const std::size_t slack = huge ? kHugePage : 0;
-  void* mapped = ::mmap(nullptr, length + slack, PROT_READ | PROT_WRITE,
-                        MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  void* mapped =
+      ::mmap(nullptr, length + slack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (mapped == MAP_FAILED) throw std::bad_alloc();
   const auto start = reinterpret_cast<std::uintptr_t>(mapped);
   const std::uintptr_t aligned = (start + unit - 1) & ~std::uintptr_t{unit - 1};
   if (aligned > start) ::munmap(mapped, aligned - start);
   const std::uintptr_t end = start + length + slack;
-  if (end > aligned + length) ::munmap(reinterpret_cast<void*>(aligned + length), end - aligned - length);
+  if (end > aligned + length)
+    ::munmap(reinterpret_cast<void*>(aligned + length), end - aligned - length);
   auto* base = reinterpret_cast<std::byte*>(aligned);
   if (huge) ::madvise(base, length, MADV_HUGEPAGE);  // advice only
   return std::shared_ptr<std::byte[]>(base, [length](std::byte* p) { ::munmap(p, length); });

@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "data/text_parse.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
-#include "data/text_parse.hpp"
 
 namespace dude {
 namespace {

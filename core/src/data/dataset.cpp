@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <numeric>
 
-#include "dude/errors.hpp"
 #include "common/page_memory.hpp"
 #include "common/rng.hpp"
+#include "dude/errors.hpp"
 
 namespace dude {
 namespace {
@@ -25,7 +25,8 @@ struct SparseStorage {
 };
 
 void check_labels(const std::uint32_t* labels, std::size_t rows, std::uint32_t classes) {
-  if (classes < 2) throw ConfigError("dataset: classes must be at least 2, got " + std::to_string(classes));
+  if (classes < 2)
+    throw ConfigError("dataset: classes must be at least 2, got " + std::to_string(classes));
   for (std::size_t i = 0; i < rows; ++i) {
     if (labels[i] >= classes) {
       throw ConfigError("dataset: row " + std::to_string(i) + " has label " +
@@ -53,10 +54,9 @@ Dataset Dataset::dense(std::size_t features, std::uint32_t classes, std::vector<
 Dataset Dataset::dense(std::size_t features, std::uint32_t classes,
                        std::shared_ptr<const float[]> x, std::vector<std::uint32_t> labels) {
   if (x == nullptr && !labels.empty()) throw ConfigError("dataset: null feature array");
-  auto storage =
-      std::make_shared<DenseStorage>(DenseStorage{std::move(x), std::move(labels)});
-  Dataset d = dense_view(storage->x.get(), storage->labels.data(), storage->labels.size(),
-                         features, classes);
+  auto storage = std::make_shared<DenseStorage>(DenseStorage{std::move(x), std::move(labels)});
+  Dataset d = dense_view(storage->x.get(), storage->labels.data(), storage->labels.size(), features,
+                         classes);
   d.owner_ = std::move(storage);
   return d;
 }
@@ -73,8 +73,8 @@ Dataset Dataset::sparse(std::size_t features, std::uint32_t classes,
   if (row_ptr.size() != labels.size() + 1) {
     throw ConfigError("dataset: row_ptr must have rows + 1 entries");
   }
-  auto storage = std::make_shared<SparseStorage>(SparseStorage{
-      std::move(row_ptr), std::move(index), std::move(value), std::move(labels)});
+  auto storage = std::make_shared<SparseStorage>(
+      SparseStorage{std::move(row_ptr), std::move(index), std::move(value), std::move(labels)});
   Dataset d = sparse_view(storage->row_ptr.data(), storage->index.data(), storage->value.data(),
                           storage->labels.data(), storage->labels.size(), features, classes);
   d.owner_ = std::move(storage);
@@ -156,7 +156,8 @@ RowSplit split_rows(std::size_t rows, double holdout_fraction, std::uint64_t see
   std::vector<std::uint32_t> order = all_rows(rows);
   detail::Rng rng(seed, /*stream=*/0x5b117);
   rng.shuffle(std::span<std::uint32_t>(order));
-  const auto held = static_cast<std::size_t>(std::llround(holdout_fraction * static_cast<double>(rows)));
+  const auto held =
+      static_cast<std::size_t>(std::llround(holdout_fraction * static_cast<double>(rows)));
   RowSplit split;
   split.holdout.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(held));
   split.train.assign(order.begin() + static_cast<std::ptrdiff_t>(held), order.end());

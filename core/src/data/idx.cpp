@@ -18,9 +18,9 @@
 #include <utility>
 #include <vector>
 
+#include "data/byte_stream.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
-#include "data/byte_stream.hpp"
 
 namespace dude {
 namespace {
@@ -159,7 +159,8 @@ IdxImages read_images(detail::ByteStream& in, const std::string& name) {
   std::shared_ptr<float[]> x = allocate_features(capacity);
   std::size_t size = 0;
   read_elements(in, name, header, "images", [&](const unsigned char* pixels, std::size_t count) {
-    if (size + count > capacity) {  // more than the size hint promised (a gzip trailer wraps at 4 GiB)
+    if (size + count >
+        capacity) {  // more than the size hint promised (a gzip trailer wraps at 4 GiB)
       capacity = std::max(size + count, 2 * capacity);
       std::shared_ptr<float[]> larger = allocate_features(capacity);
       std::copy_n(x.get(), size, larger.get());

@@ -9,10 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "common/parallel.hpp"
+#include "data/text_parse.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
-#include "data/text_parse.hpp"
-#include "common/parallel.hpp"
 
 namespace dude {
 namespace {

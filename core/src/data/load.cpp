@@ -5,10 +5,10 @@
 #include <string>
 #include <vector>
 
-#include "dude/errors.hpp"
-#include "dude/io.hpp"
 #include "data/byte_stream.hpp"
 #include "data/idx.hpp"
+#include "dude/errors.hpp"
+#include "dude/io.hpp"
 
 namespace dude {
 namespace embedded {
@@ -91,11 +91,9 @@ Dataset load_dataset(const std::string& path, const LoadOptions& options) {
           options.labels_path.empty() ? idx_labels_path(path) : options.labels_path;
       return detail::load_idx(path, labels_path, options);
     }
-    case Format::Csv:
-      return parse_csv(read_file(path), path, options);
+    case Format::Csv: return parse_csv(read_file(path), path, options);
     case Format::Libsvm:
-    case Format::Auto:
-      break;
+    case Format::Auto: break;
   }
   return parse_libsvm(read_file(path), path, options);
 }

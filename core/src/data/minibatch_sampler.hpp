@@ -15,8 +15,8 @@
 #include <span>
 #include <vector>
 
-#include "dude/trainer.hpp"
 #include "common/rng.hpp"
+#include "dude/trainer.hpp"
 
 namespace dude::detail {
 
@@ -29,7 +29,8 @@ class MinibatchSampler {
         batch_(std::min(batch, rows.size())),
         order_(order),
         rng_(seed, kStreamBase + stream),
-        runs_(order == BatchOrder::Contiguous && batch_ > 0 ? (rows_.size() + batch_ - 1) / batch_ : 0),
+        runs_(order == BatchOrder::Contiguous && batch_ > 0 ? (rows_.size() + batch_ - 1) / batch_
+                                                            : 0),
         cursor_(order == BatchOrder::Contiguous ? runs_.size() : rows_.size()) {
     std::iota(runs_.begin(), runs_.end(), std::uint32_t{0});
     if (order == BatchOrder::Contiguous) minibatch_.reserve(batch_);
@@ -73,8 +74,8 @@ class MinibatchSampler {
   }
 
   static constexpr std::uint64_t kStreamBase = 0x76d;
-  std::vector<std::uint32_t> rows_;       // Shuffled: this epoch's permutation; else as given
-  std::size_t batch_;                     // rows per minibatch (at most the row count)
+  std::vector<std::uint32_t> rows_;  // Shuffled: this epoch's permutation; else as given
+  std::size_t batch_;                // rows per minibatch (at most the row count)
   BatchOrder order_;
   Rng rng_;
   std::vector<std::uint32_t> runs_;       // Contiguous: this epoch's order of the runs

@@ -5,9 +5,9 @@
 #include <cmath>
 #include <system_error>
 
-#include "dude/errors.hpp"
 #include "common/parse_text.hpp"
 #include "common/rng.hpp"
+#include "dude/errors.hpp"
 
 namespace dude {
 namespace {
@@ -79,7 +79,8 @@ std::vector<std::size_t> sizes_for(const std::vector<double>& proportions, std::
     cumulative += proportions[w];
     std::size_t boundary = n;
     if (w + 1 < proportions.size()) {
-      const auto rounded = static_cast<std::size_t>(std::llround(cumulative * static_cast<double>(n)));
+      const auto rounded =
+          static_cast<std::size_t>(std::llround(cumulative * static_cast<double>(n)));
       boundary = std::clamp(rounded, previous, n);
     }
     sizes[w] = boundary - previous;
@@ -117,7 +118,8 @@ void check_spec(const PartitionSpec& spec) {
   if (spec.kind == PartitionSpec::Kind::Label && spec.classes_per_worker == 0) {
     throw ConfigError("partition 'label:0': K must be an integer >= 1");
   }
-  if (spec.kind == PartitionSpec::Kind::Dirichlet && !(std::isfinite(spec.alpha) && spec.alpha > 0)) {
+  if (spec.kind == PartitionSpec::Kind::Dirichlet &&
+      !(std::isfinite(spec.alpha) && spec.alpha > 0)) {
     throw ConfigError("partition '" + spec.to_string() + "': ALPHA must be a finite number > 0");
   }
 }

@@ -6,7 +6,6 @@
 // serial parse would have met first. Line numbers are counted only when an error is raised.
 #pragma once
 
-
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -20,8 +19,8 @@
 #include <system_error>
 #include <vector>
 
-#include "dude/errors.hpp"
 #include "common/parallel.hpp"
+#include "dude/errors.hpp"
 
 namespace dude::detail {
 
@@ -188,10 +187,8 @@ inline ParsedNumber parse_float(const char* p, const char* end, float& value) no
 inline std::string number_problem(NumberStatus status, const std::string& subject,
                                   const std::string& shown) {
   switch (status) {
-    case NumberStatus::NotFinite:
-      return subject + " is not finite: " + shown;
-    case NumberStatus::OutOfRange:
-      return subject + " is out of float range: " + shown;
+    case NumberStatus::NotFinite: return subject + " is not finite: " + shown;
+    case NumberStatus::OutOfRange: return subject + " is out of float range: " + shown;
     case NumberStatus::Invalid:
     case NumberStatus::Ok:  // a number followed by something else
       break;

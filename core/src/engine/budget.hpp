@@ -10,14 +10,16 @@ namespace dude::engine {
 
 /// The budget of a run, checked by whoever applies gradients.
 struct Budget {
-  std::uint64_t steps = 0;      // 0: none
-  std::uint64_t samples = 0;    // epochs * rows, 0: none
-  double seconds = 0;           // 0: none
-  std::uint64_t rows = 1;       // training rows (for epochs)
+  std::uint64_t steps = 0;    // 0: none
+  std::uint64_t samples = 0;  // epochs * rows, 0: none
+  double seconds = 0;         // 0: none
+  std::uint64_t rows = 1;     // training rows (for epochs)
 
   Budget(const SgdConfig& c, std::size_t train_rows)
       : steps(c.steps),
-        samples(c.epochs > 0 ? static_cast<std::uint64_t>(c.epochs * static_cast<double>(train_rows) + 0.5) : 0),
+        samples(c.epochs > 0
+                    ? static_cast<std::uint64_t>(c.epochs * static_cast<double>(train_rows) + 0.5)
+                    : 0),
         seconds(c.seconds),
         rows(train_rows) {}
   /// Fraction of the budget used, for learning-rate schedules and ETAs.

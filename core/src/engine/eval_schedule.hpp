@@ -12,7 +12,10 @@ namespace dude::engine {
 class EvalSchedule {
  public:
   EvalSchedule(std::uint64_t eval_every, std::uint64_t rows)
-      : every_(eval_every), rows_(rows), next_steps_(eval_every), next_samples_(eval_every > 0 ? 0 : rows) {}
+      : every_(eval_every),
+        rows_(rows),
+        next_steps_(eval_every),
+        next_samples_(eval_every > 0 ? 0 : rows) {}
   bool due(std::uint64_t steps, std::uint64_t samples) const {
     return every_ > 0 ? steps >= next_steps_ : samples >= next_samples_;
   }
@@ -26,10 +29,10 @@ class EvalSchedule {
   }
 
  private:
-  const std::uint64_t every_;      // server steps between points, 0: per epoch
-  const std::uint64_t rows_;       // training rows (an epoch of samples)
-  std::uint64_t next_steps_;       // the next point's step count (every_ > 0)
-  std::uint64_t next_samples_;     // the next point's sample count (every_ == 0)
+  const std::uint64_t every_;   // server steps between points, 0: per epoch
+  const std::uint64_t rows_;    // training rows (an epoch of samples)
+  std::uint64_t next_steps_;    // the next point's step count (every_ > 0)
+  std::uint64_t next_samples_;  // the next point's sample count (every_ == 0)
 };
 
 }  // namespace dude::engine

@@ -93,9 +93,9 @@ class FoldTeam {
   template <class Work>
   void run(const Work& work) {
     context_.store(&work, std::memory_order_relaxed);
-    call_.store([](const void* context, std::size_t begin, std::size_t end) {
-      (*static_cast<const Work*>(context))(begin, end);
-    }, std::memory_order_relaxed);
+    call_.store([](const void* context, std::size_t begin,
+                   std::size_t end) { (*static_cast<const Work*>(context))(begin, end); },
+                std::memory_order_relaxed);
     done_.store(0, std::memory_order_relaxed);
     ++round_;
     claim_.store(round_ << 32, std::memory_order_release);
@@ -166,17 +166,17 @@ class FoldTeam {
     }
   }
 
-  const unsigned spins_;           // helper polls before blocking
-  const std::size_t n_;            // coordinates
-  const std::size_t chunk_;        // floats per chunk, a whole number of cache lines
-  const std::uint32_t chunks_;     // chunks per round
-  std::uint64_t round_ = 0;        // rounds started (server only)
+  const unsigned spins_;        // helper polls before blocking
+  const std::size_t n_;         // coordinates
+  const std::size_t chunk_;     // floats per chunk, a whole number of cache lines
+  const std::uint32_t chunks_;  // chunks per round
+  std::uint64_t round_ = 0;     // rounds started (server only)
   std::vector<std::thread> helpers_;
   std::atomic<Call> call_{nullptr};            // the round's work: trampoline ...
   std::atomic<const void*> context_{nullptr};  // ... and the server's lambda
   std::atomic<bool> stop_{false};              // set once, at destruction
-  alignas(kFalseSharingRange) std::atomic<std::uint64_t> claim_{0};       // round << 32 | next chunk
-  alignas(kFalseSharingRange) std::atomic<std::uint32_t> done_{0};        // chunks folded this round
+  alignas(kFalseSharingRange) std::atomic<std::uint64_t> claim_{0};  // round << 32 | next chunk
+  alignas(kFalseSharingRange) std::atomic<std::uint32_t> done_{0};   // chunks folded this round
   alignas(kFalseSharingRange) std::atomic<std::uint32_t> generation_{0};  // wakes helpers (futex)
 };
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free);

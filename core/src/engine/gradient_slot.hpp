@@ -61,8 +61,8 @@ class TripleBufferSlot {
   float* producer_buffer() noexcept { return buffer(write_index_); }
   GradientHeader& producer_header() noexcept { return headers_[write_index_].header; }
   void publish() noexcept {
-    const std::uint8_t previous = state_.exchange(
-        static_cast<std::uint8_t>(write_index_ | kDirty), std::memory_order_acq_rel);
+    const std::uint8_t previous = state_.exchange(static_cast<std::uint8_t>(write_index_ | kDirty),
+                                                  std::memory_order_acq_rel);
     write_index_ = previous & kIndexMask;
   }
   /// Nothing to wait for: the producer may fill its next buffer at once.
@@ -169,8 +169,8 @@ class HandoffSlot {
   static constexpr unsigned kSpins = 256;
   static constexpr int kYields = 64;
 
-  AlignedFloats storage_;                                            // the one buffer
-  alignas(kFalseSharingRange) GradientHeader header_;                // owned with the buffer
+  AlignedFloats storage_;                                                 // the one buffer
+  alignas(kFalseSharingRange) GradientHeader header_;                     // owned with the buffer
   alignas(kFalseSharingRange) std::atomic<std::uint32_t> state_{kEmpty};  // who owns the buffer
 };
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);

@@ -23,13 +23,13 @@
 #include <thread>
 #include <vector>
 
-#include "dude/errors.hpp"
-#include "dude/objective.hpp"
 #include "common/aligned_buffer.hpp"
-#include "engine/run_state.hpp"
-#include "engine/straggler.hpp"
 #include "common/threads.hpp"
 #include "data/minibatch_sampler.hpp"
+#include "dude/errors.hpp"
+#include "dude/objective.hpp"
+#include "engine/run_state.hpp"
+#include "engine/straggler.hpp"
 
 namespace dude::engine {
 
@@ -37,7 +37,11 @@ class HogwildEngine {
  public:
   HogwildEngine(const Objective& objective, const Dataset& data,
                 const std::vector<std::vector<std::uint32_t>>& shards, RunState& run, float* shared)
-      : objective_(objective), data_(data), shards_(shards), run_(run), shared_(shared),
+      : objective_(objective),
+        data_(data),
+        shards_(shards),
+        run_(run),
+        shared_(shared),
         params_(objective.num_params()) {
     static_assert(std::atomic_ref<float>::is_always_lock_free);
   }
@@ -87,8 +91,9 @@ class HogwildEngine {
       const double loss = objective_.loss_grad(model.data(), data_, rows, grad.data(), ws);
       TrainingDiverged::check(loss, read_at, static_cast<std::uint32_t>(w));
       straggle(run_, started, slowdown);
-      const auto lr = static_cast<float>(run_.learning_rate(
-          counters.steps.load(std::memory_order_relaxed), counters.samples.load(std::memory_order_relaxed)));
+      const auto lr =
+          static_cast<float>(run_.learning_rate(counters.steps.load(std::memory_order_relaxed),
+                                                counters.samples.load(std::memory_order_relaxed)));
       for (std::size_t i = 0; i < params_; ++i) {
         std::atomic_ref<float> x(shared_[i]);
         x.store(x.load(std::memory_order_relaxed) - lr * grad[i], std::memory_order_relaxed);

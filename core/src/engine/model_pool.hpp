@@ -50,7 +50,8 @@ class ModelPool {
         pins_(new PaddedPin[readers]),
         readers_(readers),
         excluded_(buffers_) {
-    for (std::size_t r = 0; r < readers; ++r) pins_[r].buffer.store(kNone, std::memory_order_relaxed);
+    for (std::size_t r = 0; r < readers; ++r)
+      pins_[r].buffer.store(kNone, std::memory_order_relaxed);
     // The initial model (version 0) is zeros. The other buffers are written whole before they
     // are published, and find_free() takes the lowest free index, so buffers that are never
     // needed at once stay untouched pages: fewer than W + 2 when readers share models.
@@ -120,14 +121,14 @@ class ModelPool {
     std::uint64_t version = 0;  // written before the buffer is published, read after acquire
   };
 
-  const std::size_t stride_;   // floats per buffer, whole cache lines
-  const std::uint32_t buffers_;  // readers + 2
-  AlignedFloats storage_;        // the buffers, back to back
+  const std::size_t stride_;                   // floats per buffer, whole cache lines
+  const std::uint32_t buffers_;                // readers + 2
+  AlignedFloats storage_;                      // the buffers, back to back
   std::unique_ptr<PaddedVersion[]> versions_;  // model version held by each buffer
   std::unique_ptr<PaddedPin[]> pins_;          // one per reader
   const std::size_t readers_;
-  std::uint32_t current_index_ = 0;  // writer's copy of current_
-  std::uint32_t next_ = kNone;       // writer: the buffer being filled, if chosen
+  std::uint32_t current_index_ = 0;      // writer's copy of current_
+  std::uint32_t next_ = kNone;           // writer: the buffer being filled, if chosen
   std::vector<unsigned char> excluded_;  // writer: find_free()'s scratch, one per buffer
   alignas(kFalseSharingRange) std::atomic<std::uint32_t> current_{0};  // newest published buffer
 };

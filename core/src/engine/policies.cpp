@@ -36,9 +36,7 @@ class DudePolicy final : public ServerPolicy {
     }
   }
 
-  std::uint64_t begin_round(std::span<const Arrival> arrivals) override {
-    return arrivals.size();
-  }
+  std::uint64_t begin_round(std::span<const Arrival> arrivals) override { return arrivals.size(); }
 
   // One arrival: server_fold (which rounds x exactly like SGD's axpy, so one worker
   // reproduces SGD bit for bit). More: the exact batched fold (docs/DESIGN.md §1), one pass
@@ -164,17 +162,12 @@ class FedBuffPolicy final : public ServerPolicy {
 std::unique_ptr<ServerPolicy> make_policy(const AlgorithmSpec& spec, std::size_t workers,
                                           std::size_t params) {
   switch (spec.kind) {
-    case AlgorithmSpec::Kind::Dude:
-      return std::make_unique<DudePolicy>(workers, params);
-    case AlgorithmSpec::Kind::Asgd:
-      return std::make_unique<AsgdPolicy>(params);
-    case AlgorithmSpec::Kind::Sync:
-      return std::make_unique<SyncPolicy>(workers, params);
-    case AlgorithmSpec::Kind::FedBuff:
-      return std::make_unique<FedBuffPolicy>(spec.buffer, params);
+    case AlgorithmSpec::Kind::Dude: return std::make_unique<DudePolicy>(workers, params);
+    case AlgorithmSpec::Kind::Asgd: return std::make_unique<AsgdPolicy>(params);
+    case AlgorithmSpec::Kind::Sync: return std::make_unique<SyncPolicy>(workers, params);
+    case AlgorithmSpec::Kind::FedBuff: return std::make_unique<FedBuffPolicy>(spec.buffer, params);
     case AlgorithmSpec::Kind::Hogwild:
-    case AlgorithmSpec::Kind::Sgd:
-      break;
+    case AlgorithmSpec::Kind::Sgd: break;
   }
   throw ConfigError("algorithm " + spec.to_string() + " has no server policy");
 }

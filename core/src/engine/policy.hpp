@@ -8,8 +8,8 @@
 #include <span>
 #include <vector>
 
-#include "dude/async.hpp"
 #include "common/aligned_buffer.hpp"
+#include "dude/async.hpp"
 #include "engine/gradient_slot.hpp"
 
 namespace dude::engine {

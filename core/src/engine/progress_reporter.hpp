@@ -22,7 +22,7 @@ class ProgressReporter {
   RunState& run_;
   const Objective& objective_;
   const Subset* test_;
-  double loss_at_last_ = 0;            // counters at the previous evaluation point
+  double loss_at_last_ = 0;  // counters at the previous evaluation point
   std::uint64_t count_at_last_ = 0;
   std::uint64_t staleness_at_last_ = 0;
 };

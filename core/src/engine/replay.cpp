@@ -10,14 +10,14 @@
 #include <queue>
 #include <vector>
 
+#include "common/rng.hpp"
+#include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
+#include "engine/eval_schedule.hpp"
 #include "engine/policy.hpp"
 #include "engine/progress_reporter.hpp"
-#include "engine/eval_schedule.hpp"
-#include "engine/warm_start.hpp"
 #include "engine/replay.hpp"
-#include "data/minibatch_sampler.hpp"
-#include "common/rng.hpp"
+#include "engine/warm_start.hpp"
 
 namespace dude::engine {
 namespace {
@@ -29,13 +29,11 @@ class ComputeTimes {
   double next() {
     double base = 1.0;
     switch (kind_.kind) {
-      case ComputeTime::Kind::Fixed:
-        break;
-      case ComputeTime::Kind::Exponential:
-        base = -std::log(1.0 - rng_.uniform());
-        break;
+      case ComputeTime::Kind::Fixed: break;
+      case ComputeTime::Kind::Exponential: base = -std::log(1.0 - rng_.uniform()); break;
       case ComputeTime::Kind::Normal:
-        do base = 1.0 + kind_.sigma * rng_.normal(); while (base <= 0.0 || base > 2.0);
+        do base = 1.0 + kind_.sigma * rng_.normal();
+        while (base <= 0.0 || base > 2.0);
         break;
     }
     return slowdown_ * base;
@@ -91,9 +89,12 @@ class Replay {
     for (std::size_t w = 0; w < shards.size(); ++w) {
       detail::MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
       Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
-      workers_.push_back({std::move(sampler), std::move(ws),
+      workers_.push_back({std::move(sampler),
+                          std::move(ws),
                           ComputeTimes(config.compute_time, sgd.seed, w, config.slowdown_of(w)),
-                          std::vector<float>(model_.size()), {}, 0});
+                          std::vector<float>(model_.size()),
+                          {},
+                          0});
     }
     if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
       warm_start(*policy_, objective, data, shards, sgd, model_.data());

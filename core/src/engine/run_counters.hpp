@@ -33,7 +33,8 @@ struct alignas(kFalseSharingRange) RunCounters {
     staleness_sum.fetch_add(tau, std::memory_order_relaxed);
     staleness_count.fetch_add(1, std::memory_order_relaxed);
     std::uint64_t seen = staleness_max.load(std::memory_order_relaxed);
-    while (tau > seen && !staleness_max.compare_exchange_weak(seen, tau, std::memory_order_relaxed)) {
+    while (tau > seen &&
+           !staleness_max.compare_exchange_weak(seen, tau, std::memory_order_relaxed)) {
     }
     loss_sum.fetch_add(loss, std::memory_order_relaxed);
     arrivals[worker].fetch_add(1, std::memory_order_relaxed);

@@ -26,7 +26,8 @@ struct RunState {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
   double learning_rate(std::uint64_t steps, std::uint64_t samples) const {
-    return dude::learning_rate(config.sgd, static_cast<double>(samples) / static_cast<double>(budget.rows),
+    return dude::learning_rate(config.sgd,
+                               static_cast<double>(samples) / static_cast<double>(budget.rows),
                                budget.fraction(steps, samples, elapsed()));
   }
   /// Called by a thread that failed: keeps its exception and stops the run.

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/threads.hpp"
+#include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
 #include "dude/objective.hpp"
 #include "engine/fold_team.hpp"
@@ -26,8 +28,6 @@
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
 #include "engine/straggler.hpp"
-#include "common/threads.hpp"
-#include "data/minibatch_sampler.hpp"
 
 namespace dude::engine {
 
@@ -86,8 +86,10 @@ class ServerEngine {
     } catch (...) {
       run_.fail(thread, std::current_exception());
     }
-    if (thread != workers_) live_workers_.fetch_sub(1, std::memory_order_release);
-    else drain();
+    if (thread != workers_)
+      live_workers_.fetch_sub(1, std::memory_order_release);
+    else
+      drain();
   }
 
   void work(std::size_t w) {
@@ -101,7 +103,8 @@ class ServerEngine {
       const auto started = std::chrono::steady_clock::now();
       const ModelPool::View model = pool_.acquire(w);
       const std::span<const std::uint32_t> rows = sampler.next();
-      const double loss = objective_.loss_grad(model.params, data_, rows, slot.producer_buffer(), ws);
+      const double loss =
+          objective_.loss_grad(model.params, data_, rows, slot.producer_buffer(), ws);
       pool_.release(w);
       GradientHeader& header = slot.producer_header();
       header.worker = static_cast<std::uint32_t>(w);
@@ -142,7 +145,8 @@ class ServerEngine {
       idle = 0;
       // Never step past a step budget; arrivals beyond it are dropped.
       std::size_t use = arrivals.size();
-      if (budget.steps > 0 && round == 0) use = std::min<std::uint64_t>(use, budget.steps - version);
+      if (budget.steps > 0 && round == 0)
+        use = std::min<std::uint64_t>(use, budget.steps - version);
       const std::span<const Arrival> applied(arrivals.data(), use);
 
       std::uint64_t batch_samples = 0;
@@ -219,7 +223,7 @@ class ServerEngine {
   // workers, the server's fold team and the monitor each have a core.
   const unsigned spin_polls_ =
       workers_ + run_.config.server_threads + 1 <= std::thread::hardware_concurrency() ? 1u << 14
-                                                                                        : 64u;
+                                                                                       : 64u;
   FoldTeam team_;  // the server thread, its fold helpers and, as guests, the waiting workers
 };
 

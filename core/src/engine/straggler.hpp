@@ -16,7 +16,8 @@ inline void straggle(const RunState& run, std::chrono::steady_clock::time_point 
                      double slowdown) {
   if (!(slowdown > 1.0)) return;
   const auto took = std::chrono::steady_clock::now() - started;
-  wait_until(run, started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(took * slowdown));
+  wait_until(run, started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                took * slowdown));
 }
 
 }  // namespace dude::engine

@@ -9,7 +9,8 @@ void warm_start(ServerPolicy& policy, const Objective& objective, const Dataset&
                 const float* params) {
   std::vector<float> gradient(objective.num_params());
   for (std::size_t w = 0; w < shards.size(); ++w) {
-    detail::MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, kWarmStartStream + w);
+    detail::MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed,
+                                     kWarmStartStream + w);
     Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
     objective.loss_grad(params, data, sampler.next(), gradient.data(), ws);
     policy.seed_gradient(w, gradient.data());

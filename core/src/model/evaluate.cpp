@@ -3,8 +3,8 @@
 // thread count or the schedule (deterministic runs print identical metrics).
 #include <tbb/enumerable_thread_specific.h>
 
-#include "dude/objective.hpp"
 #include "common/parallel.hpp"
+#include "dude/objective.hpp"
 
 namespace dude {
 
@@ -25,7 +25,8 @@ Evaluation evaluate(const Objective& objective, const float* params, const Datas
     const auto block = rows.subspan(begin, std::min(kBlock, rows.size() - begin));
     Workspace& ws = workspaces.local();
     scores[b] = objective.score(params, data, block, ws);
-    if (with_confusion) objective.predict(params, data, block, nullptr, predicted.data() + begin, ws);
+    if (with_confusion)
+      objective.predict(params, data, block, nullptr, predicted.data() + begin, ws);
   });
 
   Evaluation e;

@@ -23,13 +23,13 @@ class BinaryLogistic final : public detail::ObjectiveImpl {
   void init_params(float* params, std::uint64_t) const override {
     std::fill(params, params + num_params(), 0.0f);
   }
-  void for_each_weight_block(const std::function<void(std::size_t, std::size_t)>& f) const override {
+  void for_each_weight_block(
+      const std::function<void(std::size_t, std::size_t)>& f) const override {
     f(0, features);
   }
 
   double data_loss_grad(const float* params, const Dataset& data,
-                        std::span<const std::uint32_t> rows, float* grad,
-                        float*) const override {
+                        std::span<const std::uint32_t> rows, float* grad, float*) const override {
     std::memset(grad, 0, num_params() * sizeof(float));
     if (rows.empty()) return 0.0;
     const float inv_batch = 1.0f / static_cast<float>(rows.size());
@@ -107,7 +107,8 @@ class BinaryLogistic final : public detail::ObjectiveImpl {
 
 }  // namespace
 
-std::unique_ptr<detail::ObjectiveImpl> detail::make_binary_logistic(std::size_t features, float l2) {
+std::unique_ptr<detail::ObjectiveImpl> detail::make_binary_logistic(std::size_t features,
+                                                                    float l2) {
   return std::make_unique<BinaryLogistic>(features, l2);
 }
 

@@ -9,9 +9,9 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/rng.hpp"
 #include "dude/kernels.hpp"
 #include "model/objective_impl.hpp"
-#include "common/rng.hpp"
 
 namespace dude {
 namespace {
@@ -63,7 +63,8 @@ class Network final : public detail::ObjectiveImpl {
     }
   }
 
-  void for_each_weight_block(const std::function<void(std::size_t, std::size_t)>& f) const override {
+  void for_each_weight_block(
+      const std::function<void(std::size_t, std::size_t)>& f) const override {
     for (std::size_t l = 0; l < layers(); ++l) f(weight_offset_[l], bias_offset_[l]);
   }
 
@@ -98,7 +99,8 @@ class Network final : public detail::ObjectiveImpl {
         for (std::size_t i = 0; i < batch; ++i) {
           const SparseRow row = data.sparse_row(rows[i]);
           for (std::size_t j = 0; j < row.nnz; ++j) {
-            kernels::axpy(row.value[j], delta + i * out, grad + weight_offset_[l] + row.index[j] * out, out);
+            kernels::axpy(row.value[j], delta + i * out,
+                          grad + weight_offset_[l] + row.index[j] * out, out);
           }
         }
       } else {
@@ -149,9 +151,9 @@ class Network final : public detail::ObjectiveImpl {
     float* base;        // the workspace, past the gathered input
     std::size_t batch;  // rows in this batch
     const Network* net;
-    float* input;       // gathered dense rows (dense data only)
-    float* logits;      // output pre-activations, then their gradient
-    float* back[2];     // back-propagation scratch
+    float* input;    // gathered dense rows (dense data only)
+    float* logits;   // output pre-activations, then their gradient
+    float* back[2];  // back-propagation scratch
     /// Post-ReLU activations of hidden layer h (0-based).
     float* hidden(std::size_t h) const { return base + batch * net->hidden_prefix_[h]; }
   };
@@ -195,7 +197,8 @@ class Network final : public detail::ObjectiveImpl {
         const float* input = buf.input;
         if (l == 0) {
           for (std::size_t i = 0; i < batch; ++i) {
-            std::memcpy(buf.input + i * features, data.dense_row(rows[i]), features * sizeof(float));
+            std::memcpy(buf.input + i * features, data.dense_row(rows[i]),
+                        features * sizeof(float));
           }
         } else {
           input = buf.hidden(l - 1);
@@ -219,7 +222,7 @@ class Network final : public detail::ObjectiveImpl {
 }  // namespace
 
 std::unique_ptr<detail::ObjectiveImpl> detail::make_network(ModelSpec spec, std::size_t features,
-                                              std::uint32_t classes, float l2) {
+                                                            std::uint32_t classes, float l2) {
   return std::make_unique<Network>(std::move(spec), features, classes, l2);
 }
 

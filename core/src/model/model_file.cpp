@@ -2,15 +2,15 @@
 // with zlib's CRC-32, written to a temporary file and renamed into place.
 #include <zlib.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <bit>
-#include <cmath>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
-#include <unistd.h>
 
 #include "dude/errors.hpp"
 #include "dude/model.hpp"
@@ -28,7 +28,9 @@ constexpr std::uint32_t kMaxSpecLength = 4096;
 class Writer {
  public:
   template <class T>
-  void put(const T& value) { append(&value, sizeof value); }
+  void put(const T& value) {
+    append(&value, sizeof value);
+  }
   void append(const void* data, std::size_t size) {
     const auto* bytes = static_cast<const char*>(data);
     buffer_.insert(buffer_.end(), bytes, bytes + size);
@@ -117,8 +119,8 @@ void save_model(const std::string& path, const Model& model) {
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
     const int rename_errno = errno;
     std::remove(temporary.c_str());
-    throw ModelFileError(path + ": cannot rename the temporary file into place: " +
-                         std::strerror(rename_errno));
+    throw ModelFileError(
+        path + ": cannot rename the temporary file into place: " + std::strerror(rename_errno));
   }
 }
 
@@ -137,7 +139,8 @@ Model load_model(const std::string& path) {
   const auto version = r.get<std::uint32_t>("version");
   if (version != kVersion) {
     throw ModelFileError(path + ": model file version " + std::to_string(version) +
-                         " is not supported (this build reads version " + std::to_string(kVersion) + ")");
+                         " is not supported (this build reads version " + std::to_string(kVersion) +
+                         ")");
   }
   // Verify the checksum before trusting any size field further on.
   if (bytes.size() < r.offset() + sizeof(std::uint32_t)) {
@@ -174,7 +177,8 @@ Model load_model(const std::string& path) {
   if (count != expected) {
     throw ModelFileError(path + ": the file holds " + std::to_string(count) + " parameters, but " +
                          spec_text + " with " + std::to_string(model.features) + " features and " +
-                         std::to_string(model.classes) + " classes needs " + std::to_string(expected));
+                         std::to_string(model.classes) + " classes needs " +
+                         std::to_string(expected));
   }
   if (bytes.size() != r.offset() + count * sizeof(float) + sizeof(std::uint32_t)) {
     throw ModelFileError(path + ": file size does not match its header");
@@ -182,7 +186,8 @@ Model load_model(const std::string& path) {
   model.params.resize(count);
   r.take(model.params.data(), count * sizeof(float), "parameters");
   for (const float p : model.params) {
-    if (!std::isfinite(p)) throw ModelFileError(path + ": the model holds a NaN or infinite parameter");
+    if (!std::isfinite(p))
+      throw ModelFileError(path + ": the model holds a NaN or infinite parameter");
   }
   return model;
 }

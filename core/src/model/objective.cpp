@@ -4,10 +4,10 @@
 #include <cmath>
 #include <functional>
 
-#include "dude/errors.hpp"
 #include "common/parse_text.hpp"
-#include "model/data_fit.hpp"
+#include "dude/errors.hpp"
 #include "dude/kernels.hpp"
+#include "model/data_fit.hpp"
 #include "model/objective_impl.hpp"
 
 namespace dude {
@@ -41,12 +41,9 @@ ModelSpec ModelSpec::parse(std::string_view text) {
 
 std::string ModelSpec::to_string() const {
   switch (kind) {
-    case Kind::LogReg:
-      return "logreg";
-    case Kind::Softmax:
-      return "softmax";
-    case Kind::Mlp:
-      break;
+    case Kind::LogReg: return "logreg";
+    case Kind::Softmax: return "softmax";
+    case Kind::Mlp: break;
   }
   std::string text = "mlp:";
   for (std::size_t i = 0; i < hidden.size(); ++i) {
@@ -59,7 +56,8 @@ std::string ModelSpec::to_string() const {
 Objective::Objective(ModelSpec spec, std::size_t features, std::uint32_t classes, float l2) {
   if (features == 0) throw ConfigError("objective: the data has no features");
   if (classes < 2) throw ConfigError("objective: at least 2 classes are needed");
-  if (!(l2 >= 0.0f) || !std::isfinite(l2)) throw ConfigError("objective: l2 must be finite and >= 0");
+  if (!(l2 >= 0.0f) || !std::isfinite(l2))
+    throw ConfigError("objective: l2 must be finite and >= 0");
   if (spec.kind == ModelSpec::Kind::Mlp && spec.hidden.empty()) {
     throw ConfigError("objective: mlp needs at least one hidden layer");
   }
@@ -115,8 +113,7 @@ void check_batch(std::span<const std::uint32_t> rows, const Workspace& ws, const
 }  // namespace
 
 double Objective::loss_grad(const float* params, const Dataset& data,
-                            std::span<const std::uint32_t> rows, float* grad,
-                            Workspace& ws) const {
+                            std::span<const std::uint32_t> rows, float* grad, Workspace& ws) const {
   check_batch(rows, ws, data, *this);
   double loss = impl_->data_loss_grad(params, data, rows, grad, ws.buffer_.data());
   const float l2 = impl_->l2;
@@ -138,8 +135,8 @@ Objective::Score Objective::score(const float* params, const Dataset& data,
 }
 
 void Objective::predict(const float* params, const Dataset& data,
-                        std::span<const std::uint32_t> rows, float* proba,
-                        std::uint32_t* predicted, Workspace& ws) const {
+                        std::span<const std::uint32_t> rows, float* proba, std::uint32_t* predicted,
+                        Workspace& ws) const {
   check_batch(rows, ws, data, *this);
   impl_->predict(params, data, rows, proba, predicted, ws.buffer_.data());
 }

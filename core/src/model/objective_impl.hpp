@@ -28,10 +28,11 @@ class ObjectiveImpl {
   virtual Objective::Score score(const float* params, const Dataset& data,
                                  std::span<const std::uint32_t> rows, float* ws) const = 0;
   virtual void predict(const float* params, const Dataset& data,
-                       std::span<const std::uint32_t> rows, float* proba,
-                       std::uint32_t* predicted, float* ws) const = 0;
+                       std::span<const std::uint32_t> rows, float* proba, std::uint32_t* predicted,
+                       float* ws) const = 0;
   /// Visits each [begin, end) range of params that holds weights (regularised by L2).
-  virtual void for_each_weight_block(const std::function<void(std::size_t, std::size_t)>& f) const = 0;
+  virtual void for_each_weight_block(
+      const std::function<void(std::size_t, std::size_t)>& f) const = 0;
 
   const ModelSpec spec;
   const std::size_t features;
@@ -41,6 +42,6 @@ class ObjectiveImpl {
 
 std::unique_ptr<ObjectiveImpl> make_binary_logistic(std::size_t features, float l2);
 std::unique_ptr<ObjectiveImpl> make_network(ModelSpec spec, std::size_t features,
-                                              std::uint32_t classes, float l2);
+                                            std::uint32_t classes, float l2);
 
 }  // namespace dude::detail

@@ -36,7 +36,8 @@ void check_fit(const Predictor& p, const Dataset& data, std::span<const std::uin
 
 }  // namespace
 
-Predictor::Predictor(Model model) : model_(std::move(model)), objective_(checked_objective(model_)) {}
+Predictor::Predictor(Model model)
+    : model_(std::move(model)), objective_(checked_objective(model_)) {}
 
 Predictor Predictor::load(const std::string& path) { return Predictor(load_model(path)); }
 

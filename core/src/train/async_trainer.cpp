@@ -6,18 +6,18 @@
 #include <cstdio>
 #include <thread>
 
+#include "common/parse_text.hpp"
+#include "data/minibatch_sampler.hpp"
 #include "dude/async.hpp"
 #include "dude/errors.hpp"
-#include "common/parse_text.hpp"
+#include "engine/eval_schedule.hpp"
 #include "engine/gradient_slot.hpp"
 #include "engine/hogwild_engine.hpp"
 #include "engine/policy.hpp"
-#include "engine/server_engine.hpp"
-#include "engine/eval_schedule.hpp"
 #include "engine/progress_reporter.hpp"
 #include "engine/replay.hpp"
+#include "engine/server_engine.hpp"
 #include "engine/warm_start.hpp"
-#include "data/minibatch_sampler.hpp"
 
 namespace dude {
 
@@ -56,18 +56,12 @@ AlgorithmSpec AlgorithmSpec::parse(std::string_view text) {
 
 std::string AlgorithmSpec::to_string() const {
   switch (kind) {
-    case Kind::Dude:
-      return "dude";
-    case Kind::Asgd:
-      return "asgd";
-    case Kind::Hogwild:
-      return "hogwild";
-    case Kind::Sync:
-      return "sync";
-    case Kind::FedBuff:
-      return "fedbuff:" + std::to_string(buffer);
-    case Kind::Sgd:
-      return "sgd";
+    case Kind::Dude: return "dude";
+    case Kind::Asgd: return "asgd";
+    case Kind::Hogwild: return "hogwild";
+    case Kind::Sync: return "sync";
+    case Kind::FedBuff: return "fedbuff:" + std::to_string(buffer);
+    case Kind::Sgd: return "sgd";
   }
   return "?";
 }
@@ -103,12 +97,9 @@ ComputeTime ComputeTime::parse(std::string_view text) {
 
 std::string ComputeTime::to_string() const {
   switch (kind) {
-    case Kind::Fixed:
-      return "fixed";
-    case Kind::Exponential:
-      return "exp";
-    case Kind::Normal:
-      break;
+    case Kind::Fixed: return "fixed";
+    case Kind::Exponential: return "exp";
+    case Kind::Normal: break;
   }
   char text[48];
   std::snprintf(text, sizeof text, "normal:%g", sigma);
@@ -122,7 +113,8 @@ void AsyncConfig::validate() const {
     throw ConfigError("slowdown: needs one factor per worker");
   }
   for (const double f : slowdown) {
-    if (!(f >= 1.0) || !std::isfinite(f)) throw ConfigError("slowdown: factors must be finite and >= 1");
+    if (!(f >= 1.0) || !std::isfinite(f))
+      throw ConfigError("slowdown: factors must be finite and >= 1");
   }
   if (server_threads == 0 || server_threads > 256) {
     throw ConfigError("server_threads: must be in [1, 256]");
@@ -231,7 +223,8 @@ Progress train_async(const Objective& objective, const Subset& train, const Subs
   const Dataset& data = *train.data;
   const std::size_t rows = train.rows.size();
   if (config.deterministic) {
-    return engine::train_virtual(objective, data, shards, test, config, params, on_progress, stop, rows);
+    return engine::train_virtual(objective, data, shards, test, config, params, on_progress, stop,
+                                 rows);
   }
 
   if (config.algorithm.kind == AlgorithmSpec::Kind::Hogwild) {
@@ -240,8 +233,8 @@ Progress train_async(const Objective& objective, const Subset& train, const Subs
     return monitor(hogwild, run, objective, test, on_progress, stop, params, config.workers);
   }
   // Sync needs the server to hold every worker's gradient until the round is complete.
-  const bool handoff = config.slot == SlotDiscipline::Handoff ||
-                       config.algorithm.kind == AlgorithmSpec::Kind::Sync;
+  const bool handoff =
+      config.slot == SlotDiscipline::Handoff || config.algorithm.kind == AlgorithmSpec::Kind::Sync;
   if (handoff) {
     return run_server<engine::HandoffSlot>(objective, data, shards, test, config, params,
                                            on_progress, stop, rows);

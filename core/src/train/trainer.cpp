@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
+#include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
-#include "data/minibatch_sampler.hpp"
 
 namespace dude {
 
@@ -30,19 +30,19 @@ void SgdConfig::validate() const {
   if (budgets != 1) {
     throw ConfigError("budget: set exactly one of epochs, steps or seconds (positive)");
   }
-  if (!std::isfinite(epochs) || !std::isfinite(seconds)) throw ConfigError("budget: must be finite");
+  if (!std::isfinite(epochs) || !std::isfinite(seconds))
+    throw ConfigError("budget: must be finite");
   if (batch == 0) throw ConfigError("batch: must be positive");
   if (!(lr > 0.0f) || !std::isfinite(lr)) throw ConfigError("lr: must be finite and positive");
-  if (!(lr_decay >= 0.0f) || !std::isfinite(lr_decay)) throw ConfigError("lr_decay: must be finite and >= 0");
+  if (!(lr_decay >= 0.0f) || !std::isfinite(lr_decay))
+    throw ConfigError("lr_decay: must be finite and >= 0");
   if (!(tick_seconds >= 0.0)) throw ConfigError("tick_seconds: must be >= 0");
 }
 
 double learning_rate(const SgdConfig& config, double epochs_done, double fraction_done) {
   switch (config.schedule) {
-    case Schedule::Constant:
-      return config.lr;
-    case Schedule::InvT:
-      return config.lr / (1.0 + config.lr_decay * epochs_done);
+    case Schedule::Constant: return config.lr;
+    case Schedule::InvT: return config.lr / (1.0 + config.lr_decay * epochs_done);
     case Schedule::Cosine:
       return config.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * std::min(1.0, fraction_done)));
   }
@@ -63,16 +63,23 @@ class SgdRun {
  public:
   SgdRun(const Objective& objective, const Subset& train, const Subset* test,
          const SgdConfig& config, float* params, const ProgressCallback& on_progress)
-      : objective_(objective), test_(test), config_(config), params_(params),
-        on_progress_(on_progress), rows_(train.rows.size()),
+      : objective_(objective),
+        test_(test),
+        config_(config),
+        params_(params),
+        on_progress_(on_progress),
+        rows_(train.rows.size()),
         total_samples_(config.epochs * static_cast<double>(train.rows.size())) {}
 
   double fraction_done() const {
-    if (config_.steps > 0) return static_cast<double>(p_.steps) / static_cast<double>(config_.steps);
+    if (config_.steps > 0)
+      return static_cast<double>(p_.steps) / static_cast<double>(config_.steps);
     if (config_.epochs > 0) return static_cast<double>(p_.samples) / total_samples_;
     return seconds_since(start_) / config_.seconds;
   }
-  double epochs_done() const { return static_cast<double>(p_.samples) / static_cast<double>(rows_); }
+  double epochs_done() const {
+    return static_cast<double>(p_.samples) / static_cast<double>(rows_);
+  }
   std::uint64_t steps() const { return p_.steps; }
 
   /// Accounts for a step of `samples` rows taken at rate `lr` with minibatch loss `loss`.
@@ -89,7 +96,8 @@ class SgdRun {
     if (p_.steps % eval_every == 0) {
       report(true, false);
       last_tick_ = p_.wall_seconds;
-    } else if (config_.tick_seconds > 0 && seconds_since(start_) - last_tick_ >= config_.tick_seconds) {
+    } else if (config_.tick_seconds > 0 &&
+               seconds_since(start_) - last_tick_ >= config_.tick_seconds) {
       report(false, false);
       last_tick_ = p_.wall_seconds;
     }
@@ -102,7 +110,8 @@ class SgdRun {
     p_.wall_seconds = seconds_since(start_);
     p_.epoch = epochs_done();
     p_.fraction_done = std::min(1.0, fraction_done());
-    if (steps_since_eval_ > 0) p_.train_loss = loss_since_eval_ / static_cast<double>(steps_since_eval_);
+    if (steps_since_eval_ > 0)
+      p_.train_loss = loss_since_eval_ / static_cast<double>(steps_since_eval_);
     if (evaluation) {
       loss_since_eval_ = 0;
       steps_since_eval_ = 0;
@@ -142,7 +151,7 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   const Dataset& data = *train.data;
   detail::MinibatchSampler sampler(train.rows, config.batch, config.batch_order, config.seed);
   const std::size_t steps_per_epoch = (train.rows.size() + sampler.batch() - 1) / sampler.batch();
-  const std::uint64_t eval_every = !on_progress           ? kEvalAtEndOnly
+  const std::uint64_t eval_every = !on_progress            ? kEvalAtEndOnly
                                    : config.eval_every > 0 ? config.eval_every
                                                            : steps_per_epoch;
   Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
