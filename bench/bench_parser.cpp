@@ -9,23 +9,12 @@
 #include <string>
 
 #include "dude/io.hpp"
+#include "lcg.hpp"
 
 namespace {
 
-/// A reproducible pseudo-random stream.
-class Lcg {
- public:
-  std::uint32_t next(std::uint32_t bound) {
-    state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<std::uint32_t>((state_ >> 33) % bound);
-  }
-
- private:
-  std::uint64_t state_ = 7;
-};
-
 /// Values as data files usually hold them: six decimals, a sign now and then.
-void append_value(std::string& text, Lcg& rng) {
+void append_value(std::string& text, testdata::Lcg& rng) {
   char number[16];
   std::snprintf(number, sizeof number, "%.6f",
                 (static_cast<double>(rng.next(3000000)) - 1e6) / 1e6);
@@ -35,7 +24,7 @@ void append_value(std::string& text, Lcg& rng) {
 const std::string& libsvm_text() {
   static const std::string text = [] {
     std::string t;
-    Lcg rng;
+    testdata::Lcg rng(7);
     for (int row = 0; row < 200000; ++row) {
       t += std::to_string(rng.next(10));
       std::uint32_t index = 0;
@@ -57,7 +46,7 @@ const std::string& libsvm_text() {
 const std::string& csv_text() {
   static const std::string text = [] {
     std::string t;
-    Lcg rng;
+    testdata::Lcg rng(7);
     for (int row = 0; row < 100000; ++row) {
       t += std::to_string(rng.next(10));
       for (int column = 0; column < 50; ++column) {

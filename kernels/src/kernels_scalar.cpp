@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "dude/kernels.hpp"
+#include "fold_range.hpp"
 
 namespace dude::kernels::scalar {
 
@@ -113,16 +114,7 @@ void server_fold(const float* g_new, float* g_old, double* sum, const float* x_i
 
 void server_fold_batch(const float* const* g_new, float* const* g_old, std::size_t k, double* sum,
                        const float* x_in, float* x_out, float step, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) {
-    double s = sum[i], total = 0;
-    for (std::size_t m = 0; m < k; ++m) {
-      s += static_cast<double>(g_new[m][i]) - static_cast<double>(g_old[m][i]);
-      g_old[m][i] = g_new[m][i];
-      total += s;
-    }
-    sum[i] = s;
-    x_out[i] = static_cast<float>(static_cast<double>(x_in[i]) - static_cast<double>(step) * total);
-  }
+  detail::fold_batch_range(g_new, g_old, k, sum, x_in, x_out, step, 0, n);
 }
 
 namespace {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "dude/kernels.hpp"
+#include "fold_range.hpp"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "../src/kernels_simd.cpp"
@@ -467,16 +468,7 @@ void ServerFoldBatch(const float* const* g_new, float* const* g_old, std::size_t
     const auto x = hn::NegMulAdd(vstep, total, hn::PromoteTo(dd, hn::LoadU(df, x_in + i)));
     hn::StoreU(hn::DemoteTo(df, x), df, x_out + i);
   }
-  for (; i < n; ++i) {
-    double s = sum[i], total = 0;
-    for (std::size_t m = 0; m < k; ++m) {
-      s += static_cast<double>(g_new[m][i]) - static_cast<double>(g_old[m][i]);
-      g_old[m][i] = g_new[m][i];
-      total += s;
-    }
-    sum[i] = s;
-    x_out[i] = static_cast<float>(static_cast<double>(x_in[i]) - static_cast<double>(step) * total);
-  }
+  dude::kernels::detail::fold_batch_range(g_new, g_old, k, sum, x_in, x_out, step, i, n);
 }
 
 // The target this copy was compiled for: what dispatch actually selects.

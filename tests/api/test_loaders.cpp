@@ -19,6 +19,7 @@
 
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
+#include "lcg.hpp"
 #include "temp_dir.hpp"
 
 #ifndef DUDE_FASHION_MNIST_DIR
@@ -162,18 +163,6 @@ void check_same_dense(const Dataset& actual, const Dataset& expected) {
   CHECK(labels_of(actual) == labels_of(expected));
 }
 
-/// A reproducible pseudo-random stream for generating large inputs.
-class Lcg {
- public:
-  std::uint32_t next(std::uint32_t bound) {
-    state_ = state_ * 6364136223846793005ULL + 1442695040888963407ULL;
-    return static_cast<std::uint32_t>((state_ >> 33) % bound);
-  }
-
- private:
-  std::uint64_t state_ = 42;
-};
-
 /// `count` 28x28 IDX images of random pixels (which gzip cannot shrink) and their labels.
 struct RandomImages {
   std::vector<int> pixels;
@@ -182,7 +171,7 @@ struct RandomImages {
 
 RandomImages random_images(std::uint32_t count) {
   RandomImages r;
-  Lcg rng;
+  testdata::Lcg rng(42);
   r.pixels.resize(std::size_t{count} * 28 * 28);
   for (int& p : r.pixels) p = static_cast<int>(rng.next(256));
   r.labels.resize(count);
@@ -201,7 +190,7 @@ struct GeneratedLibsvm {
 
 GeneratedLibsvm generate_libsvm(std::size_t rows) {
   GeneratedLibsvm g;
-  Lcg rng;
+  testdata::Lcg rng(42);
   char number[32];
   for (std::size_t r = 0; r < rows; ++r) {
     if (r % 1000 == 0) g.text += "# block " + std::to_string(r) + "\n";
@@ -635,7 +624,7 @@ TEST_CASE("files: a gzip member may end anywhere in the reader's blocks", "[load
   // Files are read in 1 MiB blocks; the next member's magic (or what stands in its place) may
   // begin just before a block boundary, so that its two bytes come from two reads, or at it.
   constexpr std::size_t kBlock = std::size_t{1} << 20;
-  Lcg rng;
+  testdata::Lcg rng(42);
   std::string first(kBlock - 8192, '\0');
   for (char& c : first) c = static_cast<char>(rng.next(256));
   const std::size_t bare = gzip(first).size();
@@ -728,7 +717,7 @@ TEST_CASE("libsvm: errors deep in a large input name the first bad line",
 }
 
 TEST_CASE("csv: a large input parses exactly", "[loaders][csv][parallel]") {
-  Lcg rng;
+  testdata::Lcg rng(42);
   std::string text;
   std::vector<float> x;
   std::vector<std::uint32_t> labels;

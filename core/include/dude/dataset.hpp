@@ -69,6 +69,10 @@ class Dataset {
   std::vector<std::size_t> class_histogram() const;
 
  private:
+  /// A view with the shape and labels set and checked, its features not yet.
+  static Dataset labelled(const std::uint32_t* labels, std::size_t rows, std::size_t features,
+                          std::uint32_t classes);
+
   std::shared_ptr<const void> owner_;  // keeps owned arrays alive; null for views
   const float* x_ = nullptr;
   const std::uint64_t* row_ptr_ = nullptr;

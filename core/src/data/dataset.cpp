@@ -87,13 +87,8 @@ Dataset Dataset::dense_view(const float* x, const std::uint32_t* labels, std::si
   if (rows > 0 && (x == nullptr || labels == nullptr)) {
     throw ConfigError("dataset: null feature or label pointer");
   }
-  check_labels(labels, rows, classes);
-  Dataset d;
+  Dataset d = labelled(labels, rows, features, classes);
   d.x_ = x;
-  d.labels_ = labels;
-  d.rows_ = rows;
-  d.features_ = features;
-  d.classes_ = classes;
   return d;
 }
 
@@ -116,11 +111,17 @@ Dataset Dataset::sparse_view(const std::uint64_t* row_ptr, const std::uint32_t* 
       }
     }
   }
-  check_labels(labels, rows, classes);
-  Dataset d;
+  Dataset d = labelled(labels, rows, features, classes);
   d.row_ptr_ = row_ptr;
   d.index_ = index;
   d.value_ = value;
+  return d;
+}
+
+Dataset Dataset::labelled(const std::uint32_t* labels, std::size_t rows, std::size_t features,
+                          std::uint32_t classes) {
+  check_labels(labels, rows, classes);
+  Dataset d;
   d.labels_ = labels;
   d.rows_ = rows;
   d.features_ = features;
