@@ -1,12 +1,8 @@
 // train_async: partitions the data, starts the engine for the chosen algorithm, and turns its
 // counters into progress points on the calling thread (the monitor), which also evaluates
 // snapshots of the model while training goes on.
-#include <algorithm>
-#include <cmath>
-#include <cstdio>
 #include <thread>
 
-#include "common/parse_text.hpp"
 #include "data/minibatch_sampler.hpp"
 #include "dude/async.hpp"
 #include "dude/errors.hpp"
@@ -20,109 +16,6 @@
 #include "engine/warm_start.hpp"
 
 namespace dude {
-
-AlgorithmSpec AlgorithmSpec::parse(std::string_view text) {
-  AlgorithmSpec spec;
-  if (text == "dude") return spec;
-  if (text == "asgd") {
-    spec.kind = Kind::Asgd;
-    return spec;
-  }
-  if (text == "hogwild") {
-    spec.kind = Kind::Hogwild;
-    return spec;
-  }
-  if (text == "sync") {
-    spec.kind = Kind::Sync;
-    return spec;
-  }
-  if (text == "sgd") {
-    spec.kind = Kind::Sgd;
-    return spec;
-  }
-  const std::string_view prefix = "fedbuff:";
-  if (text.substr(0, prefix.size()) == prefix) {
-    const std::uint32_t buffer =
-        detail::parse_whole<std::uint32_t>(text.substr(prefix.size())).value_or(0);
-    if (buffer >= 1) {
-      spec.kind = Kind::FedBuff;
-      spec.buffer = buffer;
-      return spec;
-    }
-  }
-  throw ConfigError("algorithm '" + std::string(text) +
-                    "': expected dude, asgd, hogwild, sync, fedbuff:K (K >= 1) or sgd");
-}
-
-std::string AlgorithmSpec::to_string() const {
-  switch (kind) {
-    case Kind::Dude: return "dude";
-    case Kind::Asgd: return "asgd";
-    case Kind::Hogwild: return "hogwild";
-    case Kind::Sync: return "sync";
-    case Kind::FedBuff: return "fedbuff:" + std::to_string(buffer);
-    case Kind::Sgd: return "sgd";
-  }
-  return "?";
-}
-
-SlotDiscipline parse_slot_discipline(std::string_view text) {
-  if (text == "handoff") return SlotDiscipline::Handoff;
-  if (text == "triple") return SlotDiscipline::TripleBuffer;
-  throw ConfigError("slot discipline '" + std::string(text) + "': expected handoff or triple");
-}
-
-ComputeTime ComputeTime::parse(std::string_view text) {
-  ComputeTime t;
-  if (text == "fixed") {
-    t.kind = Kind::Fixed;
-    return t;
-  }
-  if (text == "exp") {
-    t.kind = Kind::Exponential;
-    return t;
-  }
-  const std::string_view prefix = "normal:";
-  if (text.substr(0, prefix.size()) == prefix) {
-    const double sigma = detail::parse_whole<double>(text.substr(prefix.size())).value_or(0);
-    if (sigma > 0 && sigma <= 10) {
-      t.kind = Kind::Normal;
-      t.sigma = sigma;
-      return t;
-    }
-  }
-  throw ConfigError("compute time '" + std::string(text) +
-                    "': expected fixed, exp or normal:SIGMA (0 < SIGMA <= 10)");
-}
-
-std::string ComputeTime::to_string() const {
-  switch (kind) {
-    case Kind::Fixed: return "fixed";
-    case Kind::Exponential: return "exp";
-    case Kind::Normal: break;
-  }
-  char text[48];
-  std::snprintf(text, sizeof text, "normal:%g", sigma);
-  return text;
-}
-
-void AsyncConfig::validate() const {
-  sgd.validate();
-  if (workers == 0 || workers > 4096) throw ConfigError("workers: must be in [1, 4096]");
-  if (!slowdown.empty() && slowdown.size() != workers) {
-    throw ConfigError("slowdown: needs one factor per worker");
-  }
-  for (const double f : slowdown) {
-    if (!(f >= 1.0) || !std::isfinite(f))
-      throw ConfigError("slowdown: factors must be finite and >= 1");
-  }
-  if (server_threads == 0 || server_threads > 256) {
-    throw ConfigError("server_threads: must be in [1, 256]");
-  }
-  if (algorithm.kind == AlgorithmSpec::Kind::FedBuff && algorithm.buffer == 0) {
-    throw ConfigError("algorithm: fedbuff needs K >= 1");
-  }
-}
 
 namespace {
 
@@ -201,12 +94,6 @@ Progress run_server(const Objective& objective, const Dataset& data,
 }
 
 }  // namespace
-
-float default_learning_rate(const AlgorithmSpec& algorithm, std::size_t workers) {
-  constexpr float kSingleThreadLr = 0.2f;
-  if (algorithm.kind == AlgorithmSpec::Kind::Sgd) return kSingleThreadLr;
-  return kSingleThreadLr / std::sqrt(static_cast<float>(std::max<std::size_t>(workers, 1)));
-}
 
 Progress train_async(const Objective& objective, const Subset& train, const Subset* test,
                      const AsyncConfig& requested, float* params,
