@@ -168,6 +168,14 @@ TEST_CASE("parse_algorithm_list reads specs and names the field in its errors", 
              Catch::StartsWith("algos 'dude,nope': algorithm 'nope'"));
   CHECK(config_error_of([] { parse_algorithm_list("asgd,dude, asgd"); }) ==
         "algos 'asgd,dude, asgd': asgd is listed twice");
+  CHECK_THAT(config_error_of([] { parse_algorithm_list("dude,sgd"); }),
+             Catch::StartsWith("algos 'dude,sgd': sgd is the single-thread trainer"));
+  CompareGrid grid;
+  grid.algos = {AlgorithmSpec::parse("sgd")};
+  grid.lrs = {0.1};
+  grid.seeds = {0};
+  CHECK_THAT(config_error_of([&] { grid.validate(); }),
+             Catch::StartsWith("algos: sgd is the single-thread trainer"));
 }
 
 TEST_CASE("parse_lr_list sorts the rates and rejects unusable or repeated ones", "[compare]") {

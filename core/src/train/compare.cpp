@@ -15,6 +15,12 @@
 namespace dude {
 namespace {
 
+/// Why a comparison takes no sgd: its runs have no workers, and its time is the wall clock
+/// even in a replayed comparison, so no column would compare.
+constexpr const char* kNoSgd =
+    "sgd is the single-thread trainer: it has no workers and no virtual clock; run it with "
+    "dude train";
+
 ConfigError list_error(std::string_view field, std::string_view text, const std::string& why) {
   return ConfigError(std::string(field) + " '" + std::string(text) + "': " + why);
 }
@@ -141,6 +147,7 @@ std::vector<AlgorithmSpec> parse_algorithm_list(std::string_view text) {
     } catch (const ConfigError& e) {
       throw list_error("algos", text, e.what());
     }
+    if (spec.kind == AlgorithmSpec::Kind::Sgd) throw list_error("algos", text, kNoSgd);
     const std::string name = spec.to_string();
     for (const AlgorithmSpec& seen : algos) {
       if (seen.to_string() == name) throw list_error("algos", text, name + " is listed twice");
@@ -297,6 +304,9 @@ std::optional<std::size_t> best_cell(const std::vector<Cell>& cells) {
 
 void CompareGrid::validate() const {
   if (algos.empty()) throw ConfigError("algos: none given");
+  for (const AlgorithmSpec& algo : algos) {
+    if (algo.kind == AlgorithmSpec::Kind::Sgd) throw ConfigError(std::string("algos: ") + kNoSgd);
+  }
   if (const auto name = first_repeat(algos, [](const AlgorithmSpec& a) { return a.to_string(); })) {
     throw ConfigError("algos: " + *name + " is listed twice");
   }
