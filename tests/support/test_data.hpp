@@ -43,4 +43,17 @@ inline dude::Dataset random_sparse(std::size_t rows, std::size_t features, std::
                                std::move(value), std::move(labels));
 }
 
+/// The same rows stored dense (zeros written out).
+inline dude::Dataset densified(const dude::Dataset& sparse) {
+  std::vector<float> x(sparse.rows() * sparse.features(), 0.0f);
+  std::vector<std::uint32_t> labels(sparse.rows());
+  for (std::size_t i = 0; i < sparse.rows(); ++i) {
+    const dude::SparseRow row = sparse.sparse_row(i);
+    for (std::size_t k = 0; k < row.nnz; ++k)
+      x[i * sparse.features() + row.index[k]] = row.value[k];
+    labels[i] = sparse.label(i);
+  }
+  return dude::Dataset::dense(sparse.features(), sparse.classes(), std::move(x), std::move(labels));
+}
+
 }  // namespace testdata

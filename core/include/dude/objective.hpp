@@ -55,6 +55,43 @@ class Workspace {
   bool dense_input_ = true;
 };
 
+class Objective;
+
+/// The gradient of a minibatch of sparse rows, at the cost of its non-zeros. The parameters
+/// begin with the first layer's weights, one row of width() floats per input feature
+/// (input-major); a sparse minibatch touches only the rows of its features. The gradient keeps
+/// those rows (ascending feature ids) and, densely, the tail: every parameter after the first
+/// layer's weights (its bias and the later layers). Reused from step to step, it allocates
+/// only while a minibatch touches more rows than any before.
+class SparseGradient {
+ public:
+  /// Empty; Objective::loss_grad_sparse shapes it for its objective.
+  SparseGradient() = default;
+
+  /// The touched feature rows, ascending.
+  std::span<const std::uint32_t> rows() const noexcept { return rows_; }
+  /// Floats per feature row.
+  std::size_t width() const noexcept { return width_; }
+  /// The gradient of feature row rows()[i]: width() floats.
+  std::span<const float> row(std::size_t i) const noexcept {
+    return {values_.data() + i * width_, width_};
+  }
+  /// Where the tail starts in the parameter array (features x width), and its values.
+  std::size_t tail_offset() const noexcept { return tail_offset_; }
+  std::span<const float> tail() const noexcept { return tail_; }
+  /// params += alpha * gradient, on the touched rows and the tail only.
+  void add_to(float alpha, float* params) const;
+
+ private:
+  friend class Objective;
+  std::size_t width_ = 0;
+  std::size_t tail_offset_ = 0;
+  std::vector<std::uint32_t> rows_;
+  std::vector<float> values_;           // rows_.size() x width_
+  std::vector<float> tail_;             // num_params - tail_offset_
+  std::vector<std::uint32_t> slot_of_;  // scratch: per feature, its index in rows_ while used
+};
+
 class Objective {
  public:
   /// Throws ConfigError if the spec does not fit (e.g. logreg with more than 2 classes).
@@ -80,6 +117,17 @@ class Objective {
   /// overwritten), its gradient. rows.size() must not exceed ws.max_batch().
   double loss_grad(const float* params, const Dataset& data, std::span<const std::uint32_t> rows,
                    float* grad, Workspace& ws) const;
+  /// The same for a minibatch of sparse rows, at the cost of its non-zeros: the gradient on
+  /// the first layer's rows its features touch, and on the tail, into `grad`. The L2 term of
+  /// the first layer's weights is left out, of the loss and of the gradient (it would touch
+  /// every row: apply it lazily, see train_sgd); that of the tail's weights is included.
+  /// Throws ConfigError on dense data.
+  double loss_grad_sparse(const float* params, const Dataset& data,
+                          std::span<const std::uint32_t> rows, SparseGradient& grad,
+                          Workspace& ws) const;
+  /// The parameters the first layer's weights take: features() x this, input-major.
+  std::size_t first_layer_width() const noexcept;
+
   /// Sum of per-row losses (no L2 term) and number of correct predictions.
   struct Score {
     double loss_sum = 0;

@@ -28,42 +28,46 @@ class BinaryLogistic final : public detail::ObjectiveImpl {
     f(0, features);
   }
 
+  std::size_t first_layer_width() const override { return 1; }
+
   double data_loss_grad(const float* params, const Dataset& data,
                         std::span<const std::uint32_t> rows, float* grad, float*) const override {
     std::memset(grad, 0, num_params() * sizeof(float));
     if (rows.empty()) return 0.0;
-    const float inv_batch = 1.0f / static_cast<float>(rows.size());
-    double loss = 0;
-    float bias_grad = 0;
-    // A chunk at a time: first every margin, reading the rows in the order given (one memory
-    // stream when they are consecutive), then the losses and coefficients in one vector pass,
-    // then the update from cache, dense rows four per pass over grad.
-    constexpr std::size_t kChunk = 64;  // 64 rows of 784 floats: 200 KB, within L2
-    for (std::size_t begin = 0; begin < rows.size(); begin += kChunk) {
-      const std::size_t count = std::min(kChunk, rows.size() - begin);
-      const std::uint32_t* chunk = rows.data() + begin;
-      float z[kChunk], y[kChunk], coef[kChunk];
-      for (std::size_t j = 0; j < count; ++j) {
-        z[j] = margin(params, data, chunk[j]);
-        y[j] = static_cast<float>(data.label(chunk[j]));
-      }
-      loss += kernels::logistic_loss_grad(z, y, inv_batch, coef, count);
-      for (std::size_t j = 0; j < count; ++j) bias_grad += coef[j];
-      std::size_t j = 0;
-      if (data.is_sparse()) {
-        for (; j < count; ++j) {
-          const SparseRow row = data.sparse_row(chunk[j]);
-          kernels::sparse_axpy(coef[j], row.index, row.value, row.nnz, grad);
-        }
-      }
-      for (; j + 4 <= count; j += 4) {
-        const float* x[4];
-        for (std::size_t k = 0; k < 4; ++k) x[k] = data.dense_row(chunk[j + k]);
-        kernels::axpy4(coef + j, x, grad, features);
-      }
-      for (; j < count; ++j) kernels::axpy(coef[j], data.dense_row(chunk[j]), grad, features);
-    }
-    grad[features] = bias_grad;
+    const double loss =
+        chunked(params, data, rows, grad[features],
+                [&](const std::uint32_t* chunk, std::size_t count, const float* coef) {
+                  std::size_t j = 0;
+                  if (data.is_sparse()) {
+                    for (; j < count; ++j) {
+                      const SparseRow row = data.sparse_row(chunk[j]);
+                      kernels::sparse_axpy(coef[j], row.index, row.value, row.nnz, grad);
+                    }
+                  }
+                  for (; j + 4 <= count; j += 4) {
+                    const float* x[4];
+                    for (std::size_t k = 0; k < 4; ++k) x[k] = data.dense_row(chunk[j + k]);
+                    kernels::axpy4(coef + j, x, grad, features);
+                  }
+                  for (; j < count; ++j)
+                    kernels::axpy(coef[j], data.dense_row(chunk[j]), grad, features);
+                });
+    return loss / static_cast<double>(rows.size());
+  }
+
+  double sparse_data_loss_grad(const float* params, const Dataset& data,
+                               std::span<const std::uint32_t> rows, const std::uint32_t* slot_of,
+                               float* row_grads, float* tail, float*) const override {
+    if (rows.empty()) return 0.0;
+    const double loss =
+        chunked(params, data, rows, tail[0],
+                [&](const std::uint32_t* chunk, std::size_t count, const float* coef) {
+                  for (std::size_t j = 0; j < count; ++j) {
+                    const SparseRow row = data.sparse_row(chunk[j]);
+                    for (std::size_t k = 0; k < row.nnz; ++k)
+                      row_grads[slot_of[row.index[k]]] += coef[j] * row.value[k];
+                  }
+                });
     return loss / static_cast<double>(rows.size());
   }
 
@@ -93,6 +97,34 @@ class BinaryLogistic final : public detail::ObjectiveImpl {
   }
 
  private:
+  /// The loss of the rows and its derivative in each margin, a chunk at a time: first every
+  /// margin, reading the rows in the order given (one memory stream when they are
+  /// consecutive), then the losses and coefficients in one vector pass; `add_rows(chunk, count,
+  /// coef)` then adds coef[j] times row j to the weights' gradient from cache. The bias
+  /// gradient is added to `bias_grad`. Returns the summed loss.
+  template <class AddRows>
+  double chunked(const float* params, const Dataset& data, std::span<const std::uint32_t> rows,
+                 float& bias_grad, AddRows&& add_rows) const {
+    const float inv_batch = 1.0f / static_cast<float>(rows.size());
+    double loss = 0;
+    float bias = 0;
+    constexpr std::size_t kChunk = 64;  // 64 rows of 784 floats: 200 KB, within L2
+    for (std::size_t begin = 0; begin < rows.size(); begin += kChunk) {
+      const std::size_t count = std::min(kChunk, rows.size() - begin);
+      const std::uint32_t* chunk = rows.data() + begin;
+      float z[kChunk], y[kChunk], coef[kChunk];
+      for (std::size_t j = 0; j < count; ++j) {
+        z[j] = margin(params, data, chunk[j]);
+        y[j] = static_cast<float>(data.label(chunk[j]));
+      }
+      loss += kernels::logistic_loss_grad(z, y, inv_batch, coef, count);
+      for (std::size_t j = 0; j < count; ++j) bias += coef[j];
+      add_rows(chunk, count, coef);
+    }
+    bias_grad += bias;
+    return loss;
+  }
+
   static float sigmoid(float z) {
     return z >= 0 ? 1.0f / (1.0f + std::exp(-z)) : std::exp(z) / (1.0f + std::exp(z));
   }

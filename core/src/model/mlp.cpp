@@ -68,53 +68,24 @@ class Network final : public detail::ObjectiveImpl {
     for (std::size_t l = 0; l < layers(); ++l) f(weight_offset_[l], bias_offset_[l]);
   }
 
+  std::size_t first_layer_width() const override { return dims_[1]; }
+
   double data_loss_grad(const float* params, const Dataset& data,
                         std::span<const std::uint32_t> rows, float* grad,
                         float* ws) const override {
-    const std::size_t batch = rows.size();
-    if (batch == 0) {
+    if (rows.empty()) {
       std::memset(grad, 0, num_params_ * sizeof(float));
       return 0.0;
     }
-    const Buffers buf = buffers(ws, batch, data);
-    forward(params, data, rows, buf);
+    return loss_and_backward(params, data, rows, ws, GradientTarget{grad, 0, nullptr, nullptr});
+  }
 
-    // Output layer: dZ = (softmax(Z) - onehot(y)) / B, in place over the logits.
-    double loss = 0;
-    for (std::size_t i = 0; i < batch; ++i) {
-      loss += kernels::softmax_xent(buf.logits + i * classes, classes, data.label(rows[i]));
-    }
-    kernels::scale(1.0f / static_cast<float>(batch), buf.logits, batch * classes);
-
-    float* delta = buf.logits;  // gradient with respect to the current layer's output Z
-    float* spare[2] = {buf.back[0], buf.back[1]};
-    for (std::size_t l = layers(); l-- > 0;) {
-      const std::size_t in = dims_[l], out = dims_[l + 1];
-      float* grad_w = grad + weight_offset_[l];
-      float* grad_b = grad + bias_offset_[l];
-      std::memset(grad_b, 0, out * sizeof(float));
-      for (std::size_t i = 0; i < batch; ++i) kernels::axpy(1.0f, delta + i * out, grad_b, out);
-      if (l == 0 && data.is_sparse()) {
-        std::memset(grad_w, 0, in * out * sizeof(float));
-        for (std::size_t i = 0; i < batch; ++i) {
-          const SparseRow row = data.sparse_row(rows[i]);
-          for (std::size_t j = 0; j < row.nnz; ++j) {
-            kernels::axpy(row.value[j], delta + i * out,
-                          grad + weight_offset_[l] + row.index[j] * out, out);
-          }
-        }
-      } else {
-        const float* input = l == 0 ? buf.input : buf.hidden(l - 1);
-        kernels::gemm_tn(in, out, batch, input, delta, grad_w);  // dW = A^T dZ
-      }
-      if (l == 0) break;
-      // Back through W_l and the ReLU below it: dA = dZ W_l^T, masked where A was zero.
-      float* next = spare[l % 2];
-      kernels::gemm_nt(batch, in, out, delta, params + weight_offset_[l], next);
-      kernels::relu_backward(buf.hidden(l - 1), next, batch * in);
-      delta = next;
-    }
-    return loss / static_cast<double>(batch);
+  double sparse_data_loss_grad(const float* params, const Dataset& data,
+                               std::span<const std::uint32_t> rows, const std::uint32_t* slot_of,
+                               float* row_grads, float* tail, float* ws) const override {
+    if (rows.empty()) return 0.0;
+    const GradientTarget target{tail, bias_offset_[0], slot_of, row_grads};
+    return loss_and_backward(params, data, rows, ws, target);
   }
 
   Objective::Score score(const float* params, const Dataset& data,
@@ -157,6 +128,78 @@ class Network final : public detail::ObjectiveImpl {
     /// Post-ReLU activations of hidden layer h (0-based).
     float* hidden(std::size_t h) const { return base + batch * net->hidden_prefix_[h]; }
   };
+  /// Where the gradient goes: one dense array over every parameter (slot_of null), or a
+  /// sparse gradient: the first layer's weights by feature row, the rest (from `base` on) in a
+  /// dense tail.
+  struct GradientTarget {
+    float* dense;                  // parameter `base + i` at dense[i]
+    std::size_t base;              // 0 for a dense target; the tail's offset otherwise
+    const std::uint32_t* slot_of;  // sparse: feature j's row is row_grads + slot_of[j] * width
+    float* row_grads;
+    float* at(std::size_t offset) const { return dense + (offset - base); }
+    float* first_layer_row(std::uint32_t feature, std::size_t width) const {
+      return slot_of == nullptr ? dense + std::size_t{feature} * width
+                                : row_grads + std::size_t{slot_of[feature]} * width;
+    }
+  };
+
+  /// The forward pass, the mean loss and the backward pass into `target`.
+  double loss_and_backward(const float* params, const Dataset& data,
+                           std::span<const std::uint32_t> rows, float* ws,
+                           const GradientTarget& target) const {
+    const std::size_t batch = rows.size();
+    const Buffers buf = buffers(ws, batch, data);
+    forward(params, data, rows, buf);
+    // Output layer: dZ = (softmax(Z) - onehot(y)) / B, in place over the logits.
+    double loss = 0;
+    for (std::size_t i = 0; i < batch; ++i) {
+      loss += kernels::softmax_xent(buf.logits + i * classes, classes, data.label(rows[i]));
+    }
+    kernels::scale(1.0f / static_cast<float>(batch), buf.logits, batch * classes);
+    backward(params, data, rows, buf, target);
+    return loss / static_cast<double>(batch);
+  }
+
+  /// From the output layer's dZ (in buf.logits) down to the first layer's gradient.
+  void backward(const float* params, const Dataset& data, std::span<const std::uint32_t> rows,
+                const Buffers& buf, const GradientTarget& target) const {
+    const std::size_t batch = rows.size();
+    float* delta = buf.logits;  // gradient with respect to the current layer's output Z
+    float* spare[2] = {buf.back[0], buf.back[1]};
+    for (std::size_t l = layers(); l-- > 0;) {
+      const std::size_t in = dims_[l], out = dims_[l + 1];
+      float* grad_b = target.at(bias_offset_[l]);
+      std::memset(grad_b, 0, out * sizeof(float));
+      for (std::size_t i = 0; i < batch; ++i) kernels::axpy(1.0f, delta + i * out, grad_b, out);
+      if (l == 0 && data.is_sparse()) {
+        sparse_first_layer_grad(data, rows, delta, target);
+      } else {
+        const float* input = l == 0 ? buf.input : buf.hidden(l - 1);
+        kernels::gemm_tn(in, out, batch, input, delta, target.at(weight_offset_[l]));  // A^T dZ
+      }
+      if (l == 0) break;
+      // Back through W_l and the ReLU below it: dA = dZ W_l^T, masked where A was zero.
+      float* next = spare[l % 2];
+      kernels::gemm_nt(batch, in, out, delta, params + weight_offset_[l], next);
+      kernels::relu_backward(buf.hidden(l - 1), next, batch * in);
+      delta = next;
+    }
+  }
+
+  /// dW_0 = X^T dZ for sparse rows: each non-zero adds its value times the row's dZ to its
+  /// feature's weight row. A dense target is zeroed first (a sparse one arrives zeroed).
+  void sparse_first_layer_grad(const Dataset& data, std::span<const std::uint32_t> rows,
+                               const float* delta, const GradientTarget& target) const {
+    const std::size_t out = dims_[1];
+    if (target.slot_of == nullptr) std::memset(target.dense, 0, features * out * sizeof(float));
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      const SparseRow row = data.sparse_row(rows[i]);
+      for (std::size_t j = 0; j < row.nnz; ++j) {
+        kernels::axpy(row.value[j], delta + i * out, target.first_layer_row(row.index[j], out),
+                      out);
+      }
+    }
+  }
 
   std::size_t layers() const { return dims_.size() - 1; }
 

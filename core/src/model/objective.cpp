@@ -1,8 +1,9 @@
 #include "dude/objective.hpp"
 
-#include <charconv>
+#include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 #include "common/parse_text.hpp"
 #include "dude/errors.hpp"
@@ -126,6 +127,72 @@ double Objective::loss_grad(const float* params, const Dataset& data,
     loss += 0.5 * l2 * penalty;
   }
   return loss;
+}
+
+std::size_t Objective::first_layer_width() const noexcept { return impl_->first_layer_width(); }
+
+namespace {
+
+constexpr std::uint32_t kNoSlot = std::numeric_limits<std::uint32_t>::max();
+
+/// The union of the rows' features, ascending, into grad_rows, with slot_of[j] the place of
+/// feature j in it (slot_of holds kNoSlot everywhere else, before and after).
+void collect_features(const Dataset& data, std::span<const std::uint32_t> rows,
+                      std::vector<std::uint32_t>& grad_rows, std::vector<std::uint32_t>& slot_of) {
+  grad_rows.clear();
+  for (const std::uint32_t r : rows) {
+    const SparseRow row = data.sparse_row(r);
+    for (std::size_t k = 0; k < row.nnz; ++k) {
+      std::uint32_t& slot = slot_of[row.index[k]];
+      if (slot == kNoSlot) {
+        slot = 0;  // marks it seen; numbered below, in ascending order
+        grad_rows.push_back(row.index[k]);
+      }
+    }
+  }
+  std::sort(grad_rows.begin(), grad_rows.end());
+  for (std::size_t i = 0; i < grad_rows.size(); ++i) {
+    slot_of[grad_rows[i]] = static_cast<std::uint32_t>(i);
+  }
+}
+
+}  // namespace
+
+double Objective::loss_grad_sparse(const float* params, const Dataset& data,
+                                   std::span<const std::uint32_t> rows, SparseGradient& grad,
+                                   Workspace& ws) const {
+  check_batch(rows, ws, data, *this);
+  if (!data.is_sparse()) throw ConfigError("objective: loss_grad_sparse needs sparse data");
+  grad.width_ = impl_->first_layer_width();
+  grad.tail_offset_ = impl_->features * grad.width_;
+  grad.slot_of_.resize(impl_->features, kNoSlot);
+  collect_features(data, rows, grad.rows_, grad.slot_of_);
+  grad.values_.assign(grad.rows_.size() * grad.width_, 0.0f);
+  grad.tail_.assign(num_params() - grad.tail_offset_, 0.0f);
+  double loss =
+      impl_->sparse_data_loss_grad(params, data, rows, grad.slot_of_.data(), grad.values_.data(),
+                                   grad.tail_.data(), ws.buffer_.data());
+  for (const std::uint32_t feature : grad.rows_) grad.slot_of_[feature] = kNoSlot;
+  const float l2 = impl_->l2;
+  if (l2 > 0.0f) {
+    double penalty = 0;
+    impl_->for_each_weight_block([&](std::size_t begin, std::size_t end) {
+      if (begin < grad.tail_offset_) return;  // the first layer's: lazily, by the caller
+      float* g = grad.tail_.data() + (begin - grad.tail_offset_);
+      penalty += kernels::dot(params + begin, params + begin, end - begin);
+      kernels::axpy(l2, params + begin, g, end - begin);
+    });
+    loss += 0.5 * l2 * penalty;
+  }
+  return loss;
+}
+
+void SparseGradient::add_to(float alpha, float* params) const {
+  for (std::size_t i = 0; i < rows_.size(); ++i) {
+    kernels::axpy(alpha, values_.data() + i * width_, params + std::size_t{rows_[i]} * width_,
+                  width_);
+  }
+  kernels::axpy(alpha, tail_.data(), params + tail_offset_, tail_.size());
 }
 
 Objective::Score Objective::score(const float* params, const Dataset& data,

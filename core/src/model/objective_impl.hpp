@@ -30,6 +30,16 @@ class ObjectiveImpl {
   virtual void predict(const float* params, const Dataset& data,
                        std::span<const std::uint32_t> rows, float* proba, std::uint32_t* predicted,
                        float* ws) const = 0;
+  /// Floats per row of the first layer's weights (the parameters start with features rows).
+  virtual std::size_t first_layer_width() const = 0;
+  /// Mean data loss over sparse rows and its gradient, without the L2 term: for the first
+  /// layer's weights only on the rows of the batch's features, feature j's row at
+  /// row_grads + slot_of[j] * first_layer_width(); for the rest of the parameters (num_params -
+  /// features * first_layer_width() floats) in tail. Both arrive zeroed.
+  virtual double sparse_data_loss_grad(const float* params, const Dataset& data,
+                                       std::span<const std::uint32_t> rows,
+                                       const std::uint32_t* slot_of, float* row_grads, float* tail,
+                                       float* ws) const = 0;
   /// Visits each [begin, end) range of params that holds weights (regularised by L2).
   virtual void for_each_weight_block(
       const std::function<void(std::size_t, std::size_t)>& f) const = 0;

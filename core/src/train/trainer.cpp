@@ -9,6 +9,7 @@
 #include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
+#include "model/lazy_l2.hpp"
 
 namespace dude {
 
@@ -57,13 +58,67 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+/// One SGD step x -= lr * g on a minibatch. Dense data goes through the dense gradient; sparse
+/// data costs its non-zeros: the gradient on the touched first-layer rows and the tail, with
+/// the first layer's L2 decay applied lazily (model/lazy_l2.hpp).
+class SgdStep {
+ public:
+  SgdStep(const Objective& objective, const Dataset& data, std::size_t batch)
+      : objective_(objective),
+        data_(data),
+        ws_(objective.make_workspace(batch, !data.is_sparse())),
+        dense_grad_(data.is_sparse() ? 0 : objective.num_params()),
+        lazy_(data.is_sparse() ? objective.features() : 0, objective.first_layer_width(),
+              objective.l2()) {}
+
+  /// Takes the step; returns the minibatch loss (checked finite, at step `step`).
+  double operator()(float* params, std::span<const std::uint32_t> rows, float lr,
+                    std::uint64_t step) {
+    if (!data_.is_sparse()) {
+      const double loss = objective_.loss_grad(params, data_, rows, dense_grad_.data(), ws_);
+      TrainingDiverged::check(loss, step, std::nullopt);
+      kernels::axpy(-lr, dense_grad_.data(), params, dense_grad_.size());
+      return loss;
+    }
+    collect_rows(rows);
+    lazy_.catch_up(touched_, params);
+    const double loss = objective_.loss_grad_sparse(params, data_, rows, sparse_grad_, ws_);
+    TrainingDiverged::check(loss, step, std::nullopt);
+    lazy_.step(sparse_grad_, lr, params);
+    return loss;
+  }
+
+  /// Brings the lazily decayed rows up to date, before the model is read whole.
+  void sync(float* params) { lazy_.catch_up_all(params); }
+
+ private:
+  /// The first-layer rows the minibatch touches (its features), which must be up to date
+  /// before the gradient reads them.
+  void collect_rows(std::span<const std::uint32_t> rows) {
+    touched_.clear();
+    for (const std::uint32_t r : rows) {
+      const SparseRow row = data_.sparse_row(r);
+      touched_.insert(touched_.end(), row.index, row.index + row.nnz);
+    }
+  }
+
+  const Objective& objective_;
+  const Dataset& data_;
+  Workspace ws_;
+  std::vector<float> dense_grad_;
+  SparseGradient sparse_grad_;
+  detail::LazyL2 lazy_;
+  std::vector<std::uint32_t> touched_;  // may repeat a row: catching up twice is a no-op
+};
+
 /// One single-thread run: the clock, the progress point, and the loss since the last
 /// evaluation.
 class SgdRun {
  public:
   SgdRun(const Objective& objective, const Subset& train, const Subset* test,
-         const SgdConfig& config, float* params, const ProgressCallback& on_progress)
-      : objective_(objective),
+         const SgdConfig& config, float* params, const ProgressCallback& on_progress, SgdStep& step)
+      : step_(step),
+        objective_(objective),
         test_(test),
         config_(config),
         params_(params),
@@ -115,6 +170,7 @@ class SgdRun {
     if (evaluation) {
       loss_since_eval_ = 0;
       steps_since_eval_ = 0;
+      step_.sync(params_);
       if (test_ != nullptr && test_->data != nullptr && !test_->rows.empty()) {
         const Evaluation e = evaluate(objective_, params_, *test_->data, test_->rows);
         p_.has_test = true;
@@ -127,10 +183,11 @@ class SgdRun {
   }
 
  private:
+  SgdStep& step_;
   const Objective& objective_;
   const Subset* test_;
   const SgdConfig& config_;
-  const float* params_;
+  float* params_;
   const ProgressCallback& on_progress_;
   const std::size_t rows_;
   const double total_samples_;
@@ -154,19 +211,15 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   const std::uint64_t eval_every = !on_progress            ? kEvalAtEndOnly
                                    : config.eval_every > 0 ? config.eval_every
                                                            : steps_per_epoch;
-  Workspace ws = objective.make_workspace(sampler.batch(), !data.is_sparse());
-  std::vector<float> grad(objective.num_params());
-
-  SgdRun run(objective, train, test, config, params, on_progress);
+  SgdStep step(objective, data, sampler.batch());
+  SgdRun run(objective, train, test, config, params, on_progress, step);
   auto finished = [&] {
     return run.fraction_done() >= 1.0 || (stop != nullptr && stop->load(std::memory_order_relaxed));
   };
   while (!finished()) {
     const std::span<const std::uint32_t> rows = sampler.next();
     const double lr = learning_rate(config, run.epochs_done(), run.fraction_done());
-    const double loss = objective.loss_grad(params, data, rows, grad.data(), ws);
-    TrainingDiverged::check(loss, run.steps(), std::nullopt);
-    kernels::axpy(static_cast<float>(-lr), grad.data(), params, grad.size());
+    const double loss = step(params, rows, static_cast<float>(lr), run.steps());
     run.stepped(lr, rows.size(), loss);
     if (finished()) break;  // the final report below evaluates
     run.report_if_due(eval_every);

@@ -1,0 +1,173 @@
+// Sparse data at the cost of its non-zeros: the sparse gradient against the dense one, the
+// lazy L2 decay against the eager one, for every objective.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "dude/errors.hpp"
+#include "dude/objective.hpp"
+#include "dude/trainer.hpp"
+#include "test_data.hpp"
+
+using namespace dude;
+
+namespace {
+
+std::vector<std::uint32_t> first_rows(std::size_t n) {
+  std::vector<std::uint32_t> rows(n);
+  for (std::size_t i = 0; i < n; ++i) rows[i] = static_cast<std::uint32_t>(i);
+  return rows;
+}
+
+/// The features the rows use, ascending and once each.
+std::vector<std::uint32_t> features_of(const Dataset& data,
+                                       const std::vector<std::uint32_t>& rows) {
+  std::vector<char> used(data.features(), 0);
+  for (const std::uint32_t r : rows) {
+    const SparseRow row = data.sparse_row(r);
+    for (std::size_t k = 0; k < row.nnz; ++k) used[row.index[k]] = 1;
+  }
+  std::vector<std::uint32_t> out;
+  for (std::uint32_t j = 0; j < data.features(); ++j) {
+    if (used[j]) out.push_back(j);
+  }
+  return out;
+}
+
+std::vector<float> initial(const Objective& objective, std::uint64_t seed) {
+  std::vector<float> params(objective.num_params());
+  objective.init_params(params.data(), seed);
+  // Linear models start at zero; move them off it so that L2 and the margins matter.
+  for (std::size_t i = 0; i < params.size(); ++i) params[i] += 0.01f * static_cast<float>(i % 7);
+  return params;
+}
+
+}  // namespace
+
+TEST_CASE("the sparse gradient is the dense one on the touched rows and the tail", "[sparse]") {
+  const std::string spec = GENERATE(as<std::string>{}, "logreg", "softmax", "mlp:8", "mlp:6,5");
+  const float l2 = GENERATE(0.0f, 0.3f);
+  INFO(spec << " l2 " << l2);
+  const std::uint32_t classes = spec == "logreg" ? 2 : 4;
+  const Dataset sparse = testdata::random_sparse(40, 300, classes, 6, 11);
+  const Dataset dense = testdata::densified(sparse);
+  const Objective objective(ModelSpec::parse(spec), 300, classes, l2);
+  const std::vector<float> params = initial(objective, 3);
+  const std::vector<std::uint32_t> rows = {3, 17, 5, 28, 9, 0, 33, 12};
+
+  Workspace dense_ws = objective.make_workspace(rows.size(), true);
+  std::vector<float> reference(objective.num_params());
+  const double dense_loss =
+      objective.loss_grad(params.data(), dense, rows, reference.data(), dense_ws);
+
+  Workspace ws = objective.make_workspace(rows.size(), false);
+  SparseGradient grad;
+  const double loss = objective.loss_grad_sparse(params.data(), sparse, rows, grad, ws);
+
+  const std::size_t width = objective.first_layer_width();
+  CHECK(grad.width() == width);
+  CHECK(grad.tail_offset() == 300 * width);
+  const std::vector<std::uint32_t> expected_rows = features_of(sparse, rows);
+  REQUIRE(std::vector<std::uint32_t>(grad.rows().begin(), grad.rows().end()) == expected_rows);
+  // The dense gradient carries l2 * W on the first layer; the sparse one leaves it out.
+  double first_layer_penalty = 0;
+  std::vector<float> from_sparse(objective.num_params(), 0.0f);
+  for (std::size_t j = 0; j < grad.tail_offset(); ++j) {
+    first_layer_penalty += 0.5 * l2 * params[j] * params[j];
+    from_sparse[j] = l2 * params[j];
+  }
+  for (std::size_t i = 0; i < grad.rows().size(); ++i) {
+    for (std::size_t k = 0; k < width; ++k) {
+      from_sparse[grad.rows()[i] * width + k] += grad.row(i)[k];
+    }
+  }
+  for (std::size_t t = 0; t < grad.tail().size(); ++t)
+    from_sparse[grad.tail_offset() + t] = grad.tail()[t];
+  for (std::size_t p = 0; p < reference.size(); ++p) {
+    INFO("parameter " << p);
+    CHECK(from_sparse[p] == Approx(reference[p]).margin(1e-6).epsilon(1e-4));
+  }
+  CHECK(loss + first_layer_penalty == Approx(dense_loss).epsilon(1e-6));
+}
+
+TEST_CASE("adding a sparse gradient touches only its rows and the tail", "[sparse]") {
+  const Dataset sparse = testdata::random_sparse(20, 100, 3, 4, 5);
+  const Objective objective(ModelSpec::parse("softmax"), 100, 3);
+  const std::vector<float> params = initial(objective, 1);
+  Workspace ws = objective.make_workspace(4, false);
+  SparseGradient grad;
+  const std::vector<std::uint32_t> rows = {1, 2, 3, 4};
+  objective.loss_grad_sparse(params.data(), sparse, rows, grad, ws);
+  std::vector<float> after = params;
+  grad.add_to(-0.5f, after.data());
+  const std::vector<std::uint32_t> touched = features_of(sparse, rows);
+  for (std::uint32_t j = 0; j < 100; ++j) {
+    const bool is_touched = std::find(touched.begin(), touched.end(), j) != touched.end();
+    for (std::size_t k = 0; k < 3; ++k) {
+      if (!is_touched) CHECK(after[j * 3 + k] == params[j * 3 + k]);
+    }
+  }
+  for (std::size_t t = 0; t < 3; ++t) {
+    CHECK(after[300 + t] == params[300 + t] - 0.5f * grad.tail()[t]);
+  }
+  CHECK_THROWS_AS(
+      objective.loss_grad_sparse(params.data(), testdata::densified(sparse), rows, grad, ws),
+      ConfigError);
+}
+
+TEST_CASE("SGD on sparse data equals SGD on the same data stored dense, lazy L2 and all",
+          "[sparse][trainer]") {
+  const std::string spec = GENERATE(as<std::string>{}, "softmax", "mlp:8", "logreg");
+  const float l2 = GENERATE(0.0f, 0.05f);
+  INFO(spec << " l2 " << l2);
+  const std::uint32_t classes = spec == "logreg" ? 2 : 4;
+  const Dataset sparse = testdata::random_sparse(120, 400, classes, 5, 21);
+  const Dataset dense = testdata::densified(sparse);
+  const Objective objective(ModelSpec::parse(spec), 400, classes, l2);
+  SgdConfig config;
+  config.epochs = 4;
+  config.batch = 8;
+  config.lr = 0.2f;
+  config.schedule = Schedule::Cosine;  // a rate that changes every step
+  config.seed = 4;
+  const std::vector<std::uint32_t> rows = first_rows(120);
+  std::vector<float> lazy = initial(objective, 2);
+  std::vector<float> eager = lazy;
+  const Progress a = train_sgd(objective, {&sparse, rows}, nullptr, config, lazy.data(), {});
+  const Progress b = train_sgd(objective, {&dense, rows}, nullptr, config, eager.data(), {});
+  CHECK(a.steps == b.steps);
+  double largest = 0;
+  for (std::size_t p = 0; p < lazy.size(); ++p) {
+    largest = std::max(largest, static_cast<double>(std::fabs(eager[p])));
+    INFO("parameter " << p);
+    REQUIRE(lazy[p] == Approx(eager[p]).margin(2e-5).epsilon(1e-3));
+  }
+  CHECK(largest > 0.01);  // the runs moved the model: the comparison is not of two zero vectors
+  if (l2 > 0) {
+    // A row no minibatch ever touched decayed all the same: every step's (1 - lr l2).
+    const std::vector<std::uint32_t> used = features_of(sparse, rows);
+    for (std::uint32_t j = 0; j < 400; ++j) {
+      if (std::find(used.begin(), used.end(), j) != used.end()) continue;
+      const std::vector<float> start = initial(objective, 2);
+      const std::size_t w = objective.first_layer_width();
+      CHECK(lazy[j * w] == Approx(eager[j * w]).epsilon(1e-4));
+      CHECK(std::fabs(lazy[j * w]) <= std::fabs(start[j * w]));
+      break;
+    }
+  }
+}
+
+TEST_CASE("lazy L2 refuses a rate at which the eager rule would zero every weight", "[sparse]") {
+  const Dataset sparse = testdata::random_sparse(16, 50, 3, 4, 8);
+  const Objective objective(ModelSpec::parse("softmax"), 50, 3, 2.0f);
+  SgdConfig config;
+  config.steps = 3;
+  config.batch = 4;
+  config.lr = 0.5f;  // lr * l2 = 1
+  std::vector<float> params(objective.num_params(), 0.1f);
+  const std::vector<std::uint32_t> rows = first_rows(16);
+  CHECK_THROWS_WITH(train_sgd(objective, {&sparse, rows}, nullptr, config, params.data(), {}),
+                    Catch::Contains("must stay below 1"));
+}
