@@ -2,10 +2,12 @@
 // lazy L2 decay against the eager one, for every objective.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
 
+#include "dude/async.hpp"
 #include "dude/errors.hpp"
 #include "dude/objective.hpp"
 #include "dude/trainer.hpp"
@@ -170,4 +172,64 @@ TEST_CASE("lazy L2 refuses a rate at which the eager rule would zero every weigh
   const std::vector<std::uint32_t> rows = first_rows(16);
   CHECK_THROWS_WITH(train_sgd(objective, {&sparse, rows}, nullptr, config, params.data(), {}),
                     Catch::Contains("must stay below 1"));
+}
+
+TEST_CASE("the sparse replay's model equals the dense replay's, for every algorithm",
+          "[sparse][async]") {
+  const std::string algo =
+      GENERATE(as<std::string>{}, "dude", "asgd", "hogwild", "sync", "fedbuff:3");
+  const std::string spec = GENERATE(as<std::string>{}, "softmax", "mlp:6", "logreg");
+  const bool warm = GENERATE(true, false);
+  if (!warm && algo != "dude") return;  // warm start is dude's alone
+  INFO(algo << " " << spec << (warm ? " warm" : " cold"));
+  const std::uint32_t classes = spec == "logreg" ? 2 : 4;
+  const Dataset sparse = testdata::random_sparse(160, 500, classes, 6, 31);
+  const Dataset dense = testdata::densified(sparse);
+  const Objective objective(ModelSpec::parse(spec), 500, classes);
+  AsyncConfig config;
+  config.algorithm = AlgorithmSpec::parse(algo);
+  config.workers = 3;
+  config.partition = PartitionSpec::parse("label:1");
+  config.slowdown = {1.0, 2.0, 1.0};
+  config.warm_start = warm;
+  config.deterministic = true;
+  config.sgd.epochs = 3;
+  config.sgd.batch = 4;
+  config.sgd.lr = 0.1f;
+  config.sgd.schedule = Schedule::Cosine;
+  config.sgd.seed = 7;
+  const std::vector<std::uint32_t> rows = first_rows(160);
+  std::vector<float> from_sparse = initial(objective, 5);
+  std::vector<float> from_dense = from_sparse;
+  std::vector<Progress> sparse_points, dense_points;
+  const Progress a = train_async(objective, {&sparse, rows}, nullptr, config, from_sparse.data(),
+                                 [&](const Progress& p) { sparse_points.push_back(p); });
+  const Progress b = train_async(objective, {&dense, rows}, nullptr, config, from_dense.data(),
+                                 [&](const Progress& p) { dense_points.push_back(p); });
+  // The same arrivals in the same order: every count agrees exactly.
+  CHECK(a.steps == b.steps);
+  CHECK(a.samples == b.samples);
+  CHECK(a.arrivals == b.arrivals);
+  CHECK(a.staleness_max == b.staleness_max);
+  CHECK(sparse_points.size() == dense_points.size());
+  double moved = 0;
+  const std::vector<float> start = initial(objective, 5);
+  for (std::size_t p = 0; p < from_sparse.size(); ++p) {
+    moved = std::max(moved, static_cast<double>(std::fabs(from_dense[p] - start[p])));
+    INFO("parameter " << p);
+    REQUIRE(from_sparse[p] == Approx(from_dense[p]).margin(1e-5).epsilon(1e-3));
+  }
+  CHECK(moved > 0.01);
+}
+
+TEST_CASE("the asynchronous algorithms refuse L2 on sparse data for now", "[sparse][async]") {
+  const Dataset sparse = testdata::random_sparse(40, 50, 3, 4, 3);
+  const Objective objective(ModelSpec::parse("softmax"), 50, 3, 0.01f);
+  AsyncConfig config;
+  config.deterministic = true;
+  config.sgd.epochs = 1;
+  std::vector<float> params(objective.num_params(), 0.0f);
+  const std::vector<std::uint32_t> rows = first_rows(40);
+  CHECK_THROWS_WITH(train_async(objective, {&sparse, rows}, nullptr, config, params.data(), {}),
+                    Catch::Contains("L2 on sparse data"));
 }

@@ -6,44 +6,20 @@
 // then the worker starts again on the newest model. Sync holds arrivals until every worker's
 // is in and restarts them all together. Evaluations happen at exact step or epoch marks, and
 // every number comes from seeded streams, so the same flags give the same bytes.
-#include <cmath>
 #include <queue>
 #include <vector>
 
-#include "common/rng.hpp"
 #include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
 #include "engine/eval_schedule.hpp"
 #include "engine/policy.hpp"
 #include "engine/progress_reporter.hpp"
 #include "engine/replay.hpp"
+#include "engine/replay_clock.hpp"
 #include "engine/warm_start.hpp"
 
 namespace dude::engine {
 namespace {
-
-class ComputeTimes {
- public:
-  ComputeTimes(const ComputeTime& kind, std::uint64_t seed, std::size_t worker, double slowdown)
-      : kind_(kind), rng_(seed, 0xC10C + worker), slowdown_(slowdown) {}
-  double next() {
-    double base = 1.0;
-    switch (kind_.kind) {
-      case ComputeTime::Kind::Fixed: break;
-      case ComputeTime::Kind::Exponential: base = -std::log(1.0 - rng_.uniform()); break;
-      case ComputeTime::Kind::Normal:
-        do base = 1.0 + kind_.sigma * rng_.normal();
-        while (base <= 0.0 || base > 2.0);
-        break;
-    }
-    return slowdown_ * base;
-  }
-
- private:
-  ComputeTime kind_;
-  detail::Rng rng_;
-  double slowdown_;
-};
 
 struct VirtualWorker {
   detail::MinibatchSampler sampler;
@@ -53,21 +29,6 @@ struct VirtualWorker {
   GradientHeader header;
   std::uint64_t sequence = 0;
 };
-
-struct Event {
-  double time;
-  std::uint32_t worker;
-  bool operator>(const Event& other) const {
-    return time != other.time ? time > other.time : worker > other.worker;
-  }
-};
-
-/// The policy the replay applies: hogwild's updates land whole at their arrival on a virtual
-/// clock, which is asgd's rule.
-AlgorithmSpec replay_rule(AlgorithmSpec algorithm) {
-  if (algorithm.kind == AlgorithmSpec::Kind::Hogwild) algorithm.kind = AlgorithmSpec::Kind::Asgd;
-  return algorithm;
-}
 
 /// One deterministic run: the virtual workers, their pending arrivals in time order, and the
 /// server's model.

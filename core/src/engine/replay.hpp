@@ -15,4 +15,12 @@ Progress train_virtual(const Objective& objective, const Dataset& data,
                        const ProgressCallback& on_progress, const std::atomic<bool>* stop,
                        std::size_t train_rows);
 
+/// The same on sparse data at the cost of the non-zeros (sparse_replay.cpp): each worker
+/// reads the model on its minibatch's rows only, and the sparse policies apply the arrivals.
+Progress train_virtual_sparse(const Objective& objective, const Dataset& data,
+                              const std::vector<std::vector<std::uint32_t>>& shards,
+                              const Subset* test, const AsyncConfig& config, float* params,
+                              const ProgressCallback& on_progress, const std::atomic<bool>* stop,
+                              std::size_t train_rows);
+
 }  // namespace dude::engine

@@ -7,6 +7,7 @@
 #include "dude/objective.hpp"
 #include "dude/trainer.hpp"
 #include "engine/policy.hpp"
+#include "engine/sparse_policy.hpp"
 
 namespace dude::engine {
 
@@ -20,5 +21,9 @@ inline constexpr std::uint64_t kWarmStartStream = std::uint64_t{1} << 20;
 void warm_start(ServerPolicy& policy, const Objective& objective, const Dataset& data,
                 const std::vector<std::vector<std::uint32_t>>& shards, const SgdConfig& sgd,
                 const float* params);
+
+/// The same for the sparse policies: every worker's gradient at the policy's initial model.
+void warm_start(SparsePolicy& policy, const Objective& objective, const Dataset& data,
+                const std::vector<std::vector<std::uint32_t>>& shards, const SgdConfig& sgd);
 
 }  // namespace dude::engine

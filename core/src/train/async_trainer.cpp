@@ -109,6 +109,13 @@ Progress train_async(const Objective& objective, const Subset& train, const Subs
       partition_rows(*train.data, train.rows, config.workers, config.partition, config.sgd.seed);
   const Dataset& data = *train.data;
   const std::size_t rows = train.rows.size();
+  if (config.deterministic && data.is_sparse()) {
+    if (objective.l2() > 0.0f) {
+      throw ConfigError("l2: the asynchronous algorithms take no L2 on sparse data yet");
+    }
+    return engine::train_virtual_sparse(objective, data, shards, test, config, params, on_progress,
+                                        stop, rows);
+  }
   if (config.deterministic) {
     return engine::train_virtual(objective, data, shards, test, config, params, on_progress, stop,
                                  rows);

@@ -1,0 +1,73 @@
+#include "engine/compact_batch.hpp"
+
+#include <algorithm>
+
+#include "dude/errors.hpp"
+
+namespace dude::engine {
+namespace {
+
+/// Features a minibatch can touch: its rows' non-zeros, bounded by the data's features.
+std::size_t capacity_of(const Dataset& data, std::size_t max_batch) {
+  std::size_t widest = 1;
+  for (std::size_t r = 0; r < data.rows(); ++r) widest = std::max(widest, data.sparse_row(r).nnz);
+  return std::min(data.features(), widest * max_batch);
+}
+
+}  // namespace
+
+CompactBatch::CompactBatch(const Objective& objective, const Dataset& data, std::size_t max_batch)
+    : data_(data),
+      local_(objective.spec(), capacity_of(data, max_batch), objective.classes(), 0.0f),
+      width_(objective.first_layer_width()),
+      tail_offset_(local_.features() * width_),
+      params_(local_.num_params()),
+      ws_(local_.make_workspace(max_batch, false)) {
+  if (!data.is_sparse()) throw ConfigError("compact batch: the data must be sparse");
+}
+
+void CompactBatch::take(std::span<const std::uint32_t> rows) {
+  features_.clear();
+  for (const std::uint32_t r : rows) {
+    const SparseRow row = data_.sparse_row(r);
+    features_.insert(features_.end(), row.index, row.index + row.nnz);
+  }
+  std::sort(features_.begin(), features_.end());
+  features_.erase(std::unique(features_.begin(), features_.end()), features_.end());
+  row_ptr_.assign(1, 0);
+  index_.clear();
+  value_.clear();
+  labels_.clear();
+  for (const std::uint32_t r : rows) {
+    const SparseRow row = data_.sparse_row(r);
+    for (std::size_t k = 0; k < row.nnz; ++k) {
+      // Renumbering keeps the order: ascending ids stay ascending.
+      const auto local = std::lower_bound(features_.begin(), features_.end(), row.index[k]);
+      index_.push_back(static_cast<std::uint32_t>(local - features_.begin()));
+      value_.push_back(row.value[k]);
+    }
+    row_ptr_.push_back(index_.size());
+    labels_.push_back(data_.label(r));
+  }
+  all_rows_.resize(labels_.size());
+  for (std::size_t i = 0; i < all_rows_.size(); ++i) all_rows_[i] = static_cast<std::uint32_t>(i);
+}
+
+double CompactBatch::gradient(SparsePost& post) {
+  const Dataset batch =
+      Dataset::sparse_view(row_ptr_.data(), index_.data(), value_.data(), labels_.data(),
+                           labels_.size(), local_.features(), local_.classes());
+  const double loss = local_.loss_grad_sparse(params_.data(), batch, all_rows_, grad_, ws_);
+  const std::span<const std::uint32_t> local_rows = grad_.rows();
+  post.rows.resize(local_rows.size());
+  post.values.resize(local_rows.size() * width_);
+  for (std::size_t i = 0; i < local_rows.size(); ++i) {
+    post.rows[i] = features_[local_rows[i]];
+    std::copy(grad_.row(i).begin(), grad_.row(i).end(),
+              post.values.begin() + static_cast<std::ptrdiff_t>(i * width_));
+  }
+  post.tail.assign(grad_.tail().begin(), grad_.tail().end());
+  return loss;
+}
+
+}  // namespace dude::engine

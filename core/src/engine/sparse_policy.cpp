@@ -1,0 +1,166 @@
+// The sparse server sides. asgd, sync and fedbuff keep the model itself and change it on the
+// touched rows only, with the dense policies' float arithmetic in the dense policies' order,
+// so that a row ends where the dense engine puts it. DuDe keeps the model lazily.
+#include "engine/sparse_policy.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "dude/errors.hpp"
+#include "dude/kernels.hpp"
+
+namespace dude::engine {
+namespace {
+
+/// The shape of a sparse model: `rows` first-layer rows of `width` floats, then `tail` floats.
+struct Shape {
+  std::size_t rows;
+  std::size_t width;
+  std::size_t tail;
+  std::size_t first_layer() const { return rows * width; }
+};
+
+/// A model stored as it is (asgd, sync, fedbuff): reads copy, steps subtract.
+class EagerModel {
+ public:
+  EagerModel(Shape shape, const float* initial)
+      : shape_(shape), x_(initial, initial + shape.first_layer() + shape.tail) {}
+
+  void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const {
+    const std::size_t w = shape_.width;
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      std::memcpy(out_rows + i * w, x_.data() + std::size_t{rows[i]} * w, w * sizeof(float));
+    }
+    std::memcpy(out_tail, x_.data() + shape_.first_layer(), shape_.tail * sizeof(float));
+  }
+  void read_all(float* params) const { std::copy(x_.begin(), x_.end(), params); }
+  /// x += alpha * g on g's rows and the tail.
+  void add(float alpha, const SparsePost& g) {
+    const std::size_t w = shape_.width;
+    for (std::size_t i = 0; i < g.rows.size(); ++i) {
+      kernels::axpy(alpha, g.values.data() + i * w, x_.data() + std::size_t{g.rows[i]} * w, w);
+    }
+    kernels::axpy(alpha, g.tail.data(), x_.data() + shape_.first_layer(), shape_.tail);
+  }
+
+ private:
+  Shape shape_;
+  std::vector<float> x_;
+};
+
+/// The policies that keep the model as it is.
+class EagerPolicy : public SparsePolicy {
+ public:
+  EagerPolicy(Shape shape, const float* initial) : model_(shape, initial) {}
+  void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const override {
+    model_.read(rows, out_rows, out_tail);
+  }
+  void read_all(float* params) const override { model_.read_all(params); }
+
+ protected:
+  EagerModel model_;
+};
+
+/// asgd: x -= lr g per arrival.
+class SparseAsgd final : public EagerPolicy {
+ public:
+  using EagerPolicy::EagerPolicy;
+  std::uint64_t apply(std::size_t, const SparsePost& g, float lr) override {
+    model_.add(-lr, g);
+    return 1;
+  }
+};
+
+/// sync: a round is one gradient of every worker; x -= (lr / n) g for each, in arrival order
+/// (the dense policy's order).
+class SparseSync final : public EagerPolicy {
+ public:
+  SparseSync(std::size_t workers, Shape shape, const float* initial)
+      : EagerPolicy(shape, initial), workers_(workers) {}
+  std::size_t round_size() const override { return workers_; }
+  std::uint64_t apply(std::size_t, const SparsePost& g, float lr) override {
+    round_.push_back(g);
+    if (round_.size() < workers_) return 0;
+    for (const SparsePost& post : round_) model_.add(-lr / static_cast<float>(workers_), post);
+    round_.clear();
+    return 1;
+  }
+
+ private:
+  const std::size_t workers_;
+  std::vector<SparsePost> round_;  // the round's gradients so far
+};
+
+/// fedbuff:K: the sum of K arrivals, then x -= (lr / K) sum; the buffer is dense but only its
+/// touched rows are ever read or cleared.
+class SparseFedBuff final : public EagerPolicy {
+ public:
+  SparseFedBuff(std::size_t buffer, Shape shape, const float* initial)
+      : EagerPolicy(shape, initial),
+        shape_(shape),
+        buffer_size_(buffer),
+        sum_(shape.first_layer() + shape.tail, 0.0f),
+        in_sum_(shape.rows, 0) {}
+
+  std::uint64_t apply(std::size_t, const SparsePost& g, float lr) override {
+    const std::size_t w = shape_.width;
+    for (std::size_t i = 0; i < g.rows.size(); ++i) {
+      const std::uint32_t row = g.rows[i];
+      if (!in_sum_[row]) {
+        in_sum_[row] = 1;
+        touched_.rows.push_back(row);
+      }
+      kernels::axpy(1.0f, g.values.data() + i * w, sum_.data() + std::size_t{row} * w, w);
+    }
+    kernels::axpy(1.0f, g.tail.data(), sum_.data() + shape_.first_layer(), shape_.tail);
+    if (++buffered_ < buffer_size_) return 0;
+    flush(lr);
+    return 1;
+  }
+
+ private:
+  void flush(float lr) {
+    const std::size_t w = shape_.width;
+    std::sort(touched_.rows.begin(), touched_.rows.end());
+    touched_.values.resize(touched_.rows.size() * w);
+    touched_.tail.assign(sum_.begin() + static_cast<std::ptrdiff_t>(shape_.first_layer()),
+                         sum_.end());
+    for (std::size_t i = 0; i < touched_.rows.size(); ++i) {
+      float* row = sum_.data() + std::size_t{touched_.rows[i]} * w;
+      std::copy(row, row + w, touched_.values.begin() + static_cast<std::ptrdiff_t>(i * w));
+      std::fill(row, row + w, 0.0f);
+      in_sum_[touched_.rows[i]] = 0;
+    }
+    std::fill(sum_.begin() + static_cast<std::ptrdiff_t>(shape_.first_layer()), sum_.end(), 0.0f);
+    model_.add(-lr / static_cast<float>(buffer_size_), touched_);
+    touched_.rows.clear();
+    buffered_ = 0;
+  }
+
+  const Shape shape_;
+  const std::size_t buffer_size_;
+  std::vector<float> sum_;    // the buffered gradients' sum, zero outside touched_.rows
+  std::vector<char> in_sum_;  // per row: whether touched_.rows holds it
+  SparsePost touched_;        // the rows the sum touches; at a flush, the sum itself
+  std::size_t buffered_ = 0;  // arrivals in the sum
+};
+
+}  // namespace
+
+std::unique_ptr<SparsePolicy> make_sparse_policy(const AlgorithmSpec& spec, std::size_t workers,
+                                                 std::size_t rows, std::size_t width,
+                                                 std::size_t tail, const float* initial) {
+  const Shape shape{rows, width, tail};
+  switch (spec.kind) {
+    case AlgorithmSpec::Kind::Dude: return make_lazy_dude(workers, rows, width, tail, initial);
+    case AlgorithmSpec::Kind::Asgd: return std::make_unique<SparseAsgd>(shape, initial);
+    case AlgorithmSpec::Kind::Sync: return std::make_unique<SparseSync>(workers, shape, initial);
+    case AlgorithmSpec::Kind::FedBuff:
+      return std::make_unique<SparseFedBuff>(spec.buffer, shape, initial);
+    case AlgorithmSpec::Kind::Hogwild:
+    case AlgorithmSpec::Kind::Sgd: break;
+  }
+  throw ConfigError("algorithm " + spec.to_string() + " has no sparse server policy");
+}
+
+}  // namespace dude::engine

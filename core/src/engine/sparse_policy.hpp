@@ -1,0 +1,57 @@
+// sparse_policy.hpp (internal): the server side of each algorithm on sparse data, at the cost
+// of each arrival's non-zeros (docs/DESIGN.md §10.2).
+//
+// The parameters are the first layer's weights, `rows` rows of `width` floats (one per input
+// feature), then a dense tail (the first layer's bias and any later layers). A gradient from a
+// sparse minibatch touches only the rows of its features, and the tail. The policy owns the
+// model: workers read the rows of their next minibatch with read(), at the current step.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "dude/async.hpp"
+
+namespace dude::engine {
+
+/// One sparse gradient: the touched first-layer rows (ascending), their values, the tail.
+struct SparsePost {
+  std::vector<std::uint32_t> rows;
+  std::vector<float> values;  // rows.size() x width
+  std::vector<float> tail;
+};
+
+class SparsePolicy {
+ public:
+  virtual ~SparsePolicy() = default;
+  /// Sync applies rounds of this many arrivals, one per worker; 0: every arrival alone.
+  virtual std::size_t round_size() const { return 0; }
+  /// DuDe's warm start: worker w's gradient at the initial model enters the table.
+  virtual void seed_gradient(std::size_t /*worker*/, const SparsePost& /*gradient*/) {}
+  /// Applies one arrival from `worker` at rate lr; returns the model steps it took (sync and
+  /// fedbuff step only at a round's last arrival or a flush).
+  virtual std::uint64_t apply(std::size_t worker, const SparsePost& gradient, float lr) = 0;
+  /// The model now on the given first-layer rows (rows.size() x width floats into out_rows)
+  /// and on the tail (into out_tail).
+  virtual void read(std::span<const std::uint32_t> rows, float* out_rows,
+                    float* out_tail) const = 0;
+  /// The whole model now (rows x width + tail floats).
+  virtual void read_all(float* params) const = 0;
+};
+
+/// The sparse server side of `spec` (dude, asgd, sync or fedbuff; hogwild has none) for
+/// `workers` workers, a model of `rows` x `width` first-layer weights and `tail` more floats,
+/// starting from `initial`.
+std::unique_ptr<SparsePolicy> make_sparse_policy(const AlgorithmSpec& spec, std::size_t workers,
+                                                 std::size_t rows, std::size_t width,
+                                                 std::size_t tail, const float* initial);
+
+/// DuDe on sparse data, its model kept lazily (lazy_dude.cpp).
+std::unique_ptr<SparsePolicy> make_lazy_dude(std::size_t workers, std::size_t rows,
+                                             std::size_t width, std::size_t tail,
+                                             const float* initial);
+
+}  // namespace dude::engine
