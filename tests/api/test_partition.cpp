@@ -1,8 +1,11 @@
-// Data partitions over workers (iid, label:K, dirichlet:ALPHA) and per-worker slowdowns.
+// Data partitions over workers (iid, label:K, dirichlet:ALPHA, group:FILE) and per-worker
+// slowdowns.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <fstream>
 #include <functional>
+#include <map>
 #include <numeric>
 #include <set>
 #include <string>
@@ -10,6 +13,7 @@
 #include "dude/dataset.hpp"
 #include "dude/errors.hpp"
 #include "dude/partition.hpp"
+#include "temp_dir.hpp"
 
 using namespace dude;
 
@@ -67,6 +71,82 @@ std::string config_error(const std::function<void()>& f) {
   return "(no ConfigError)";
 }
 
+std::string data_error(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "(no DataError)";
+}
+
+void write_text(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+/// Group names for the rows of a data set: `counts` rows of each group, dealt round-robin in
+/// the order given (so that each group's rows are scattered over the file).
+std::vector<std::string> interleaved(
+    const std::vector<std::pair<std::string, std::size_t>>& counts) {
+  std::vector<std::string> names;
+  for (std::size_t round = 0;; ++round) {
+    const std::size_t before = names.size();
+    for (const auto& [name, count] : counts) {
+      if (round < count) names.push_back(name);
+    }
+    if (names.size() == before) return names;
+  }
+}
+
+/// A group file with one line per name, and a data set with as many rows.
+struct GroupedData {
+  testdata::TempDir dir;
+  std::vector<std::string> names;  // the group of each row
+  std::string file;
+  Dataset data;
+
+  explicit GroupedData(std::vector<std::string> row_groups)
+      : names(std::move(row_groups)),
+        file(dir.file("groups.txt")),
+        data(with_labels(std::vector<std::uint32_t>(names.size(), 0), 2)) {
+    std::string text;
+    for (const std::string& name : names) text += name + "\n";
+    write_text(file, text);
+  }
+
+  PartitionSpec spec() const { return PartitionSpec::parse("group:" + file); }
+
+  /// The rows among `rows` whose group is one of `groups`, ascending.
+  std::vector<std::uint32_t> rows_of(const std::set<std::string>& groups,
+                                     std::vector<std::uint32_t> rows) const {
+    std::sort(rows.begin(), rows.end());
+    std::vector<std::uint32_t> out;
+    for (const std::uint32_t r : rows) {
+      if (groups.count(names[r]) == 1) out.push_back(r);
+    }
+    return out;
+  }
+
+  /// Every group's rows among `rows` lie in a single shard.
+  void check_whole_groups(const Shards& shards) const {
+    std::map<std::string, std::set<std::size_t>> holders;
+    for (std::size_t w = 0; w < shards.size(); ++w) {
+      for (const std::uint32_t r : shards[w]) holders[names[r]].insert(w);
+    }
+    for (const auto& [name, workers] : holders) {
+      INFO("group " << name);
+      CHECK(workers.size() == 1);
+    }
+  }
+};
+
+/// The example of the dealing tests: 22 rows in six groups of 6, 5, 4, 4, 2 and 1 rows,
+/// first appearing in an order that is neither by size nor by name.
+std::vector<std::string> six_groups() {
+  return interleaved(
+      {{"religion", 1}, {"lore", 4}, {"humor", 2}, {"press", 6}, {"learned", 4}, {"fiction", 5}});
+}
+
 }  // namespace
 
 TEST_CASE("partition specs parse, print and reject bad text", "[partition]") {
@@ -82,9 +162,10 @@ TEST_CASE("partition specs parse, print and reject bad text", "[partition]") {
     CHECK(PartitionSpec::parse(text).to_string() == text);
   }
 
-  for (const char* bad : {"label:0", "label:x", "label:", "label:-1", "label:2.5", "dirichlet:-1",
-                          "dirichlet:0", "dirichlet:nan", "dirichlet:inf",
-                          "dirichlet:", "dirichlet:1x", "bogus", "", "IID", "iid:3", "label"}) {
+  for (const char* bad :
+       {"label:0", "label:x", "label:", "label:-1", "label:2.5", "dirichlet:-1", "dirichlet:0",
+        "dirichlet:nan", "dirichlet:inf", "dirichlet:", "dirichlet:1x", "bogus", "", "IID", "iid:3",
+        "label", "group", "group:", "groups:x"}) {
     INFO(bad);
     const std::string message = config_error([&] { PartitionSpec::parse(bad); });
     CHECK(message.rfind("partition '" + std::string(bad) + "'", 0) == 0);
@@ -92,7 +173,8 @@ TEST_CASE("partition specs parse, print and reject bad text", "[partition]") {
   CHECK_THAT(config_error([] { PartitionSpec::parse("label:0"); }), Catch::Contains("K"));
   CHECK_THAT(config_error([] { PartitionSpec::parse("dirichlet:nan"); }), Catch::Contains("ALPHA"));
   CHECK_THAT(config_error([] { PartitionSpec::parse("bogus"); }),
-             Catch::Contains("iid, label:K or dirichlet:ALPHA"));
+             Catch::Contains("iid, label:K, dirichlet:ALPHA or group:FILE"));
+  CHECK_THAT(config_error([] { PartitionSpec::parse("group:"); }), Catch::Contains("FILE"));
 }
 
 TEST_CASE("iid: an exact cover in nearly equal shards with a balanced class mix", "[partition]") {
@@ -254,4 +336,151 @@ TEST_CASE("slowdown factors repeat over the workers", "[partition]") {
   }
   CHECK_THAT(config_error([] { parse_slowdown("1,,2", 4); }), Catch::Contains("factor 2 is empty"));
   CHECK_THAT(config_error([] { parse_slowdown("1,0.5", 4); }), Catch::Contains(">= 1"));
+}
+
+TEST_CASE("group:FILE reads one group per line and names the line of a bad one", "[partition]") {
+  testdata::TempDir dir;
+  const std::string file = dir.file("genres.txt");
+  // Blanks at either end and a carriage return are not part of a name; inner blanks are. The
+  // last line has no newline.
+  write_text(file, "press\n  fiction\t\r\nbelles lettres\npress\r\nfiction");
+  const PartitionSpec spec = PartitionSpec::parse("group:" + file);
+  CHECK(spec.kind == PartitionSpec::Kind::Group);
+  REQUIRE(spec.groups);
+  CHECK(spec.groups->file == file);
+  CHECK(spec.groups->names == std::vector<std::string>{"press", "fiction", "belles lettres"});
+  CHECK(spec.groups->group == std::vector<std::uint32_t>{0, 1, 2, 0, 1});
+
+  // to_string reads back into the same spec; copies share the groups.
+  CHECK(spec.to_string() == "group:" + file);
+  const PartitionSpec again = PartitionSpec::parse(spec.to_string());
+  CHECK(again.groups->names == spec.groups->names);
+  CHECK(again.groups->group == spec.groups->group);
+  const PartitionSpec copy = spec;
+  CHECK(copy.groups == spec.groups);
+
+  const auto error_of = [&](const std::string& text) {
+    write_text(file, text);
+    return data_error([&] { PartitionSpec::parse("group:" + file); });
+  };
+  CHECK_THAT(error_of("press\nfiction\n\nlore\n"), Catch::StartsWith(file + ":3: empty line"));
+  CHECK_THAT(error_of("press\n \t\r\n"), Catch::StartsWith(file + ":2: empty line"));
+  CHECK_THAT(error_of("press\nlore\n\n"), Catch::StartsWith(file + ":3: empty line"));
+  CHECK_THAT(error_of("\npress\n"), Catch::StartsWith(file + ":1: empty line"));
+  CHECK_THAT(error_of(""), Catch::StartsWith(file + ": empty file"));
+  const std::string missing = dir.file("missing.txt");
+  CHECK_THAT(data_error([&] { PartitionSpec::parse("group:" + missing); }),
+             Catch::StartsWith(missing + ": cannot open"));
+}
+
+TEST_CASE("group:FILE needs exactly one line per row of the data file", "[partition]") {
+  GroupedData g(six_groups());  // 22 lines
+  const PartitionSpec spec = g.spec();
+  for (const std::size_t rows : {21u, 23u}) {
+    const Dataset other = with_labels(std::vector<std::uint32_t>(rows, 0), 2);
+    CHECK_THAT(config_error([&] { partition_rows(other, all_rows(rows), 2, spec, 1); }),
+               Catch::StartsWith("partition 'group:" + g.file + "'") &&
+                   Catch::Contains(g.file + " has 22 lines") &&
+                   Catch::Contains(std::to_string(rows) + " rows"));
+  }
+  CHECK_THAT(config_error([&] {
+               PartitionSpec spec_without_groups;
+               spec_without_groups.kind = PartitionSpec::Kind::Group;
+               partition_rows(g.data, all_rows(g.data.rows()), 2, spec_without_groups, 1);
+             }),
+             Catch::Contains("no groups"));
+}
+
+TEST_CASE("group:FILE deals whole groups, largest first, each to the lightest worker",
+          "[partition]") {
+  GroupedData g(six_groups());
+  const std::vector<std::uint32_t> rows = all_rows(g.data.rows());
+  const auto deal = [&](std::size_t workers, std::uint64_t seed) {
+    return partition_rows(g.data, rows, workers, g.spec(), seed);
+  };
+  // 3 workers, groups by size: press 6 -> w0, fiction 5 -> w1, learned 4 -> w2 (before lore
+  // by name), lore 4 -> w2 (4 rows, the fewest), humor 2 -> w1 (5), religion 1 -> w0 (6).
+  const Shards three = deal(3, 1);
+  REQUIRE(three.size() == 3);
+  CHECK(three[0] == g.rows_of({"press", "religion"}, rows));
+  CHECK(three[1] == g.rows_of({"fiction", "humor"}, rows));
+  CHECK(three[2] == g.rows_of({"learned", "lore"}, rows));
+  check_exact_cover(three, rows);
+  // 4 workers: the tie of learned and lore goes by name (learned to w2, lore to w3), and the
+  // tie of w2 and w3 (4 rows each) over humor goes to the lower id.
+  const Shards four = deal(4, 1);
+  REQUIRE(four.size() == 4);
+  CHECK(four[0] == g.rows_of({"press"}, rows));
+  CHECK(four[1] == g.rows_of({"fiction"}, rows));
+  CHECK(four[2] == g.rows_of({"learned", "humor"}, rows));
+  CHECK(four[3] == g.rows_of({"lore", "religion"}, rows));
+  // One group per worker when there are as many workers as groups.
+  const Shards six = deal(6, 1);
+  g.check_whole_groups(six);
+  for (const auto& shard : six) CHECK(g.rows_of({g.names[shard.front()]}, rows) == shard);
+  // The seed changes nothing.
+  for (const std::uint64_t seed : {0u, 2u, 99u}) {
+    CHECK(deal(3, seed) == three);
+    CHECK(deal(4, seed) == four);
+  }
+}
+
+TEST_CASE("group:FILE never splits a group and never gives a row twice", "[partition]") {
+  // 40 groups of 1 to 40 rows, scattered over the file.
+  std::vector<std::pair<std::string, std::size_t>> counts;
+  for (std::size_t i = 0; i < 40; ++i) {
+    // append, not "g" + ...: that trips a false -Wrestrict in GCC 12 (GCC bug 105329).
+    counts.emplace_back(std::string("g").append(std::to_string(i)), (i * 17) % 40 + 1);
+  }
+  GroupedData g(interleaved(counts));
+  for (const std::size_t workers : {1u, 2u, 7u, 16u, 40u}) {
+    INFO(workers << " workers");
+    const Shards shards = partition_rows(g.data, all_rows(g.data.rows()), workers, g.spec(), 3);
+    REQUIRE(shards.size() == workers);
+    check_exact_cover(shards, all_rows(g.data.rows()));
+    g.check_whole_groups(shards);
+    for (const auto& shard : shards) CHECK(!shard.empty());
+  }
+}
+
+TEST_CASE("group:FILE on a holdout subset deals the given rows only", "[partition]") {
+  GroupedData g(six_groups());
+  // All rows but five of press's six: fiction 5, learned 4, lore 4, humor 2, press 1,
+  // religion 1 over 3 workers: fiction -> w0, learned -> w1, lore -> w2, humor -> w1 (the
+  // lower of the two with 4), press -> w2 (5; before religion by name), religion -> w0 (the
+  // lower of the two with 5).
+  std::vector<std::uint32_t> rows;
+  std::size_t press_kept = 0;
+  for (std::uint32_t r = 0; r < g.data.rows(); ++r) {
+    if (g.names[r] == "press" && press_kept++ > 0) continue;
+    rows.push_back(r);
+  }
+  REQUIRE(rows.size() == 17);
+  std::reverse(rows.begin(), rows.end());  // the order they come in does not matter
+  const Shards shards = partition_rows(g.data, rows, 3, g.spec(), 5);
+  CHECK(shards[0] == g.rows_of({"fiction", "religion"}, rows));
+  CHECK(shards[1] == g.rows_of({"learned", "humor"}, rows));
+  CHECK(shards[2] == g.rows_of({"lore", "press"}, rows));
+  check_exact_cover(shards, rows);
+
+  // A seeded holdout split, as the trainer makes it: an exact cover by whole groups.
+  const std::vector<std::uint32_t> train = split_rows(g.data.rows(), 0.3, 3).train;
+  const Shards split_shards = partition_rows(g.data, train, 4, g.spec(), 5);
+  check_exact_cover(split_shards, train);
+  g.check_whole_groups(split_shards);
+}
+
+TEST_CASE("group:FILE with fewer groups than workers is an error", "[partition]") {
+  GroupedData g(six_groups());
+  CHECK_THAT(config_error([&] { partition_rows(g.data, all_rows(g.data.rows()), 7, g.spec(), 1); }),
+             Catch::StartsWith("partition 'group:" + g.file + "'") &&
+                 Catch::Contains("6 groups, fewer than the 7 workers"));
+  // A group with no row among those given does not count.
+  std::vector<std::uint32_t> rows;
+  for (std::uint32_t r = 0; r < g.data.rows(); ++r) {
+    if (g.names[r] != "religion") rows.push_back(r);
+  }
+  CHECK_THAT(config_error([&] { partition_rows(g.data, rows, 6, g.spec(), 1); }),
+             Catch::Contains("21 rows fall in 5 groups, fewer than the 6 workers"));
+  CHECK_NOTHROW(partition_rows(g.data, rows, 5, g.spec(), 1));
 }

@@ -4,10 +4,14 @@
 #include <charconv>
 #include <cmath>
 #include <system_error>
+#include <unordered_map>
+#include <utility>
 
 #include "common/parse_text.hpp"
 #include "common/rng.hpp"
+#include "data/text_parse.hpp"
 #include "dude/errors.hpp"
+#include "dude/io.hpp"
 
 namespace dude {
 namespace {
@@ -17,7 +21,7 @@ constexpr std::uint64_t kIidStream = 0x9a27'0001;
 constexpr std::uint64_t kLabelStream = 0x9a27'0002;
 constexpr std::uint64_t kDirichletStream = 0x9a27'0003;
 
-constexpr const char* kExpected = "expected iid, label:K or dirichlet:ALPHA";
+constexpr const char* kExpected = "expected iid, label:K, dirichlet:ALPHA or group:FILE";
 
 [[noreturn]] void bad_spec(std::string_view text, const std::string& why) {
   throw ConfigError("partition '" + std::string(text) + "': " + why);
@@ -114,6 +118,35 @@ void check_rows(const Dataset& data, std::span<const std::uint32_t> rows, const 
   }
 }
 
+/// The groups of group:FILE: one name per line, ids in order of first appearance. Checks
+/// every line, so that a malformed file fails here, naming its line, and not in the middle of
+/// a run.
+std::shared_ptr<const RowGroups> read_row_groups(const std::string& path) {
+  const std::string text = read_file(path);
+  auto groups = std::make_shared<RowGroups>();
+  groups->file = path;
+  std::unordered_map<std::string_view, std::uint32_t> ids;
+  std::size_t at = detail::text_start(text);
+  if (at == text.size()) throw DataError(path, "empty file: expected one group name per row");
+  std::uint64_t line = 0;
+  while (at < text.size()) {
+    ++line;
+    const std::size_t newline = std::min(text.find('\n', at), text.size());
+    std::string_view name(text.data() + at, newline - at);
+    if (name.ends_with('\r')) name.remove_suffix(1);
+    name = detail::trim_blanks(name);
+    if (name.empty()) {
+      throw DataError(path, DataError::Where::Line, line,
+                      "empty line: expected a group name (one line per row of the data)");
+    }
+    const auto [it, added] = ids.try_emplace(name, static_cast<std::uint32_t>(ids.size()));
+    if (added) groups->names.emplace_back(name);
+    groups->group.push_back(it->second);
+    at = newline + 1;
+  }
+  return groups;
+}
+
 void check_spec(const PartitionSpec& spec) {
   if (spec.kind == PartitionSpec::Kind::Label && spec.classes_per_worker == 0) {
     throw ConfigError("partition 'label:0': K must be an integer >= 1");
@@ -121,6 +154,9 @@ void check_spec(const PartitionSpec& spec) {
   if (spec.kind == PartitionSpec::Kind::Dirichlet &&
       !(std::isfinite(spec.alpha) && spec.alpha > 0)) {
     throw ConfigError("partition '" + spec.to_string() + "': ALPHA must be a finite number > 0");
+  }
+  if (spec.kind == PartitionSpec::Kind::Group && !spec.groups) {
+    throw ConfigError("partition 'group': no groups; make the spec with PartitionSpec::parse");
   }
 }
 
@@ -131,11 +167,16 @@ PartitionSpec PartitionSpec::parse(std::string_view text) {
   if (text == "iid") return spec;
   const std::size_t colon = text.find(':');
   const std::string_view name = text.substr(0, colon);
-  if (colon == std::string_view::npos || (name != "label" && name != "dirichlet")) {
+  if (colon == std::string_view::npos ||
+      (name != "label" && name != "dirichlet" && name != "group")) {
     bad_spec(text, std::string("unknown partition; ") + kExpected);
   }
   const std::string_view value = text.substr(colon + 1);
-  if (name == "label") {
+  if (name == "group") {
+    if (value.empty()) bad_spec(text, "FILE (one group name per row of the data) is missing");
+    spec.kind = Kind::Group;
+    spec.groups = read_row_groups(std::string(value));
+  } else if (name == "label") {
     spec.kind = Kind::Label;
     spec.classes_per_worker = detail::parse_whole<std::uint32_t>(value).value_or(0);
     if (spec.classes_per_worker == 0) {
@@ -156,6 +197,7 @@ std::string PartitionSpec::to_string() const {
     case Kind::Iid: return "iid";
     case Kind::Label: return "label:" + std::to_string(classes_per_worker);
     case Kind::Dirichlet: return "dirichlet:" + format_double(alpha);
+    case Kind::Group: return "group:" + (groups ? groups->file : std::string());
   }
   return "?";
 }
@@ -169,6 +211,12 @@ void check_partition(const Dataset& data, std::span<const std::uint32_t> rows, s
   const std::string name = spec.to_string();
   if (workers == 0) throw ConfigError("partition '" + name + "': workers must be at least 1");
   check_spec(spec);
+  if (spec.kind == PartitionSpec::Kind::Group && spec.groups->group.size() != data.rows()) {
+    throw ConfigError("partition '" + name + "': " + spec.groups->file + " has " +
+                      std::to_string(spec.groups->group.size()) + " lines but the data has " +
+                      std::to_string(data.rows()) +
+                      " rows; it needs one group name per row of the data file");
+  }
   check_rows(data, rows, ("partition '" + name + "'").c_str());
   if (spec.kind == PartitionSpec::Kind::Label && spec.classes_per_worker > data.classes()) {
     throw ConfigError("partition '" + name + "': K = " + std::to_string(spec.classes_per_worker) +
@@ -226,6 +274,36 @@ void deal_by_dirichlet(std::vector<std::vector<std::uint32_t>> by_class, double 
   }
 }
 
+/// group:FILE: whole groups, largest first, each to the worker with the fewest rows so far.
+void deal_by_group(std::span<const std::uint32_t> sorted_rows, const PartitionSpec& spec,
+                   Shards& shards) {
+  const RowGroups& groups = *spec.groups;
+  std::vector<std::vector<std::uint32_t>> by_group(groups.names.size());  // each ascending
+  for (const std::uint32_t r : sorted_rows) by_group[groups.group[r]].push_back(r);
+  std::vector<std::uint32_t> order;  // the groups with rows, largest first, ties by name
+  for (std::uint32_t g = 0; g < by_group.size(); ++g) {
+    if (!by_group[g].empty()) order.push_back(g);
+  }
+  if (order.size() < shards.size()) {
+    throw ConfigError(
+        "partition '" + spec.to_string() + "': the " + std::to_string(sorted_rows.size()) +
+        " rows fall in " + std::to_string(order.size()) + " groups, fewer than the " +
+        std::to_string(shards.size()) + " workers; a group is never split, so use at most " +
+        std::to_string(order.size()) + " workers");
+  }
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    if (by_group[a].size() != by_group[b].size()) return by_group[a].size() > by_group[b].size();
+    return groups.names[a] < groups.names[b];
+  });
+  for (const std::uint32_t g : order) {
+    // The first of the workers with the fewest rows; a linear scan, as workers are few.
+    const auto lightest =
+        std::min_element(shards.begin(), shards.end(),
+                         [](const auto& a, const auto& b) { return a.size() < b.size(); });
+    lightest->insert(lightest->end(), by_group[g].begin(), by_group[g].end());
+  }
+}
+
 /// Throws when a worker got no rows: it could not compute a gradient.
 void check_no_empty_shard(const Shards& shards, const PartitionSpec& spec) {
   for (std::size_t w = 0; w < shards.size(); ++w) {
@@ -237,6 +315,9 @@ void check_no_empty_shard(const Shards& shards, const PartitionSpec& spec) {
         hint = "its classes have fewer rows than workers holding them; use fewer workers";
         break;
       case PartitionSpec::Kind::Dirichlet: hint = "use a larger alpha or fewer workers"; break;
+      case PartitionSpec::Kind::Group:  // not reached: deal_by_group feeds every worker
+        hint = "use fewer workers";
+        break;
     }
     throw ConfigError("partition '" + spec.to_string() + "' leaves worker " + std::to_string(w) +
                       " of " + std::to_string(shards.size()) + " without rows; " + hint);
@@ -257,6 +338,8 @@ std::vector<std::vector<std::uint32_t>> partition_rows(const Dataset& data,
   Shards shards(workers);
   if (spec.kind == PartitionSpec::Kind::Iid) {
     deal_iid(std::move(sorted), seed, shards);
+  } else if (spec.kind == PartitionSpec::Kind::Group) {
+    deal_by_group(sorted, spec, shards);
   } else {
     std::vector<std::vector<std::uint32_t>> by_class(data.classes());  // each ascending
     for (const std::uint32_t r : sorted) by_class[data.label(r)].push_back(r);
