@@ -17,8 +17,10 @@
 namespace dude::cli {
 
 void add_data_flags(CLI::App& command, DataFlags& flags) {
-  command.add_option("--format", flags.format, "Input format: auto, libsvm, csv or idx")
-      ->check(CLI::IsMember({"auto", "libsvm", "svmlight", "csv", "idx"}))
+  command
+      .add_option("--format", flags.format,
+                  "Input format: auto (by file name), libsvm, csv, idx or fasttext")
+      ->check(CLI::IsMember({"auto", "libsvm", "svmlight", "csv", "idx", "fasttext"}))
       ->capture_default_str();
   command
       .add_option("--csv-label-column", flags.csv_label_column,
@@ -27,17 +29,51 @@ void add_data_flags(CLI::App& command, DataFlags& flags) {
   command.add_flag("--csv-header", flags.csv_header, "CSV: the first line is a header");
 }
 
-Dataset load_data(const std::string& path, const std::string& labels, const DataFlags& flags,
-                  std::size_t features, std::uint32_t classes) {
+void add_hashing_flags(CLI::App& command, DataFlags& flags) {
+  command
+      .add_option("--hash-bits", flags.hashing.bits,
+                  "fastText: words and n-grams are hashed into 2^B features")
+      ->check(CLI::Range(1u, TextHashing::kMaxBits))
+      ->capture_default_str();
+  command
+      .add_option("--ngrams", flags.hashing.ngrams,
+                  "fastText: also hash runs of up to N consecutive words (1: words only)")
+      ->check(CLI::Range(1u, TextHashing::kMaxNgrams))
+      ->capture_default_str();
+}
+
+LoadOptions load_options(const DataFlags& flags, const std::string& labels) {
   LoadOptions options;
   options.format = parse_format(flags.format);
   options.labels_path = labels;
   options.csv_label_column = flags.csv_label_column;
   options.csv_header = flags.csv_header;
-  options.features = features;
-  options.classes = classes;
+  options.hashing = flags.hashing;
+  return options;
+}
+
+Dataset load_data(const std::string& path, const LoadOptions& options) {
   return is_builtin_dataset(path) ? load_builtin_dataset(path, options)
                                   : load_dataset(path, options);
+}
+
+Dataset load_data_for(const Model& model, const std::string& path, const std::string& labels,
+                      const DataFlags& flags) {
+  LoadOptions options = load_options(flags, labels);
+  options.features = model.features;
+  options.classes = model.classes;
+  options.label_names = model.label_names;
+  if (model.text_hashing) {
+    options.hashing = *model.text_hashing;
+    if (options.format == Format::Auto) options.format = Format::Fasttext;
+  }
+  return load_data(path, options);
+}
+
+bool reads_fasttext(const std::string& path, const DataFlags& flags) {
+  if (is_builtin_dataset(path)) return false;  // built in data ignores --format
+  const Format format = parse_format(flags.format);
+  return (format == Format::Auto ? detect_format(path) : format) == Format::Fasttext;
 }
 
 nlohmann::json metrics_record(const Progress& p) {
@@ -161,7 +197,8 @@ void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config) {
 void add_train_test_flags(CLI::App& command, TrainTestFlags& flags) {
   command
       .add_option("--train,--data", flags.train,
-                  "Training data: a file (LIBSVM, CSV or IDX images; .gz read transparently) "
+                  "Training data: a file (LIBSVM, CSV, IDX images or fastText text; .gz read "
+                  "transparently) "
                   "or a built-in data set (digits)")
       ->capture_default_str();
   command.add_option("--train-labels", flags.train_labels,
@@ -175,14 +212,18 @@ void add_train_test_flags(CLI::App& command, TrainTestFlags& flags) {
       ->check(CLI::Range(0.0, 0.99))
       ->capture_default_str();
   add_data_flags(command, flags.data);
+  add_hashing_flags(command, flags.data);
 }
 
 TrainTestData load_train_test(const TrainTestFlags& flags, std::uint64_t split_seed) {
   TrainTestData d;
-  d.train = load_data(flags.train, flags.train_labels, flags.data);
+  d.train = load_data(flags.train, load_options(flags.data, flags.train_labels));
   if (!flags.test.empty()) {
-    d.test =
-        load_data(flags.test, flags.test_labels, flags.data, d.train.features(), d.train.classes());
+    LoadOptions test = load_options(flags.data, flags.test_labels);
+    test.features = d.train.features();
+    test.classes = d.train.classes();
+    test.label_names.assign(d.train.label_names().begin(), d.train.label_names().end());
+    d.test = load_data(flags.test, test);
     d.train_rows = all_rows(d.train.rows());
     d.test_rows = all_rows(d.test.rows());
   } else {

@@ -17,6 +17,7 @@
 #include "dude/dataset.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
+#include "dude/model.hpp"
 #include "dude/trainer.hpp"
 
 namespace dude::cli {
@@ -29,13 +30,25 @@ struct DataFlags {
   std::string format = "auto";
   int csv_label_column = 0;
   bool csv_header = false;
+  TextHashing hashing;  // fastText
 };
+/// Registers --format and the CSV flags.
 void add_data_flags(CLI::App& command, DataFlags& flags);
+/// Registers --hash-bits and --ngrams: for the commands that read fastText text on their own
+/// (a model brings its hashing to eval and predict).
+void add_hashing_flags(CLI::App& command, DataFlags& flags);
 
-/// Loads a data file (or a built-in data set by name) so that it fits `features` and
-/// `classes` when they are nonzero. `labels` is the IDX labels file, or empty.
-Dataset load_data(const std::string& path, const std::string& labels, const DataFlags& flags,
-                  std::size_t features = 0, std::uint32_t classes = 0);
+/// The load options the flags give; `labels` is the IDX labels file, or empty.
+LoadOptions load_options(const DataFlags& flags, const std::string& labels);
+/// Loads a data file, or a built-in data set by name.
+Dataset load_data(const std::string& path, const LoadOptions& options);
+/// Loads data for `model`: fitted to its features and classes, and when it reads fastText
+/// text hashed as its training data was, with the labels mapped through its names (--format
+/// auto then means fastText).
+Dataset load_data_for(const Model& model, const std::string& path, const std::string& labels,
+                      const DataFlags& flags);
+/// Whether `path` is read as fastText text under these flags.
+bool reads_fasttext(const std::string& path, const DataFlags& flags);
 
 /// One evaluation point as a JSON object: the record format of `dude train --metrics` and of
 /// the run files of `dude compare` (one object per line). Fields: wall_s (virtual time in
@@ -96,12 +109,14 @@ struct TrainTestFlags {
   DataFlags data;
   double holdout = 0.2;
 };
-/// Registers --train (--data), --train-labels, --test, --test-labels, --holdout and the data flags.
+/// Registers --train (--data), --train-labels, --test, --test-labels, --holdout, the data flags
+/// and the hashing flags.
 void add_train_test_flags(CLI::App& command, TrainTestFlags& flags);
 
 /// Training data and the rows to test on: all rows of a --test file, or a holdout of the
 /// training rows seeded by split_seed (none when the fraction is 0). The test data is checked
-/// against the training data's features and classes.
+/// against the training data's features and classes, and its labels are mapped through the
+/// training data's names.
 struct TrainTestData {
   Dataset train;
   std::vector<std::uint32_t> train_rows;

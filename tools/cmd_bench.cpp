@@ -26,7 +26,7 @@ struct BenchFlags {
 
 int run_bench(const BenchFlags& f) {
   const auto thread_limit = limit_threads(f.sgd.threads);
-  const Dataset train = load_data(f.train, f.train_labels, f.data);
+  const Dataset train = load_data(f.train, load_options(f.data, f.train_labels));
   const std::vector<std::uint32_t> rows = all_rows(train.rows());
   const Objective objective(ModelSpec::parse(f.sgd.model), train.features(), train.classes(),
                             f.sgd.l2);
@@ -77,6 +77,7 @@ Command add_bench_command(CLI::App& app) {
   cmd->add_option("--train-labels", f.train_labels,
                   "IDX labels file for --train (default: by name)");
   add_data_flags(*cmd, f.data);
+  add_hashing_flags(*cmd, f.data);
   add_sgd_flags(*cmd, f.sgd);
   cmd->add_option("--algo", f.algo, "Algorithm: dude, asgd, hogwild, sync or fedbuff:K")
       ->capture_default_str();

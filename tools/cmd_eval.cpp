@@ -19,7 +19,7 @@ struct EvalFlags {
 
 int run_eval(const EvalFlags& f) {
   const Model model = load_model(f.model);
-  const Dataset data = load_data(f.data, f.labels, f.format, model.features, model.classes);
+  const Dataset data = load_data_for(model, f.data, f.labels, f.format);
   const Objective objective = model.objective();
   const std::vector<std::uint32_t> rows = all_rows(data.rows());
   const Evaluation e = evaluate(objective, model.params.data(), data, rows, !f.no_confusion);

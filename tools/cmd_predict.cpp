@@ -1,4 +1,5 @@
-// dude predict: one predicted class (or the class probabilities) per input row.
+// dude predict: one predicted class (or the class probabilities) per input row. The class is
+// printed by name when the model has names (fastText labels), as its id otherwise.
 #include <algorithm>
 #include <cstdio>
 #include <memory>
@@ -24,7 +25,8 @@ struct PredictFlags {
 int run_predict(const PredictFlags& f) {
   const Predictor predictor = Predictor::load(f.model);
   const std::uint32_t classes = predictor.classes();
-  const Dataset data = load_data(f.data, f.labels, f.format, predictor.features(), classes);
+  const Dataset data = load_data_for(predictor.model(), f.data, f.labels, f.format);
+  const std::vector<std::string>& names = predictor.model().label_names;
 
   std::unique_ptr<AtomicOutput> file;
   if (!f.out.empty()) file = std::make_unique<AtomicOutput>(f.out);
@@ -44,7 +46,11 @@ int run_predict(const PredictFlags& f) {
       }
     } else {
       for (const std::uint32_t predicted : predictor.predict(data, block)) {
-        std::fprintf(out, "%u\n", predicted);
+        if (names.empty()) {
+          std::fprintf(out, "%u\n", predicted);
+        } else {
+          std::fprintf(out, "%s\n", names[predicted].c_str());
+        }
       }
     }
   }
@@ -62,7 +68,8 @@ Command add_predict_command(CLI::App& app) {
   cmd->add_option("--data", f.data, "Data to predict (a file or a built-in data set)")->required();
   cmd->add_option("--labels", f.labels, "IDX labels file for --data (default: by name)");
   add_data_flags(*cmd, f.format);
-  cmd->add_flag("--proba", f.proba, "Print every class's probability instead of the class");
+  cmd->add_flag("--proba", f.proba,
+                "Print every class's probability (in class id order) instead of the class");
   cmd->add_option("--out", f.out, "Write the predictions here (atomically) instead of stdout");
   return {cmd, [flags] { return run_predict(*flags); }};
 }

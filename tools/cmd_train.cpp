@@ -119,6 +119,9 @@ int run_train(const TrainFlags& f) {
   // Everything that can fail on input is checked before training starts.
   const TrainTestData d = load_train_test(f.io, f.seed);
   Model model{spec, d.train.features(), d.classes(), f.sgd.l2, {}};
+  // What predict needs to read raw text as this run did.
+  if (reads_fasttext(f.io.train, f.io.data)) model.text_hashing = f.io.data.hashing;
+  model.label_names.assign(d.train.label_names().begin(), d.train.label_names().end());
   const Objective objective = model.objective();
   model.params.resize(objective.num_params());
   objective.init_params(model.params.data(), f.seed);

@@ -19,5 +19,6 @@ Command add_eval_command(CLI::App& app);
 Command add_predict_command(CLI::App& app);
 Command add_bench_command(CLI::App& app);
 Command add_compare_command(CLI::App& app);
+Command add_convert_command(CLI::App& app);
 
 }  // namespace dude::cli

@@ -13,9 +13,9 @@ int main(int argc, char** argv) {
       "dude: asynchronous SGD on every core (DuDe-ASGD), robust when every worker sees "
       "different data"};
   app.require_subcommand(1);
-  const std::vector<Command> commands = {add_train_command(app), add_eval_command(app),
+  const std::vector<Command> commands = {add_train_command(app),   add_eval_command(app),
                                          add_predict_command(app), add_bench_command(app),
-                                         add_compare_command(app)};
+                                         add_compare_command(app), add_convert_command(app)};
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -10,6 +10,7 @@ packages=(
   libeigen3-dev                  # Eigen: the MLP's matrix products
   libhwy-dev                     # Google Highway: SIMD kernels with run-time dispatch
   zlib1g-dev                     # gzip input
+  libxxhash-dev                  # xxHash (XXH3): hashed features of fastText text
   libcli11-dev                   # CLI11: the command line
   nlohmann-json3-dev             # JSON Lines metrics
   catch2                         # Catch2 v2: tests

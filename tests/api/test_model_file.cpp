@@ -1,14 +1,13 @@
 // The model file: round trip, and every kind of damage refused with a message.
-#include <zlib.h>
 #include <catch2/catch.hpp>
 
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
+#include <limits>
 
 #include "dude/errors.hpp"
 #include "dude/model.hpp"
+#include "file_bytes.hpp"
 #include "temp_dir.hpp"
 
 using namespace dude;
@@ -23,24 +22,9 @@ Model sample_model() {
   return m;
 }
 
-std::string read_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-void write_bytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary)
-      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
-
-// Re-seals a modified file with a valid checksum, to reach the checks behind it.
-std::string with_valid_crc(std::string bytes) {
-  const std::size_t body = bytes.size() - 4;
-  const auto crc = static_cast<std::uint32_t>(crc32(
-      crc32(0L, Z_NULL, 0), reinterpret_cast<const Bytef*>(bytes.data()), static_cast<uInt>(body)));
-  std::memcpy(bytes.data() + body, &crc, 4);
-  return bytes;
-}
+using testdata::read_bytes;
+using testdata::with_valid_crc;
+using testdata::write_bytes;
 
 constexpr std::size_t kSpecLengthOffset = 12;  // after magic (8) and version (4)
 

@@ -87,7 +87,7 @@ expect 2 "logreg" -- train --train digits --model logreg --out model.dude
 expect 2 "--model" -- eval --data good.svm
 
 # Help exits 0 on each subcommand.
-for sub in train eval predict; do
+for sub in train eval predict convert; do
   if "$dude" "$sub" --help >out.txt 2>&1 && grep -q -- "--help" out.txt; then ok; else fail "$sub --help"; fi
 done
 
@@ -135,6 +135,39 @@ expect 2 "server-threads" -- train --train digits --algo dude --server-threads 0
 if "$dude" train --train digits --batch-order contiguous --epochs 5 --quiet >out.txt 2>err.txt \
   && grep -q 'test accuracy: 0\.[89]' out.txt; then ok; else fail "--batch-order contiguous: $(cat out.txt err.txt)"; fi
 expect 2 "batch-order" -- train --train digits --batch-order sorted --out model.dude
+
+# fastText text: names for classes, hashed words, strict lines, the model carrying the hashing.
+ft_lines='__label__pos good great fun
+__label__neg bad awful boring
+__label__pos great movie
+
+__label__neg boring bad plot'
+printf '%s\n' "$ft_lines" > good.ft
+printf '%s\n%s\n' "$ft_lines" 'no label here' > nolabel.ft
+printf '%s\n%s\n' "$ft_lines" '__label__pos a __label__neg' > twolabels.ft
+printf '__label__pos great\n__label__meh so so\n' > unseen.ft
+train 1 "nolabel.ft:6: no label" nolabel.ft
+train 1 "twolabels.ft:6: a second label" twolabels.ft
+train 1 "unseen.ft:2: label 'meh' is not among" good.ft --test unseen.ft
+expect 2 "--hash-bits" -- train --train good.ft --hash-bits 31 --out model.dude
+if "$dude" train --train good.ft --hash-bits 10 --ngrams 2 --epochs 30 --holdout 0 --quiet --out ft.dude \
+  >out.txt 2>err.txt && grep -q "features: 1024  classes: 2" out.txt; then ok; else fail "train fasttext: $(cat out.txt err.txt)"; fi
+# predict hashes raw text as training did (the model holds the hashing) and prints the names.
+if "$dude" predict --model ft.dude --data good.ft >out.txt 2>err.txt && [ "$(wc -l < out.txt)" -eq 4 ] \
+  && ! grep -qvE '^(pos|neg)$' out.txt; then ok; else fail "predict fasttext: $(cat out.txt err.txt)"; fi
+if "$dude" eval --model ft.dude --data good.ft >out.txt 2>err.txt && grep -q "^rows: 4" out.txt; then ok
+else fail "eval fasttext: $(cat out.txt err.txt)"; fi
+expect 1 "unseen.ft:2:" -- eval --model ft.dude --data unseen.ft
+# convert writes the hashed features as LIBSVM (and the names), which train and eval read.
+if "$dude" convert --data good.ft --hash-bits 10 --ngrams 2 --out good.svm2 --labels-out names.txt \
+  >out.txt 2>err.txt && [ "$(wc -l < good.svm2)" -eq 4 ] && [ "$(printf 'neg\npos\n')" = "$(cat names.txt)" ] \
+  && head -1 good.svm2 | grep -qE '^1( [0-9]+:[0-9]+)+$'; then ok; else fail "convert: $(cat out.txt err.txt)"; fi
+if "$dude" train --train good.svm2 --format libsvm --epochs 1 --holdout 0 --quiet >out.txt 2>err.txt \
+  && grep -q "train rows: 4" out.txt; then ok; else fail "train on converted: $(cat out.txt err.txt)"; fi
+if "$dude" eval --model ft.dude --data good.svm2 --format libsvm >out.txt 2>err.txt && grep -q "^rows: 4" out.txt; then ok
+else fail "eval converted with the fasttext model: $(cat out.txt err.txt)"; fi
+expect 2 "--labels-out" -- convert --data good.svm --out x.svm --labels-out x.txt
+if [ ! -e x.svm ] && [ ! -e x.txt ]; then ok; else fail "convert --labels-out on numeric data left files"; fi
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

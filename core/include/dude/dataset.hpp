@@ -4,13 +4,15 @@
 // strictly ascending 0-based column indices per row. Labels are class ids in [0, classes).
 // A Dataset is an immutable view: it either owns its arrays (loaders) or points at memory
 // the caller keeps alive (views). Copies share the same arrays, so handing a Dataset to many
-// threads costs nothing; all const members are thread-safe.
+// threads costs nothing; all const members are thread-safe. Data read from text with named
+// labels (fastText) also carries the class names, shared the same way.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace dude {
@@ -61,8 +63,17 @@ class Dataset {
   std::uint32_t label(std::size_t i) const noexcept { return labels_[i]; }
   std::span<const std::uint32_t> labels() const noexcept { return {labels_, rows_}; }
 
+  /// The name of each class by id (fastText data: its labels in byte order), or nothing when
+  /// the labels are plain class ids.
+  std::span<const std::string> label_names() const noexcept;
+  /// The same rows with named classes: names[c] names class c. Throws ConfigError unless there
+  /// is one name per class, each non-empty, at most 1024 bytes, without blanks, line breaks or
+  /// NUL bytes, and all distinct.
+  Dataset with_label_names(std::vector<std::string> names) const;
+
   /// The same rows seen with a wider feature space (sparse only: absent features are zero),
-  /// or with more classes; used to evaluate a test set on a model trained with more.
+  /// or with more classes (not when the classes are named); used to evaluate a test set on a
+  /// model trained with more.
   Dataset widened(std::size_t features, std::uint32_t classes) const;
 
   /// Number of rows holding each class.
@@ -74,6 +85,7 @@ class Dataset {
                           std::uint32_t classes);
 
   std::shared_ptr<const void> owner_;  // keeps owned arrays alive; null for views
+  std::shared_ptr<const std::vector<std::string>> label_names_;  // null: numeric labels
   const float* x_ = nullptr;
   const std::uint64_t* row_ptr_ = nullptr;
   const std::uint32_t* index_ = nullptr;

@@ -1,8 +1,8 @@
 // dude/dude.hpp: everything an embedding program needs, in one include, and how to use it.
 //
 // Build: find_package(dude CONFIG REQUIRED) and target_link_libraries(app PRIVATE dude::dude)
-// (C++20). dude::dude is a static library; its config pulls in Threads, oneTBB, zlib and
-// Highway. The library never prints and never exits: every failure is a dude::Error
+// (C++20). dude::dude is a static library; its config pulls in Threads, oneTBB, zlib,
+// Highway and xxHash. The library never prints and never exits: every failure is a dude::Error
 // (errors.hpp) thrown to the caller:
 //   DataError       malformed or unreadable input; names the file and the line or byte offset
 //   ConfigError     a bad setting or a data set that does not fit; names the field
@@ -11,7 +11,7 @@
 // 1. Data (dataset.hpp, io.hpp). A Dataset is an immutable view of labelled rows, dense
 //    (row-major float32) or sparse (CSR). Get one from a file or over memory you own:
 //
-//      dude::Dataset train = dude::load_dataset("train.svm");     // LIBSVM, CSV, IDX; gzip ok
+//      dude::Dataset train = dude::load_dataset("train.svm");  // LIBSVM, CSV, IDX, fastText
 //      dude::Dataset mine  = dude::Dataset::dense_view(x.data(), y.data(), rows, features,
 //                                                      classes);  // no copy: keep x, y alive
 //

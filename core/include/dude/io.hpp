@@ -9,19 +9,47 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "dude/dataset.hpp"
 
 namespace dude {
 
-enum class Format { Auto, Libsvm, Csv, Idx };
+enum class Format { Auto, Libsvm, Csv, Idx, Fasttext };
 
-/// Parses "auto", "libsvm" (or "svmlight"), "csv", "idx"; throws ConfigError otherwise.
+/// Parses "auto", "libsvm" (or "svmlight"), "csv", "idx", "fasttext"; throws ConfigError
+/// otherwise.
 Format parse_format(std::string_view name);
 
+/// The format Format::Auto picks for a file, by its name after an optional .gz: .csv -> CSV;
+/// *-idx?-ubyte or .idx -> IDX; .ft or .fasttext -> fastText; anything else (.svm, .libsvm,
+/// .txt ...) -> LIBSVM.
+Format detect_format(std::string_view path);
+
+/// How fastText text becomes features: every word (a token not starting with "__label__") and
+/// every run of 2..ngrams consecutive words, joined by one space, adds 1 to feature
+/// hash_token(bytes) mod 2^bits. The hash is portable: the same text gives the same features
+/// on every machine, and a model stores these settings.
+struct TextHashing {
+  static constexpr std::uint32_t kMaxBits = 30;
+  static constexpr std::uint32_t kMaxNgrams = 16;
+  std::uint32_t bits = 20;   // 2^bits features, 1..kMaxBits
+  std::uint32_t ngrams = 1;  // longest word n-gram, 1..kMaxNgrams (1: words only)
+
+  /// Throws ConfigError naming the field unless both settings are in range.
+  void validate() const;
+  /// 2^bits; meaningful once validate() passed.
+  std::size_t features() const noexcept { return std::size_t{1} << bits; }
+  bool operator==(const TextHashing&) const = default;
+};
+
+/// XXH3_64bits of the bytes with seed 0 (xxHash 0.8, the hash `xxhsum -H3` prints).
+std::uint64_t hash_token(std::string_view bytes) noexcept;
+/// The feature a word or n-gram hashes to: hash_token(bytes) mod 2^bits.
+std::uint32_t hashed_feature(std::string_view bytes, std::uint32_t bits) noexcept;
+
 struct LoadOptions {
-  /// Auto picks by extension (after an optional .gz): .csv -> CSV; *-idx?-ubyte or .idx ->
-  /// IDX; anything else (.svm, .libsvm, .txt ...) -> LIBSVM.
+  /// Auto picks by the file name, as detect_format.
   Format format = Format::Auto;
   /// IDX: the labels file; empty means the standard naming (...-images-idx3-ubyte[.gz] ->
   /// ...-labels-idx1-ubyte[.gz]).
@@ -35,6 +63,12 @@ struct LoadOptions {
   std::size_t features = 0;
   /// The class count labels must fit (0: largest label + 1, at least 2).
   std::uint32_t classes = 0;
+  /// fastText: how words become features (the data has hashing.features() features).
+  TextHashing hashing;
+  /// fastText: the training data's (or a model's) class names, label_names(). Given, each
+  /// line's label must be one of them and takes its id; a label not among them is a DataError
+  /// at its line. Empty, the classes are the file's own labels in byte order.
+  std::vector<std::string> label_names;
 };
 
 /// Loads a data set from a file in any supported format.
@@ -49,9 +83,21 @@ std::string read_file(const std::string& path);
 Dataset parse_libsvm(std::string_view text, const std::string& name,
                      const LoadOptions& options = {});
 Dataset parse_csv(std::string_view text, const std::string& name, const LoadOptions& options = {});
+/// fastText text: one row per line, exactly one "__label__NAME" token and any number of words,
+/// separated by blanks (space, tab, \v, \f, \r, NUL, as fastText splits them); lines holding
+/// only blanks are skipped. Stored sparse (CSR) with hashed features, see TextHashing; the
+/// classes are named (Dataset::label_names).
+Dataset parse_fasttext(std::string_view text, const std::string& name,
+                       const LoadOptions& options = {});
 /// IDX images (magic 0x00000803, unsigned bytes, scaled to [0,1]) and labels (0x00000801).
 Dataset parse_idx(std::string_view images, const std::string& images_name, std::string_view labels,
                   const std::string& labels_name, const LoadOptions& options = {});
+
+/// Writes a data set as LIBSVM text: per row its class id and its nonzero features as 1-based
+/// index:value pairs (values as printf's %.9g: a float32 reads back exactly), one row per
+/// line. The file appears whole or not at all (a temporary file renamed into place); throws
+/// dude::Error naming the path when it cannot be written.
+void write_libsvm(const std::string& path, const Dataset& data);
 
 /// The IDX labels file that goes with an images file by the standard naming; throws
 /// DataError when the name does not follow it.

@@ -7,6 +7,7 @@
 
 #include "common/page_memory.hpp"
 #include "common/rng.hpp"
+#include "data/label_names.hpp"
 #include "dude/errors.hpp"
 
 namespace dude {
@@ -133,8 +134,25 @@ std::size_t Dataset::stored_values() const noexcept {
   return is_sparse() ? static_cast<std::size_t>(row_ptr_[rows_]) : rows_ * features_;
 }
 
+std::span<const std::string> Dataset::label_names() const noexcept {
+  if (label_names_ == nullptr) return {};
+  return *label_names_;
+}
+
+Dataset Dataset::with_label_names(std::vector<std::string> names) const {
+  const std::string problem = detail::label_names_problem(names, classes_);
+  if (!problem.empty()) throw ConfigError("dataset: " + problem);
+  Dataset d = *this;
+  d.label_names_ = std::make_shared<const std::vector<std::string>>(std::move(names));
+  return d;
+}
+
 Dataset Dataset::widened(std::size_t features, std::uint32_t classes) const {
   if (classes < classes_) throw ConfigError("dataset: cannot narrow the class count");
+  // A name per class: an added class would have none.
+  if (classes != classes_ && label_names_ != nullptr) {
+    throw ConfigError("dataset: cannot add classes to named ones");
+  }
   if (features != features_ && (!is_sparse() || features < features_)) {
     throw ConfigError("dataset: cannot change the feature count of dense data, or narrow it");
   }

@@ -9,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "common/parallel.hpp"
 #include "data/text_parse.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
@@ -109,26 +108,6 @@ class ChunkParser {
   std::uint32_t classes_;
 };
 
-/// The chunks' local row_ptr arrays as one, each shifted by the entries before its chunk.
-std::vector<std::uint64_t> join_row_ptr(std::vector<LibsvmChunk>& chunks) {
-  if (chunks.size() == 1) return std::move(chunks.front().row_ptr);
-  std::vector<std::size_t> first_row(chunks.size() + 1, 0);
-  std::vector<std::uint64_t> first_entry(chunks.size() + 1, 0);
-  for (std::size_t i = 0; i < chunks.size(); ++i) {
-    first_row[i + 1] = first_row[i] + chunks[i].row_ptr.size() - 1;
-    first_entry[i + 1] = first_entry[i] + chunks[i].row_ptr.back();
-  }
-  std::vector<std::uint64_t> row_ptr(first_row.back() + 1);
-  row_ptr[0] = 0;
-  detail::parallel_for(chunks.size(), [&](std::size_t i) {
-    const std::vector<std::uint64_t>& local = chunks[i].row_ptr;
-    std::transform(local.begin() + 1, local.end(),
-                   row_ptr.begin() + static_cast<std::ptrdiff_t>(first_row[i] + 1),
-                   [shift = first_entry[i]](std::uint64_t end) { return end + shift; });
-  });
-  return row_ptr;
-}
-
 }  // namespace
 
 Dataset parse_libsvm(std::string_view text, const std::string& name, const LoadOptions& options) {
@@ -154,7 +133,7 @@ Dataset parse_libsvm(std::string_view text, const std::string& name, const LoadO
   const std::size_t features = options.features != 0 ? options.features : max_index;
   if (features == 0) throw DataError(name, "no features: every row is empty");
 
-  std::vector<std::uint64_t> row_ptr = join_row_ptr(chunks);
+  std::vector<std::uint64_t> row_ptr = detail::join_row_ptr(chunks);
   std::vector<std::uint32_t> index = detail::concatenate(chunks, &LibsvmChunk::index);
   std::vector<float> value = detail::concatenate(chunks, &LibsvmChunk::value);
   return Dataset::sparse(features, classes, std::move(row_ptr), std::move(index), std::move(value),

@@ -37,17 +37,6 @@ std::string detection_name(std::string_view path) {
   return name;
 }
 
-Format detect_format(std::string_view path) {
-  const std::string name = detection_name(path);
-  if (name.ends_with(".csv")) return Format::Csv;
-  // MNIST-style names: train-images-idx3-ubyte, t10k-labels.idx1-ubyte, ...
-  if ((name.ends_with("-ubyte") && name.find("idx") != std::string::npos) ||
-      name.ends_with(".idx")) {
-    return Format::Idx;
-  }
-  return Format::Libsvm;
-}
-
 /// The IDX images file name endings and the labels file names that go with them.
 struct IdxNaming {
   std::string_view images;
@@ -65,8 +54,21 @@ Format parse_format(std::string_view name) {
   if (name == "libsvm" || name == "svmlight") return Format::Libsvm;
   if (name == "csv") return Format::Csv;
   if (name == "idx") return Format::Idx;
+  if (name == "fasttext") return Format::Fasttext;
   throw ConfigError("format: unknown data format '" + std::string(name) +
-                    "' (expected auto, libsvm, csv or idx)");
+                    "' (expected auto, libsvm, csv, idx or fasttext)");
+}
+
+Format detect_format(std::string_view path) {
+  const std::string name = detection_name(path);
+  if (name.ends_with(".csv")) return Format::Csv;
+  // MNIST-style names: train-images-idx3-ubyte, t10k-labels.idx1-ubyte, ...
+  if ((name.ends_with("-ubyte") && name.find("idx") != std::string::npos) ||
+      name.ends_with(".idx")) {
+    return Format::Idx;
+  }
+  if (name.ends_with(".ft") || name.ends_with(".fasttext")) return Format::Fasttext;
+  return Format::Libsvm;
 }
 
 std::string idx_labels_path(const std::string& images_path) {
@@ -92,6 +94,7 @@ Dataset load_dataset(const std::string& path, const LoadOptions& options) {
       return detail::load_idx(path, labels_path, options);
     }
     case Format::Csv: return parse_csv(read_file(path), path, options);
+    case Format::Fasttext: return parse_fasttext(read_file(path), path, options);
     case Format::Libsvm:
     case Format::Auto: break;
   }

@@ -1,4 +1,4 @@
-// text_parse.hpp: pieces shared by the text parsers (LIBSVM, CSV); internal.
+// text_parse.hpp: pieces shared by the text parsers (LIBSVM, CSV, fastText); internal.
 //
 // The parsers scan the text by hand with std::from_chars: no streams, no allocation per token.
 // Large inputs are cut at line ends into chunks parsed in parallel with oneTBB; each chunk
@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/parallel.hpp"
+#include "data/label_names.hpp"
 #include "dude/errors.hpp"
 
 namespace dude::detail {
@@ -156,6 +157,28 @@ std::vector<T> concatenate(std::vector<Result>& results, std::vector<T> Result::
   return joined;
 }
 
+/// The chunks' local CSR row_ptr arrays (each starting at 0) as one, each shifted by the
+/// entries before its chunk. A lone chunk's array is moved.
+template <class Chunk>
+std::vector<std::uint64_t> join_row_ptr(std::vector<Chunk>& chunks) {
+  if (chunks.size() == 1) return std::move(chunks.front().row_ptr);
+  std::vector<std::size_t> first_row(chunks.size() + 1, 0);
+  std::vector<std::uint64_t> first_entry(chunks.size() + 1, 0);
+  for (std::size_t i = 0; i < chunks.size(); ++i) {
+    first_row[i + 1] = first_row[i] + chunks[i].row_ptr.size() - 1;
+    first_entry[i + 1] = first_entry[i] + chunks[i].row_ptr.back();
+  }
+  std::vector<std::uint64_t> row_ptr(first_row.back() + 1);
+  row_ptr[0] = 0;
+  parallel_for(chunks.size(), [&](std::size_t i) {
+    const std::vector<std::uint64_t>& local = chunks[i].row_ptr;
+    std::transform(local.begin() + 1, local.end(),
+                   row_ptr.begin() + static_cast<std::ptrdiff_t>(first_row[i] + 1),
+                   [shift = first_entry[i]](std::uint64_t end) { return end + shift; });
+  });
+  return row_ptr;
+}
+
 /// What a number parser found.
 enum class NumberStatus { Ok, Invalid, NotFinite, OutOfRange };
 
@@ -227,9 +250,7 @@ inline std::uint32_t parse_label(const char* p, const char* end, std::size_t off
          "label '" + token() +
              "' is negative: class ids start at 0 (-1 is only valid with +1, as binary labels)");
   }
-  // A class id sizes the output layer, so an absurd one would allocate an absurd model.
-  constexpr std::int64_t kMaxClasses = 1 << 16;
-  if (label >= kMaxClasses) {
+  if (label >= std::int64_t{kMaxClasses}) {
     fail(offset, "label '" + token() + "' is too large: class ids must be below " +
                      std::to_string(kMaxClasses));
   }
