@@ -12,7 +12,9 @@
 //   stores are plain moves; the cost is that the compiler does not vectorise the loops.
 // - A worker copies the model into private memory before computing (the objective reads plain
 //   floats), so it computes on a private, possibly inconsistent mix of recent updates, as in
-//   the paper.
+//   the paper. On sparse data it copies and updates only its minibatch's first-layer rows and
+//   the tail, computing on a compact copy of the minibatch (compact_batch.hpp): a step costs
+//   the non-zeros, as Hogwild! on sparse problems intends.
 // - Counters are shared by all workers (fetch_add); the step counter gives each gradient its
 //   staleness: updates applied by others between its read and its own update.
 #pragma once
@@ -28,6 +30,7 @@
 #include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
 #include "dude/objective.hpp"
+#include "engine/compact_batch.hpp"
 #include "engine/run_state.hpp"
 #include "engine/straggler.hpp"
 
@@ -51,7 +54,11 @@ class HogwildEngine {
       threads_.emplace_back([this, w] {
         try {
           if (run_.config.pin_threads) detail::pin_to_core(w);
-          work(w);
+          if (data_.is_sparse()) {
+            work_sparse(w);
+          } else {
+            work(w);
+          }
         } catch (...) {
           run_.fail(w, std::current_exception());
         }
@@ -65,28 +72,22 @@ class HogwildEngine {
   /// Copies the shared model as it is now (monitor thread); returns the step count.
   std::uint64_t snapshot(float* out) const {
     const std::uint64_t steps = run_.counters.steps.load(std::memory_order_relaxed);
-    read_shared(out);
+    load(0, params_, out);
     return steps;
   }
 
  private:
-  void read_shared(float* out) const {
-    for (std::size_t i = 0; i < params_; ++i) {
-      out[i] = std::atomic_ref<float>(shared_[i]).load(std::memory_order_relaxed);
-    }
-  }
-
   void work(std::size_t w) {
     const SgdConfig& sgd = run_.config.sgd;
     detail::MinibatchSampler sampler(shards_[w], sgd.batch, sgd.batch_order, sgd.seed, w);
     Workspace ws = objective_.make_workspace(sampler.batch(), !data_.is_sparse());
     AlignedFloats model(params_), grad(params_);
     const double slowdown = run_.config.slowdown_of(w);
-    RunCounters& counters = run_.counters;
+    const RunCounters& counters = run_.counters;
     while (!run_.stopping()) {
       const auto started = std::chrono::steady_clock::now();
       const std::uint64_t read_at = counters.steps.load(std::memory_order_relaxed);
-      read_shared(model.data());
+      load(0, params_, model.data());
       const std::span<const std::uint32_t> rows = sampler.next();
       const double loss = objective_.loss_grad(model.data(), data_, rows, grad.data(), ws);
       TrainingDiverged::check(loss, read_at, static_cast<std::uint32_t>(w));
@@ -94,15 +95,68 @@ class HogwildEngine {
       const auto lr =
           static_cast<float>(run_.learning_rate(counters.steps.load(std::memory_order_relaxed),
                                                 counters.samples.load(std::memory_order_relaxed)));
-      for (std::size_t i = 0; i < params_; ++i) {
-        std::atomic_ref<float> x(shared_[i]);
-        x.store(x.load(std::memory_order_relaxed) - lr * grad[i], std::memory_order_relaxed);
+      subtract(0, params_, lr, grad.data());
+      account(w, read_at, rows.size(), loss);
+    }
+  }
+
+  /// Counts an applied gradient: the step, the samples, its staleness (updates others applied
+  /// between its read and its own) and its loss; stops the run when the budget is spent.
+  void account(std::size_t w, std::uint64_t read_at, std::size_t samples_in, double loss) {
+    RunCounters& counters = run_.counters;
+    const std::uint64_t step = counters.steps.fetch_add(1, std::memory_order_relaxed) + 1;
+    const std::uint64_t samples =
+        counters.samples.fetch_add(samples_in, std::memory_order_relaxed) + samples_in;
+    counters.record(static_cast<std::uint32_t>(w), step - 1 - read_at, loss);
+    if (run_.budget.spent(step, samples)) run_.stop.store(true, std::memory_order_relaxed);
+  }
+
+  /// On sparse data a worker reads and updates only its minibatch's first-layer rows and the
+  /// tail (the same relaxed atomic_ref accesses), computing on a compact copy.
+  void work_sparse(std::size_t w) {
+    const SgdConfig& sgd = run_.config.sgd;
+    detail::MinibatchSampler sampler(shards_[w], sgd.batch, sgd.batch_order, sgd.seed, w);
+    CompactBatch batch(objective_, data_, sampler.batch());
+    SparsePost post;
+    const std::size_t width = objective_.first_layer_width();
+    const std::size_t tail_offset = objective_.features() * width;
+    const std::size_t tail = params_ - tail_offset;
+    const double slowdown = run_.config.slowdown_of(w);
+    RunCounters& counters = run_.counters;
+    while (!run_.stopping()) {
+      const auto started = std::chrono::steady_clock::now();
+      batch.take(sampler.next());
+      const std::uint64_t read_at = counters.steps.load(std::memory_order_relaxed);
+      const std::span<const std::uint32_t> features = batch.features();
+      for (std::size_t i = 0; i < features.size(); ++i) {
+        load(std::size_t{features[i]} * width, width, batch.model_rows() + i * width);
       }
-      const std::uint64_t step = counters.steps.fetch_add(1, std::memory_order_relaxed) + 1;
-      const std::uint64_t samples =
-          counters.samples.fetch_add(rows.size(), std::memory_order_relaxed) + rows.size();
-      counters.record(static_cast<std::uint32_t>(w), step - 1 - read_at, loss);
-      if (run_.budget.spent(step, samples)) run_.stop.store(true, std::memory_order_relaxed);
+      load(tail_offset, tail, batch.model_tail());
+      const double loss = batch.gradient(post);
+      TrainingDiverged::check(loss, read_at, static_cast<std::uint32_t>(w));
+      straggle(run_, started, slowdown);
+      const auto lr =
+          static_cast<float>(run_.learning_rate(counters.steps.load(std::memory_order_relaxed),
+                                                counters.samples.load(std::memory_order_relaxed)));
+      for (std::size_t i = 0; i < post.rows.size(); ++i) {
+        subtract(std::size_t{post.rows[i]} * width, width, lr, post.values.data() + i * width);
+      }
+      subtract(tail_offset, tail, lr, post.tail.data());
+      account(w, read_at, batch.samples(), loss);
+    }
+  }
+
+  /// out = shared[at, at + n), coordinate by coordinate.
+  void load(std::size_t at, std::size_t n, float* out) const {
+    for (std::size_t i = 0; i < n; ++i) {
+      out[i] = std::atomic_ref<float>(shared_[at + i]).load(std::memory_order_relaxed);
+    }
+  }
+  /// shared[at, at + n) -= lr * g, coordinate by coordinate (a lost update is Hogwild!'s).
+  void subtract(std::size_t at, std::size_t n, float lr, const float* g) {
+    for (std::size_t i = 0; i < n; ++i) {
+      std::atomic_ref<float> x(shared_[at + i]);
+      x.store(x.load(std::memory_order_relaxed) - lr * g[i], std::memory_order_relaxed);
     }
   }
 

@@ -13,6 +13,7 @@
 #include "engine/progress_reporter.hpp"
 #include "engine/replay.hpp"
 #include "engine/server_engine.hpp"
+#include "engine/sparse_server_engine.hpp"
 #include "engine/warm_start.hpp"
 
 namespace dude {
@@ -93,6 +94,26 @@ Progress run_server(const Objective& objective, const Dataset& data,
   return monitor(server, run, objective, test, on_progress, stop, params, threads);
 }
 
+/// The sparse server engine (hand-off only: a worker waits for the model of its next
+/// minibatch).
+Progress run_sparse_server(const Objective& objective, const Dataset& data,
+                           const std::vector<std::vector<std::uint32_t>>& shards,
+                           const Subset* test, const AsyncConfig& config, float* params,
+                           const ProgressCallback& on_progress, const std::atomic<bool>* stop,
+                           std::size_t train_rows) {
+  const std::size_t threads = config.workers + 1;
+  RunState run(config, train_rows, threads + 1);
+  const std::size_t width = objective.first_layer_width();
+  const std::unique_ptr<engine::SparsePolicy> policy =
+      engine::make_sparse_policy(config.algorithm, config.workers, objective.features(), width,
+                                 objective.num_params() - objective.features() * width, params);
+  if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
+    engine::warm_start(*policy, objective, data, shards, config.sgd);
+  }
+  engine::SparseServerEngine server(objective, data, shards, run, *policy);
+  return monitor(server, run, objective, test, on_progress, stop, params, threads);
+}
+
 }  // namespace
 
 Progress train_async(const Objective& objective, const Subset& train, const Subset* test,
@@ -109,12 +130,18 @@ Progress train_async(const Objective& objective, const Subset& train, const Subs
       partition_rows(*train.data, train.rows, config.workers, config.partition, config.sgd.seed);
   const Dataset& data = *train.data;
   const std::size_t rows = train.rows.size();
-  if (config.deterministic && data.is_sparse()) {
+  if (data.is_sparse()) {
     if (objective.l2() > 0.0f) {
       throw ConfigError("l2: the asynchronous algorithms take no L2 on sparse data yet");
     }
-    return engine::train_virtual_sparse(objective, data, shards, test, config, params, on_progress,
-                                        stop, rows);
+    if (config.deterministic) {
+      return engine::train_virtual_sparse(objective, data, shards, test, config, params,
+                                          on_progress, stop, rows);
+    }
+    if (config.algorithm.kind != AlgorithmSpec::Kind::Hogwild) {
+      return run_sparse_server(objective, data, shards, test, config, params, on_progress, stop,
+                               rows);
+    }
   }
   if (config.deterministic) {
     return engine::train_virtual(objective, data, shards, test, config, params, on_progress, stop,

@@ -1,0 +1,240 @@
+// sparse_server_engine.hpp (internal): the server engine on sparse data, every step at the
+// cost of its non-zeros (docs/DESIGN.md §10.2).
+//
+// Design
+// - Workers pull: a worker computes on a compact copy of its minibatch (CompactBatch), posts
+//   its sparse gradient together with the features of its next minibatch, and waits; the
+//   server applies the gradient with a SparsePolicy, then writes the model on those features
+//   (and the tail) into the worker's compact buffers, at the step it has reached, and hands the
+//   worker back. No step copies or reads the whole model, and each gradient is computed at one
+//   consistent model version: the one the server read for it, which includes the worker's own
+//   previous gradient (one worker is exactly SGD).
+// - Ownership is the hand-off slot's protocol (gradient_slot.hpp), used for its state word only:
+//   while the slot is EMPTY the worker owns its Exchange (the batch, the post, the header);
+//   while FULL the server does. publish() (release) and poll() (acquire) hand the Exchange to
+//   the server, release() (seq_cst) and the worker's acquire load hand it back, so every access
+//   to it is ordered by the slot and nothing else is shared between a worker and the server.
+//   Sync holds a round's slots until its last arrival, then answers them all.
+// - Staleness: tau is the server's steps between the model a gradient was computed at (the
+//   version stamped on the reply) and the step that applies it, as in the dense engine.
+// - Snapshots for evaluation: the monitor asks by bumping snapshot_wanted_ (release); the
+//   server, between arrivals and while idle, writes the whole model into snapshot_ and
+//   publishes the count it served (release); the monitor waits for it (acquire). A server that
+//   stops first sets server_done_ (release) as it leaves: it will not touch the policy again,
+//   so the monitor then reads the policy itself (after its acquire), as it does after join.
+#pragma once
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <span>
+#include <thread>
+#include <vector>
+
+#include "common/threads.hpp"
+#include "data/minibatch_sampler.hpp"
+#include "dude/errors.hpp"
+#include "dude/objective.hpp"
+#include "engine/compact_batch.hpp"
+#include "engine/gradient_slot.hpp"
+#include "engine/run_state.hpp"
+#include "engine/sparse_policy.hpp"
+#include "engine/straggler.hpp"
+
+namespace dude::engine {
+
+class SparseServerEngine {
+ public:
+  SparseServerEngine(const Objective& objective, const Dataset& data,
+                     const std::vector<std::vector<std::uint32_t>>& shards, RunState& run,
+                     SparsePolicy& policy)
+      : run_(run), policy_(policy), workers_(shards.size()), snapshot_(objective.num_params()) {
+    const SgdConfig& sgd = run.config.sgd;
+    for (std::size_t w = 0; w < workers_; ++w) {
+      detail::MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
+      CompactBatch batch(objective, data, sampler.batch());
+      auto exchange = std::make_unique<Exchange>(std::move(sampler), std::move(batch));
+      exchange->batch.take(exchange->sampler.next());
+      answer(*exchange);  // the first minibatch's model: the initial one, version 0
+      exchanges_.push_back(std::move(exchange));
+    }
+    policy_.read_all(snapshot_.data());
+  }
+
+  void start() {
+    live_workers_.store(workers_, std::memory_order_relaxed);
+    threads_.emplace_back([this] { guarded(workers_, [this] { serve(); }); });
+    for (std::size_t w = 0; w < workers_; ++w) {
+      threads_.emplace_back([this, w] { guarded(w, [this, w] { work(w); }); });
+    }
+  }
+  void join() {
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    joined_ = true;
+  }
+  /// Copies a recent model (monitor thread only); returns its version.
+  std::uint64_t snapshot(float* out) {
+    if (joined_) {
+      policy_.read_all(out);
+      return version_;
+    }
+    const std::uint64_t wanted = snapshot_wanted_.fetch_add(1, std::memory_order_release) + 1;
+    for (;;) {
+      if (snapshot_served_.load(std::memory_order_acquire) >= wanted) {
+        std::copy(snapshot_.begin(), snapshot_.end(), out);
+        return snapshot_version_;
+      }
+      // A server that has left will serve nothing more, and touches the policy no more.
+      if (server_done_.load(std::memory_order_acquire)) {
+        policy_.read_all(out);
+        return version_;
+      }
+      std::this_thread::yield();
+    }
+  }
+
+ private:
+  /// What a worker and the server hand each other through the slot.
+  struct Exchange {
+    Exchange(detail::MinibatchSampler s, CompactBatch b)
+        : sampler(std::move(s)), batch(std::move(b)) {}
+    detail::MinibatchSampler sampler;
+    CompactBatch batch;  // the next minibatch; the server fills its model
+    SparsePost post;     // the gradient of the previous one
+    GradientHeader header;
+    std::uint64_t model_version = 0;  // the step at which the server filled batch's model
+    HandoffSlot slot{0};
+  };
+
+  template <class Body>
+  void guarded(std::size_t thread, Body&& body) {
+    try {
+      if (run_.config.pin_threads) detail::pin_to_core(thread == workers_ ? 0 : thread + 1);
+      body();
+    } catch (...) {
+      run_.fail(thread, std::current_exception());
+    }
+    if (thread != workers_) {
+      live_workers_.fetch_sub(1, std::memory_order_release);
+    } else {
+      drain();
+      server_done_.store(true, std::memory_order_release);
+    }
+  }
+
+  void work(std::size_t w) {
+    Exchange& ex = *exchanges_[w];
+    const double slowdown = run_.config.slowdown_of(w);
+    std::uint64_t sequence = 0;
+    while (!run_.stopping()) {
+      const auto started = std::chrono::steady_clock::now();
+      const double loss = ex.batch.gradient(ex.post);
+      ex.header = {static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(ex.batch.samples()),
+                   ex.model_version, ++sequence, loss};
+      ex.batch.take(ex.sampler.next());  // the server reads the model for these rows
+      straggle(run_, started, slowdown);
+      ex.slot.publish();
+      ex.slot.wait_until_consumed();
+    }
+  }
+
+  /// The model on the exchange's next minibatch, at the current step.
+  void answer(Exchange& ex) {
+    policy_.read(ex.batch.features(), ex.batch.model_rows(), ex.batch.model_tail());
+    ex.model_version = version_;
+  }
+
+  void serve() {
+    const Budget& budget = run_.budget;
+    std::vector<Exchange*> held;  // sync: the round's slots, answered at its end
+    std::vector<char> taken(workers_, 0);
+    unsigned idle = 0;
+    while (!run_.stopping()) {
+      serve_snapshot();
+      bool fresh = false;
+      for (std::size_t w = 0; w < workers_ && !run_.stopping(); ++w) {
+        Exchange& ex = *exchanges_[w];
+        if (taken[w] || !ex.slot.poll()) continue;
+        fresh = true;
+        taken[w] = 1;
+        held.push_back(&ex);
+        if (!apply(ex)) continue;  // sync: the round is not complete
+        for (Exchange* done : held) {
+          answer(*done);
+          taken[done->header.worker] = 0;
+          done->slot.release();
+        }
+        held.clear();
+        if (budget.spent(version_, samples_)) run_.stop.store(true, std::memory_order_relaxed);
+      }
+      if (fresh) {
+        idle = 0;
+      } else {
+        back_off(idle);
+      }
+    }
+  }
+
+  /// Accounts for an arrival and applies it; false while a sync round is incomplete.
+  bool apply(Exchange& ex) {
+    const GradientHeader& h = ex.header;
+    TrainingDiverged::check(h.loss, version_, h.worker);
+    RunCounters& counters = run_.counters;
+    counters.record(h.worker, version_ - h.model_version, h.loss);
+    const auto lr = static_cast<float>(run_.learning_rate(version_, samples_));
+    samples_ += h.samples;
+    const std::uint64_t steps = policy_.apply(h.worker, ex.post, lr);
+    version_ += steps;
+    counters.samples.store(samples_, std::memory_order_relaxed);
+    counters.steps.store(version_, std::memory_order_relaxed);
+    return steps > 0 || policy_.round_size() == 0;
+  }
+
+  void serve_snapshot() {
+    const std::uint64_t wanted = snapshot_wanted_.load(std::memory_order_acquire);
+    if (wanted == snapshot_served_.load(std::memory_order_relaxed)) return;
+    policy_.read_all(snapshot_.data());
+    snapshot_version_ = version_;
+    snapshot_served_.store(wanted, std::memory_order_release);
+  }
+
+  /// After the server stops: release every posted slot until each worker has left.
+  void drain() {
+    run_.stop.store(true, std::memory_order_relaxed);
+    while (live_workers_.load(std::memory_order_acquire) > 0) {
+      for (auto& ex : exchanges_) {
+        if (ex->slot.poll()) ex->slot.release();
+      }
+      std::this_thread::yield();
+    }
+  }
+
+  /// Idle server: yield (a worker's next post is one small gradient away, and a sleeping
+  /// server would add its wake-up latency to every step); sleep only after a long idle
+  /// stretch, as when every worker straggles.
+  void back_off(unsigned& idle) const {
+    if (++idle < (1u << 14)) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(20));
+    }
+  }
+
+  RunState& run_;
+  SparsePolicy& policy_;
+  const std::size_t workers_;
+  std::vector<std::unique_ptr<Exchange>> exchanges_;
+  std::vector<std::thread> threads_;
+  std::atomic<std::size_t> live_workers_{0};
+  std::uint64_t version_ = 0;  // server steps (server thread; read by the monitor after join)
+  std::uint64_t samples_ = 0;
+  bool joined_ = false;
+  std::vector<float> snapshot_;  // the whole model at snapshot_version_ (server-written)
+  std::uint64_t snapshot_version_ = 0;
+  alignas(kFalseSharingRange) std::atomic<std::uint64_t> snapshot_wanted_{0};  // monitor
+  alignas(kFalseSharingRange) std::atomic<std::uint64_t> snapshot_served_{0};  // server
+  std::atomic<bool> server_done_{false};  // set by the server thread as it leaves
+};
+
+}  // namespace dude::engine
