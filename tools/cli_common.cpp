@@ -144,7 +144,8 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags) {
   command
       .add_option(
           "--partition", flags.partition,
-          "How rows are split over workers: iid, label:K (K classes each) or dirichlet:ALPHA")
+          "How rows are split over workers: iid, label:K (K classes each), dirichlet:ALPHA or "
+          "group:FILE (whole groups named per row in FILE)")
       ->capture_default_str();
   command.add_option("--slowdown", flags.slowdown,
                      "Per-worker slowdown factors, repeated over the workers: 1,4 makes every "

@@ -85,7 +85,7 @@ Command add_bench_command(CLI::App& app) {
       ->delimiter(',')
       ->check(CLI::Range(1, 4096))
       ->capture_default_str();
-  cmd->add_option("--partition", f.partition, "iid, label:K or dirichlet:ALPHA")
+  cmd->add_option("--partition", f.partition, "iid, label:K, dirichlet:ALPHA or group:FILE")
       ->capture_default_str();
   cmd->add_option("--slot", f.slot, "handoff or triple")
       ->check(CLI::IsMember({"handoff", "triple"}))
