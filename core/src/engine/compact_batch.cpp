@@ -54,9 +54,10 @@ void CompactBatch::take(std::span<const std::uint32_t> rows) {
 }
 
 double CompactBatch::gradient(SparsePost& post) {
-  const Dataset batch =
-      Dataset::sparse_view(row_ptr_.data(), index_.data(), value_.data(), labels_.data(),
-                           labels_.size(), local_.features(), local_.classes());
+  // As many features as the minibatch uses, so that every one of them is used.
+  const Dataset batch = Dataset::sparse_view(
+      row_ptr_.data(), index_.data(), value_.data(), labels_.data(), labels_.size(),
+      std::max<std::size_t>(features_.size(), 1), local_.classes());
   const double loss = local_.loss_grad_sparse(params_.data(), batch, all_rows_, grad_, ws_);
   const std::span<const std::uint32_t> local_rows = grad_.rows();
   post.rows.resize(local_rows.size());

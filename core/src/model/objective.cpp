@@ -4,6 +4,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <numeric>
 
 #include "common/parse_text.hpp"
 #include "dude/errors.hpp"
@@ -150,7 +151,12 @@ void collect_features(const Dataset& data, std::span<const std::uint32_t> rows,
       }
     }
   }
-  std::sort(grad_rows.begin(), grad_rows.end());
+  if (grad_rows.size() == data.features()) {
+    // Every feature is used (a renumbered minibatch): the sorted union is 0 .. features - 1.
+    std::iota(grad_rows.begin(), grad_rows.end(), 0u);
+  } else {
+    std::sort(grad_rows.begin(), grad_rows.end());
+  }
   for (std::size_t i = 0; i < grad_rows.size(); ++i) {
     slot_of[grad_rows[i]] = static_cast<std::uint32_t>(i);
   }
