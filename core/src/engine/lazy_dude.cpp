@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/page_array.hpp"
 #include "dude/kernels.hpp"
 #include "engine/sparse_policy.hpp"
 
@@ -25,9 +26,9 @@ class LazyDude final : public SparsePolicy {
       : workers_(workers),
         width_(width),
         tail_size_(tail),
-        v_(initial, initial + rows * width),
-        sum_(rows * width, 0.0),
-        stamp_(rows, 0.0),
+        v_(initial, rows * width),
+        sum_(rows * width),
+        stamp_(rows),
         tail_x_(initial + rows * width, initial + rows * width + tail),
         tail_sum_(tail, 0.0),
         tail_scratch_(tail),
@@ -109,11 +110,11 @@ class LazyDude final : public SparsePolicy {
   const std::size_t workers_;
   const std::size_t width_;
   const std::size_t tail_size_;
-  std::vector<float> v_;       // per first-layer weight: its value at its row's stamp
-  std::vector<double> sum_;    // S on the first layer
-  std::vector<double> stamp_;  // per row: the clock when it was last brought up
-  double clock_ = 0;           // H: the sum of lr / n over the steps so far
-  std::vector<float> tail_x_;  // the tail, stepped eagerly
+  detail::PageArray<float> v_;       // per first-layer weight: its value at its row's stamp
+  detail::PageArray<double> sum_;    // S on the first layer
+  detail::PageArray<double> stamp_;  // per row: the clock when it was last brought up
+  double clock_ = 0;                 // H: the sum of lr / n over the steps so far
+  std::vector<float> tail_x_;        // the tail, stepped eagerly
   std::vector<double> tail_sum_;
   std::vector<float> tail_scratch_;  // float(S) on the tail, for the step
   std::vector<SparsePost> table_;    // every worker's latest gradient

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/page_array.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
 
@@ -24,7 +25,7 @@ struct Shape {
 class EagerModel {
  public:
   EagerModel(Shape shape, const float* initial)
-      : shape_(shape), x_(initial, initial + shape.first_layer() + shape.tail) {}
+      : shape_(shape), x_(initial, shape.first_layer() + shape.tail) {}
 
   void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const {
     const std::size_t w = shape_.width;
@@ -33,7 +34,7 @@ class EagerModel {
     }
     std::memcpy(out_tail, x_.data() + shape_.first_layer(), shape_.tail * sizeof(float));
   }
-  void read_all(float* params) const { std::copy(x_.begin(), x_.end(), params); }
+  void read_all(float* params) const { std::copy(x_.data(), x_.data() + x_.size(), params); }
   /// x += alpha * g on g's rows and the tail.
   void add(float alpha, const SparsePost& g) {
     const std::size_t w = shape_.width;
@@ -45,7 +46,7 @@ class EagerModel {
 
  private:
   Shape shape_;
-  std::vector<float> x_;
+  detail::PageArray<float> x_;
 };
 
 /// The policies that keep the model as it is.
@@ -99,7 +100,7 @@ class SparseFedBuff final : public EagerPolicy {
       : EagerPolicy(shape, initial),
         shape_(shape),
         buffer_size_(buffer),
-        sum_(shape.first_layer() + shape.tail, 0.0f),
+        sum_(shape.first_layer() + shape.tail),
         in_sum_(shape.rows, 0) {}
 
   std::uint64_t apply(std::size_t, const SparsePost& g, float lr) override {
@@ -123,15 +124,14 @@ class SparseFedBuff final : public EagerPolicy {
     const std::size_t w = shape_.width;
     std::sort(touched_.rows.begin(), touched_.rows.end());
     touched_.values.resize(touched_.rows.size() * w);
-    touched_.tail.assign(sum_.begin() + static_cast<std::ptrdiff_t>(shape_.first_layer()),
-                         sum_.end());
+    touched_.tail.assign(sum_.data() + shape_.first_layer(), sum_.data() + sum_.size());
     for (std::size_t i = 0; i < touched_.rows.size(); ++i) {
       float* row = sum_.data() + std::size_t{touched_.rows[i]} * w;
       std::copy(row, row + w, touched_.values.begin() + static_cast<std::ptrdiff_t>(i * w));
       std::fill(row, row + w, 0.0f);
       in_sum_[touched_.rows[i]] = 0;
     }
-    std::fill(sum_.begin() + static_cast<std::ptrdiff_t>(shape_.first_layer()), sum_.end(), 0.0f);
+    std::fill(sum_.data() + shape_.first_layer(), sum_.data() + sum_.size(), 0.0f);
     model_.add(-lr / static_cast<float>(buffer_size_), touched_);
     touched_.rows.clear();
     buffered_ = 0;
@@ -139,10 +139,10 @@ class SparseFedBuff final : public EagerPolicy {
 
   const Shape shape_;
   const std::size_t buffer_size_;
-  std::vector<float> sum_;    // the buffered gradients' sum, zero outside touched_.rows
-  std::vector<char> in_sum_;  // per row: whether touched_.rows holds it
-  SparsePost touched_;        // the rows the sum touches; at a flush, the sum itself
-  std::size_t buffered_ = 0;  // arrivals in the sum
+  detail::PageArray<float> sum_;  // the buffered gradients' sum, zero outside touched_.rows
+  std::vector<char> in_sum_;      // per row: whether touched_.rows holds it
+  SparsePost touched_;            // the rows the sum touches; at a flush, the sum itself
+  std::size_t buffered_ = 0;      // arrivals in the sum
 };
 
 }  // namespace

@@ -17,11 +17,12 @@
 //   Sync holds a round's slots until its last arrival, then answers them all.
 // - Staleness: tau is the server's steps between the model a gradient was computed at (the
 //   version stamped on the reply) and the step that applies it, as in the dense engine.
-// - Snapshots for evaluation: the monitor asks by bumping snapshot_wanted_ (release); the
-//   server, between arrivals and while idle, writes the whole model into snapshot_ and
-//   publishes the count it served (release); the monitor waits for it (acquire). A server that
-//   stops first sets server_done_ (release) as it leaves: it will not touch the policy again,
-//   so the monitor then reads the policy itself (after its acquire), as it does after join.
+// - Snapshots for evaluation: the monitor stores its buffer's address and asks by bumping
+//   snapshot_wanted_ (release); the server, between arrivals and while idle, reads the request
+//   (acquire), writes the whole model into that buffer and publishes the count it served
+//   (release); the monitor, which does not touch the buffer meanwhile, waits for it (acquire). A
+//   server that stops first sets server_done_ (release) as it leaves: it will not touch the policy
+//   again, so the monitor then reads the policy itself (after its acquire), as it does after join.
 #pragma once
 
 #include <algorithm>
@@ -48,7 +49,7 @@ class SparseServerEngine {
   SparseServerEngine(const Objective& objective, const Dataset& data,
                      const std::vector<std::vector<std::uint32_t>>& shards, RunState& run,
                      SparsePolicy& policy)
-      : run_(run), policy_(policy), workers_(shards.size()), snapshot_(objective.num_params()) {
+      : run_(run), policy_(policy), workers_(shards.size()) {
     const SgdConfig& sgd = run.config.sgd;
     for (std::size_t w = 0; w < workers_; ++w) {
       detail::MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
@@ -58,7 +59,6 @@ class SparseServerEngine {
       answer(*exchange);  // the first minibatch's model: the initial one, version 0
       exchanges_.push_back(std::move(exchange));
     }
-    policy_.read_all(snapshot_.data());
   }
 
   void start() {
@@ -79,12 +79,10 @@ class SparseServerEngine {
       policy_.read_all(out);
       return version_;
     }
+    snapshot_target_ = out;  // published by the release below
     const std::uint64_t wanted = snapshot_wanted_.fetch_add(1, std::memory_order_release) + 1;
     for (;;) {
-      if (snapshot_served_.load(std::memory_order_acquire) >= wanted) {
-        std::copy(snapshot_.begin(), snapshot_.end(), out);
-        return snapshot_version_;
-      }
+      if (snapshot_served_.load(std::memory_order_acquire) >= wanted) return snapshot_version_;
       // A server that has left will serve nothing more, and touches the policy no more.
       if (server_done_.load(std::memory_order_acquire)) {
         policy_.read_all(out);
@@ -194,7 +192,7 @@ class SparseServerEngine {
   void serve_snapshot() {
     const std::uint64_t wanted = snapshot_wanted_.load(std::memory_order_acquire);
     if (wanted == snapshot_served_.load(std::memory_order_relaxed)) return;
-    policy_.read_all(snapshot_.data());
+    policy_.read_all(snapshot_target_);
     snapshot_version_ = version_;
     snapshot_served_.store(wanted, std::memory_order_release);
   }
@@ -230,7 +228,7 @@ class SparseServerEngine {
   std::uint64_t version_ = 0;  // server steps (server thread; read by the monitor after join)
   std::uint64_t samples_ = 0;
   bool joined_ = false;
-  std::vector<float> snapshot_;  // the whole model at snapshot_version_ (server-written)
+  float* snapshot_target_ = nullptr;  // the monitor's buffer for the snapshot it waits for
   std::uint64_t snapshot_version_ = 0;
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> snapshot_wanted_{0};  // monitor
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> snapshot_served_{0};  // server
