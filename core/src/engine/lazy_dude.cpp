@@ -54,6 +54,11 @@ class LazyDude final : public SparsePolicy {
     std::memcpy(out_tail, tail_x_.data(), tail_size_ * sizeof(float));
   }
 
+  void running_sum(double* out) const override {
+    std::copy(sum_.data(), sum_.data() + sum_.size(), out);
+    std::copy(tail_sum_.begin(), tail_sum_.end(), out + sum_.size());
+  }
+
   void read_all(float* params) const override {
     for (std::size_t row = 0; row < stamp_.size(); ++row) {
       read_row(static_cast<std::uint32_t>(row), params + row * width_);

@@ -40,6 +40,9 @@ class SparsePolicy {
                     float* out_tail) const = 0;
   /// The whole model now (rows x width + tail floats).
   virtual void read_all(float* params) const = 0;
+  /// DuDe's running sum S, rows x width + tail doubles, for invariant checks (the others
+  /// write nothing).
+  virtual void running_sum(double* /*out*/) const {}
 };
 
 /// The sparse server side of `spec` (dude, asgd, sync or fedbuff; hogwild has none) for

@@ -1,0 +1,123 @@
+// The sparse server policies against hand-computed dense references: each arrival's rule,
+// applied to a dense copy of the model in double, must give what the policy reads back; and
+// DuDe's lazily kept S must equal the sum of the workers' latest gradients exactly.
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "engine/sparse_policy.hpp"
+
+using namespace dude;
+using namespace dude::engine;
+
+namespace {
+
+constexpr std::size_t kRows = 40, kWidth = 3, kTail = 4, kWorkers = 3;
+constexpr std::size_t kParams = kRows * kWidth + kTail;
+
+/// A random sparse gradient with small integer values (exact in float and double).
+SparsePost random_post(std::mt19937& rng) {
+  SparsePost post;
+  std::uniform_int_distribution<int> value(-4, 4);
+  for (std::uint32_t row = 0; row < kRows; ++row) {
+    if (rng() % 5 == 0) post.rows.push_back(row);
+  }
+  for (std::size_t i = 0; i < post.rows.size() * kWidth; ++i) {
+    post.values.push_back(static_cast<float>(value(rng)));
+  }
+  for (std::size_t k = 0; k < kTail; ++k) post.tail.push_back(static_cast<float>(value(rng)));
+  return post;
+}
+
+/// The gradient as a dense vector over every parameter.
+std::vector<double> dense_of(const SparsePost& post) {
+  std::vector<double> g(kParams, 0.0);
+  for (std::size_t i = 0; i < post.rows.size(); ++i) {
+    for (std::size_t k = 0; k < kWidth; ++k)
+      g[post.rows[i] * kWidth + k] = post.values[i * kWidth + k];
+  }
+  for (std::size_t k = 0; k < kTail; ++k) g[kRows * kWidth + k] = post.tail[k];
+  return g;
+}
+
+std::vector<float> read_all(const SparsePolicy& policy) {
+  std::vector<float> x(kParams);
+  policy.read_all(x.data());
+  return x;
+}
+
+}  // namespace
+
+TEST_CASE("sparse DuDe: x follows x -= (lr/n) S on every arrival, and S is the table's sum",
+          "[sparse][policy]") {
+  std::mt19937 rng(17);
+  std::vector<float> initial(kParams);
+  for (std::size_t i = 0; i < kParams; ++i) initial[i] = 0.25f * static_cast<float>(i % 9);
+  const auto policy = make_sparse_policy(AlgorithmSpec::parse("dude"), kWorkers, kRows, kWidth,
+                                         kTail, initial.data());
+  std::vector<double> x(initial.begin(), initial.end());
+  std::vector<std::vector<double>> table(kWorkers, std::vector<double>(kParams, 0.0));
+  for (int step = 0; step < 300; ++step) {
+    const std::size_t worker = rng() % kWorkers;
+    const SparsePost post = random_post(rng);
+    const float lr = 0.001f * static_cast<float>(1 + step % 7);  // a rate that changes
+    policy->apply(worker, post, lr);
+    table[worker] = dense_of(post);
+    std::vector<double> sum(kParams, 0.0);
+    for (const auto& entry : table) {
+      for (std::size_t p = 0; p < kParams; ++p) sum[p] += entry[p];
+    }
+    const double scale = static_cast<double>(lr / static_cast<float>(kWorkers));
+    for (std::size_t p = 0; p < kParams; ++p) x[p] -= scale * sum[p];
+    std::vector<double> s(kParams);
+    policy->running_sum(s.data());
+    REQUIRE(s == sum);  // integers: exact
+    const std::vector<float> read = read_all(*policy);
+    for (std::size_t p = 0; p < kParams; ++p) {
+      INFO("step " << step << " parameter " << p);
+      REQUIRE(read[p] == Approx(x[p]).margin(1e-5));
+    }
+  }
+  // A read of some rows is the same as the whole read's.
+  const std::vector<float> whole = read_all(*policy);
+  const std::vector<std::uint32_t> rows = {3, 17, 39};
+  std::vector<float> some(rows.size() * kWidth), tail(kTail);
+  policy->read(rows, some.data(), tail.data());
+  for (std::size_t i = 0; i < rows.size(); ++i) {
+    for (std::size_t k = 0; k < kWidth; ++k)
+      CHECK(some[i * kWidth + k] == whole[rows[i] * kWidth + k]);
+  }
+  for (std::size_t k = 0; k < kTail; ++k) CHECK(tail[k] == whole[kRows * kWidth + k]);
+}
+
+TEST_CASE("sparse asgd, sync and fedbuff follow their rules exactly", "[sparse][policy]") {
+  const std::string algo = GENERATE(as<std::string>{}, "asgd", "sync", "fedbuff:2");
+  INFO(algo);
+  std::mt19937 rng(5);
+  const std::vector<float> initial(kParams, 1.0f);
+  const AlgorithmSpec spec = AlgorithmSpec::parse(algo);
+  const auto policy = make_sparse_policy(spec, kWorkers, kRows, kWidth, kTail, initial.data());
+  // lr 0.75 and integer gradients: lr / 1, / 2 and / 3 and every value are exact in float.
+  const float lr = 0.75f;
+  const std::size_t group = algo == "asgd" ? 1 : algo == "sync" ? kWorkers : 2;
+  std::vector<double> x(initial.begin(), initial.end()), pending(kParams, 0.0);
+  std::size_t in_group = 0;
+  for (int arrival = 0; arrival < 60; ++arrival) {
+    const SparsePost post = random_post(rng);
+    const std::uint64_t steps = policy->apply(arrival % kWorkers, post, lr);
+    const std::vector<double> g = dense_of(post);
+    for (std::size_t p = 0; p < kParams; ++p) pending[p] += g[p];
+    const bool step = ++in_group == group;
+    CHECK(steps == (step ? 1u : 0u));
+    if (step) {
+      for (std::size_t p = 0; p < kParams; ++p)
+        x[p] -= 0.75 / static_cast<double>(group) * pending[p];
+      std::fill(pending.begin(), pending.end(), 0.0);
+      in_group = 0;
+    }
+    const std::vector<float> read = read_all(*policy);
+    for (std::size_t p = 0; p < kParams; ++p) REQUIRE(read[p] == static_cast<float>(x[p]));
+  }
+}
