@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <thread>
 
 #include "dude/errors.hpp"
@@ -27,6 +28,10 @@ void add_data_flags(CLI::App& command, DataFlags& flags) {
                   "CSV: column of the label (0-based; negative counts from the end)")
       ->capture_default_str();
   command.add_flag("--csv-header", flags.csv_header, "CSV: the first line is a header");
+  command.add_option("--cache", flags.cache_dir,
+                     "Keep parsed text data in DIR (one file per data file, rebuilt when the "
+                     "data file or the options change), so that the next run maps it instead "
+                     "of parsing");
 }
 
 void add_hashing_flags(CLI::App& command, DataFlags& flags) {
@@ -42,8 +47,17 @@ void add_hashing_flags(CLI::App& command, DataFlags& flags) {
       ->capture_default_str();
 }
 
-LoadOptions load_options(const DataFlags& flags, const std::string& labels) {
+LoadOptions load_options(const DataFlags& flags, const std::string& path,
+                         const std::string& labels) {
   LoadOptions options;
+  if (!flags.cache_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(flags.cache_dir, ec);
+    if (ec) throw Error(flags.cache_dir + ": cannot create the cache directory: " + ec.message());
+    options.cache_path = (std::filesystem::path(flags.cache_dir) /
+                          (std::filesystem::path(path).filename().string() + ".dudecache"))
+                             .string();
+  }
   options.format = parse_format(flags.format);
   options.labels_path = labels;
   options.csv_label_column = flags.csv_label_column;
@@ -59,7 +73,7 @@ Dataset load_data(const std::string& path, const LoadOptions& options) {
 
 Dataset load_data_for(const Model& model, const std::string& path, const std::string& labels,
                       const DataFlags& flags) {
-  LoadOptions options = load_options(flags, labels);
+  LoadOptions options = load_options(flags, path, labels);
   options.features = model.features;
   options.classes = model.classes;
   options.label_names = model.label_names;
@@ -218,9 +232,9 @@ void add_train_test_flags(CLI::App& command, TrainTestFlags& flags) {
 
 TrainTestData load_train_test(const TrainTestFlags& flags, std::uint64_t split_seed) {
   TrainTestData d;
-  d.train = load_data(flags.train, load_options(flags.data, flags.train_labels));
+  d.train = load_data(flags.train, load_options(flags.data, flags.train, flags.train_labels));
   if (!flags.test.empty()) {
-    LoadOptions test = load_options(flags.data, flags.test_labels);
+    LoadOptions test = load_options(flags.data, flags.test, flags.test_labels);
     test.features = d.train.features();
     test.classes = d.train.classes();
     test.label_names.assign(d.train.label_names().begin(), d.train.label_names().end());

@@ -30,7 +30,8 @@ struct DataFlags {
   std::string format = "auto";
   int csv_label_column = 0;
   bool csv_header = false;
-  TextHashing hashing;  // fastText
+  TextHashing hashing;    // fastText
+  std::string cache_dir;  // --cache: where parsed text data is cached (empty: no cache)
 };
 /// Registers --format and the CSV flags.
 void add_data_flags(CLI::App& command, DataFlags& flags);
@@ -39,7 +40,8 @@ void add_data_flags(CLI::App& command, DataFlags& flags);
 void add_hashing_flags(CLI::App& command, DataFlags& flags);
 
 /// The load options the flags give; `labels` is the IDX labels file, or empty.
-LoadOptions load_options(const DataFlags& flags, const std::string& labels);
+LoadOptions load_options(const DataFlags& flags, const std::string& path,
+                         const std::string& labels);
 /// Loads a data file, or a built-in data set by name.
 Dataset load_data(const std::string& path, const LoadOptions& options);
 /// Loads data for `model`: fitted to its features and classes, and when it reads fastText

@@ -26,7 +26,7 @@ struct BenchFlags {
 
 int run_bench(const BenchFlags& f) {
   const auto thread_limit = limit_threads(f.sgd.threads);
-  const Dataset train = load_data(f.train, load_options(f.data, f.train_labels));
+  const Dataset train = load_data(f.train, load_options(f.data, f.train, f.train_labels));
   const std::vector<std::uint32_t> rows = all_rows(train.rows());
   const Objective objective(ModelSpec::parse(f.sgd.model), train.features(), train.classes(),
                             f.sgd.l2);

@@ -21,7 +21,7 @@ struct ConvertFlags {
 };
 
 int run_convert(const ConvertFlags& f) {
-  const Dataset data = load_data(f.data, load_options(f.format, f.labels));
+  const Dataset data = load_data(f.data, load_options(f.format, f.data, f.labels));
   if (!f.labels_out.empty() && data.label_names().empty()) {
     throw ConfigError("--labels-out: " + f.data + " has no label names (its classes are ids)");
   }

@@ -70,6 +70,9 @@ class Dataset {
   /// is one name per class, each non-empty, at most 1024 bytes, without blanks, line breaks or
   /// NUL bytes, and all distinct.
   Dataset with_label_names(std::vector<std::string> names) const;
+  /// The same data set, keeping `owner` (the memory its arrays lie in) alive for as long as
+  /// any copy lives.
+  Dataset kept_alive_by(std::shared_ptr<const void> owner) const;
 
   /// The same rows seen with a wider feature space (sparse only: absent features are zero),
   /// or with more classes (not when the classes are named); used to evaluate a test set on a

@@ -69,6 +69,12 @@ struct LoadOptions {
   /// line's label must be one of them and takes its id; a label not among them is a DataError
   /// at its line. Empty, the classes are the file's own labels in byte order.
   std::vector<std::string> label_names;
+  /// A binary cache of the parsed data (empty: none), for the text formats (LIBSVM, CSV,
+  /// fastText; IDX is read directly). When the file there was written from this very data file
+  /// (same size and modification time) with the same options and its checksum holds, the data
+  /// set is mapped from it instead of parsed; otherwise the file is parsed and the cache
+  /// written (whole or not at all) for the next load.
+  std::string cache_path;
 };
 
 /// Loads a data set from a file in any supported format.

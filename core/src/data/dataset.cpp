@@ -191,4 +191,10 @@ std::vector<std::uint32_t> all_rows(std::size_t rows) {
   return ids;
 }
 
+Dataset Dataset::kept_alive_by(std::shared_ptr<const void> owner) const {
+  Dataset d = *this;
+  d.owner_ = std::move(owner);
+  return d;
+}
+
 }  // namespace dude

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "data/byte_stream.hpp"
+#include "data/cache.hpp"
 #include "data/idx.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
@@ -87,6 +88,13 @@ std::string idx_labels_path(const std::string& images_path) {
 
 Dataset load_dataset(const std::string& path, const LoadOptions& options) {
   const Format format = options.format == Format::Auto ? detect_format(path) : options.format;
+  if (!options.cache_path.empty() && format != Format::Idx) {
+    return detail::load_through_cache(path, options, format, [&] {
+      LoadOptions direct = options;
+      direct.cache_path.clear();
+      return load_dataset(path, direct);
+    });
+  }
   switch (format) {
     case Format::Idx: {
       const std::string labels_path =
