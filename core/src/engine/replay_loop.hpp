@@ -1,0 +1,161 @@
+// replay_loop.hpp (internal): what the dense and the sparse replay share: the virtual clock,
+// the arrival events, the rounds, the accounting and the evaluation points.
+//
+// Every worker computes its gradient on the model current when it starts, and the gradient
+// arrives after a simulated compute time (a seeded draw times its slowdown). Arrivals are
+// handled in time order (ties by worker id); sync holds them until every worker's is in and
+// restarts them all together. Evaluations happen at exact step or epoch marks, and every number
+// comes from seeded streams, so the same flags give the same bytes.
+#pragma once
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <queue>
+#include <span>
+#include <vector>
+
+#include "common/rng.hpp"
+#include "dude/async.hpp"
+#include "dude/errors.hpp"
+#include "engine/eval_schedule.hpp"
+#include "engine/gradient_slot.hpp"
+#include "engine/progress_reporter.hpp"
+#include "engine/run_state.hpp"
+
+namespace dude::engine {
+
+/// A worker's simulated compute time per gradient: a seeded draw of the kind, times its
+/// slowdown.
+class ComputeTimes {
+ public:
+  ComputeTimes(const ComputeTime& kind, std::uint64_t seed, std::size_t worker, double slowdown)
+      : kind_(kind), rng_(seed, 0xC10C + worker), slowdown_(slowdown) {}
+  double next() {
+    double base = 1.0;
+    switch (kind_.kind) {
+      case ComputeTime::Kind::Fixed: break;
+      case ComputeTime::Kind::Exponential: base = -std::log(1.0 - rng_.uniform()); break;
+      case ComputeTime::Kind::Normal:
+        do base = 1.0 + kind_.sigma * rng_.normal();
+        while (base <= 0.0 || base > 2.0);
+        break;
+    }
+    return slowdown_ * base;
+  }
+
+ private:
+  ComputeTime kind_;
+  detail::Rng rng_;
+  double slowdown_;
+};
+
+/// An arrival: the time it lands and the worker; the earliest first, ties by worker id.
+struct Event {
+  double time;
+  std::uint32_t worker;
+  bool operator>(const Event& other) const {
+    return time != other.time ? time > other.time : worker > other.worker;
+  }
+};
+
+/// The policy the replay applies: hogwild's updates land whole at their arrival on a virtual
+/// clock, which is asgd's rule.
+inline AlgorithmSpec replay_rule(AlgorithmSpec algorithm) {
+  if (algorithm.kind == AlgorithmSpec::Kind::Hogwild) algorithm.kind = AlgorithmSpec::Kind::Asgd;
+  return algorithm;
+}
+
+/// The replay's loop over a Backend, which computes and applies:
+///   std::size_t round_size() const;     // sync: the workers; 0: every arrival alone
+///   std::pair<double, std::size_t> compute(std::size_t worker);  // the worker's next
+///       // gradient at the current model: its loss and minibatch size
+///   std::uint64_t apply(std::span<const std::uint32_t> workers,
+///                       const std::vector<GradientHeader>& headers, float lr);  // the
+///       // pending arrivals, in order; returns the model steps taken
+///   const float* model();               // the whole model now
+template <class Backend>
+class ReplayLoop {
+ public:
+  ReplayLoop(Backend& backend, const Objective& objective, const Subset* test,
+             const AsyncConfig& config, std::size_t workers, std::size_t train_rows)
+      : backend_(backend),
+        run_(config, train_rows, 1),
+        reporter_(run_, objective, test),
+        headers_(workers),
+        schedule_(config.sgd.eval_every, run_.budget.rows) {
+    for (std::size_t w = 0; w < workers; ++w) {
+      times_.emplace_back(config.compute_time, config.sgd.seed, w, config.slowdown_of(w));
+    }
+  }
+
+  /// Handles arrivals until the budget is spent, `stop` is set or (never, in practice) the
+  /// events run out; copies the model into `params` and returns the final point.
+  Progress run(float* params, std::size_t params_count, const ProgressCallback& on_progress,
+               const std::atomic<bool>* stop) {
+    for (std::size_t w = 0; w < headers_.size(); ++w) start(w, 0.0);
+    const Budget& budget = run_.budget;
+    while (!events_.empty() && !(stop != nullptr && stop->load(std::memory_order_relaxed))) {
+      const Event event = events_.top();
+      if (budget.seconds > 0 && event.time > budget.seconds) break;
+      events_.pop();
+      run_.virtual_now = event.time;
+      TrainingDiverged::check(headers_[event.worker].loss, version_, event.worker);
+      pending_.push_back(event.worker);
+      if (pending_.size() < backend_.round_size()) continue;  // sync: the round is not complete
+      apply_pending();
+      if (budget.spent(version_, samples_)) break;
+      if (schedule_.due(version_, samples_)) {
+        const Progress p = reporter_.point(true, version_, backend_.model());
+        if (on_progress) on_progress(p);
+        schedule_.advance(version_, samples_);
+      }
+      for (const std::uint32_t w : pending_) start(w, event.time);
+      pending_.clear();
+    }
+    const float* model = backend_.model();
+    std::copy(model, model + params_count, params);
+    Progress last = reporter_.point(true, version_, params);
+    last.final = true;
+    if (on_progress) on_progress(last);
+    return last;
+  }
+
+ private:
+  /// Worker w computes its next gradient on the current model; it arrives after its compute
+  /// time.
+  void start(std::size_t w, double now) {
+    const auto [loss, samples] = backend_.compute(w);
+    GradientHeader& h = headers_[w];
+    h = {static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(samples), version_,
+         h.sequence + 1, loss};
+    events_.push({now + times_[w].next(), static_cast<std::uint32_t>(w)});
+  }
+
+  /// The server's step: accounts for the pending arrivals and applies them.
+  void apply_pending() {
+    RunCounters& counters = run_.counters;
+    const auto lr = static_cast<float>(run_.learning_rate(version_, samples_));
+    for (const std::uint32_t w : pending_) {
+      const GradientHeader& h = headers_[w];
+      counters.record(h.worker, version_ - h.model_version, h.loss);
+      samples_ += h.samples;
+    }
+    version_ += backend_.apply(pending_, headers_, lr);
+    counters.samples.store(samples_, std::memory_order_relaxed);
+    counters.steps.store(version_, std::memory_order_relaxed);
+  }
+
+  Backend& backend_;
+  RunState run_;
+  ProgressReporter reporter_;
+  std::vector<ComputeTimes> times_;
+  std::vector<GradientHeader> headers_;  // each worker's gradient in flight
+  std::uint64_t version_ = 0;            // server steps so far
+  std::uint64_t samples_ = 0;            // rows in the applied gradients
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+  std::vector<std::uint32_t> pending_;  // the workers whose arrivals make the round so far
+  EvalSchedule schedule_;
+};
+
+}  // namespace dude::engine
