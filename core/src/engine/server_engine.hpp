@@ -27,6 +27,7 @@
 #include "engine/model_pool.hpp"
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
+#include "engine/server_threads.hpp"
 #include "engine/straggler.hpp"
 
 namespace dude::engine {
@@ -48,7 +49,8 @@ class ServerEngine {
         params_(objective.num_params()),
         workers_(shards.size()),
         pool_(params_, workers_ + 1),
-        team_(run.config.server_threads, params_, spin_polls_) {
+        team_(run.config.server_threads, params_, spin_polls_),
+        threads_(run, workers_) {
     for (std::size_t w = 0; w < workers_; ++w) slots_.push_back(std::make_unique<Slot>(params_));
     std::copy(initial, initial + params_, pool_.writable());
     pool_.publish(0);
@@ -56,16 +58,14 @@ class ServerEngine {
 
   /// Starts the server and worker threads.
   void start() {
-    live_workers_.store(workers_, std::memory_order_relaxed);
-    threads_.emplace_back([this] { guarded(workers_, [this] { serve(); }); });
-    for (std::size_t w = 0; w < workers_; ++w) {
-      threads_.emplace_back([this, w] { guarded(w, [this, w] { work(w); }); });
-    }
+    threads_.start([this] { serve(); }, [this](std::size_t w) { work(w); },
+                   [this] {
+                     for (auto& slot : slots_) {
+                       if (slot->poll()) slot->release();
+                     }
+                   });
   }
-  void join() {
-    for (std::thread& t : threads_) t.join();
-    threads_.clear();
-  }
+  void join() { threads_.join(); }
   /// Copies a consistent recent model (monitor thread only); returns its version.
   std::uint64_t snapshot(float* out) {
     const ModelPool::View view = pool_.acquire(workers_);
@@ -78,20 +78,6 @@ class ServerEngine {
   std::uint64_t final_version() const { return pool_.current_version(); }
 
  private:
-  template <class Body>
-  void guarded(std::size_t thread, Body&& body) {
-    try {
-      if (run_.config.pin_threads) detail::pin_to_core(thread == workers_ ? 0 : thread + 1);
-      body();
-    } catch (...) {
-      run_.fail(thread, std::current_exception());
-    }
-    if (thread != workers_)
-      live_workers_.fetch_sub(1, std::memory_order_release);
-    else
-      drain();
-  }
-
   void work(std::size_t w) {
     const SgdConfig& sgd = run_.config.sgd;
     detail::MinibatchSampler sampler(shards_[w], sgd.batch, sgd.batch_order, sgd.seed, w);
@@ -179,18 +165,6 @@ class ServerEngine {
     }
   }
 
-  /// After the server stops: keep releasing slots until every worker has left, so that none
-  /// stays blocked waiting for a fold that will not come.
-  void drain() {
-    run_.stop.store(true, std::memory_order_relaxed);
-    while (live_workers_.load(std::memory_order_acquire) > 0) {
-      for (auto& slot : slots_) {
-        if (slot->poll()) slot->release();
-      }
-      std::this_thread::yield();
-    }
-  }
-
   /// Idle server: spin, then yield, then sleep. With a core for every thread the server spins
   /// long (a sleeping server adds its wake-up latency to every hand-off: bench/RESULTS.md,
   /// "Measurements behind the code"); when threads outnumber cores it spins
@@ -217,14 +191,13 @@ class ServerEngine {
   const std::size_t workers_;
   ModelPool pool_;
   std::vector<std::unique_ptr<Slot>> slots_;
-  std::vector<std::thread> threads_;
-  std::atomic<std::size_t> live_workers_{0};  // workers still running; the server drains until 0
   // Polls the idle server (and an idle fold helper) spins before yielding: long when the
   // workers, the server's fold team and the monitor each have a core.
   const unsigned spin_polls_ =
       workers_ + run_.config.server_threads + 1 <= std::thread::hardware_concurrency() ? 1u << 14
                                                                                        : 64u;
   FoldTeam team_;  // the server thread, its fold helpers and, as guests, the waiting workers
+  ServerThreads threads_;
 };
 
 }  // namespace dude::engine

@@ -39,6 +39,7 @@
 #include "engine/compact_batch.hpp"
 #include "engine/gradient_slot.hpp"
 #include "engine/run_state.hpp"
+#include "engine/server_threads.hpp"
 #include "engine/sparse_policy.hpp"
 #include "engine/straggler.hpp"
 
@@ -49,7 +50,7 @@ class SparseServerEngine {
   SparseServerEngine(const Objective& objective, const Dataset& data,
                      const std::vector<std::vector<std::uint32_t>>& shards, RunState& run,
                      SparsePolicy& policy)
-      : run_(run), policy_(policy), workers_(shards.size()) {
+      : run_(run), policy_(policy), workers_(shards.size()), threads_(run, workers_) {
     const SgdConfig& sgd = run.config.sgd;
     for (std::size_t w = 0; w < workers_; ++w) {
       detail::MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
@@ -62,15 +63,16 @@ class SparseServerEngine {
   }
 
   void start() {
-    live_workers_.store(workers_, std::memory_order_relaxed);
-    threads_.emplace_back([this] { guarded(workers_, [this] { serve(); }); });
-    for (std::size_t w = 0; w < workers_; ++w) {
-      threads_.emplace_back([this, w] { guarded(w, [this, w] { work(w); }); });
-    }
+    threads_.start([this] { serve(); }, [this](std::size_t w) { work(w); },
+                   [this] {
+                     for (auto& ex : exchanges_) {
+                       if (ex->slot.poll()) ex->slot.release();
+                     }
+                   },
+                   [this] { server_done_.store(true, std::memory_order_release); });
   }
   void join() {
-    for (std::thread& t : threads_) t.join();
-    threads_.clear();
+    threads_.join();
     joined_ = true;
   }
   /// Copies a recent model (monitor thread only); returns its version.
@@ -104,22 +106,6 @@ class SparseServerEngine {
     std::uint64_t model_version = 0;  // the step at which the server filled batch's model
     HandoffSlot slot{0};
   };
-
-  template <class Body>
-  void guarded(std::size_t thread, Body&& body) {
-    try {
-      if (run_.config.pin_threads) detail::pin_to_core(thread == workers_ ? 0 : thread + 1);
-      body();
-    } catch (...) {
-      run_.fail(thread, std::current_exception());
-    }
-    if (thread != workers_) {
-      live_workers_.fetch_sub(1, std::memory_order_release);
-    } else {
-      drain();
-      server_done_.store(true, std::memory_order_release);
-    }
-  }
 
   void work(std::size_t w) {
     Exchange& ex = *exchanges_[w];
@@ -197,17 +183,6 @@ class SparseServerEngine {
     snapshot_served_.store(wanted, std::memory_order_release);
   }
 
-  /// After the server stops: release every posted slot until each worker has left.
-  void drain() {
-    run_.stop.store(true, std::memory_order_relaxed);
-    while (live_workers_.load(std::memory_order_acquire) > 0) {
-      for (auto& ex : exchanges_) {
-        if (ex->slot.poll()) ex->slot.release();
-      }
-      std::this_thread::yield();
-    }
-  }
-
   /// Idle server: yield (a worker's next post is one small gradient away, and a sleeping
   /// server would add its wake-up latency to every step); sleep only after a long idle
   /// stretch, as when every worker straggles.
@@ -223,8 +198,6 @@ class SparseServerEngine {
   SparsePolicy& policy_;
   const std::size_t workers_;
   std::vector<std::unique_ptr<Exchange>> exchanges_;
-  std::vector<std::thread> threads_;
-  std::atomic<std::size_t> live_workers_{0};
   std::uint64_t version_ = 0;  // server steps (server thread; read by the monitor after join)
   std::uint64_t samples_ = 0;
   bool joined_ = false;
@@ -233,6 +206,7 @@ class SparseServerEngine {
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> snapshot_wanted_{0};  // monitor
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> snapshot_served_{0};  // server
   std::atomic<bool> server_done_{false};  // set by the server thread as it leaves
+  ServerThreads threads_;
 };
 
 }  // namespace dude::engine
