@@ -27,27 +27,29 @@ CompactBatch::CompactBatch(const Objective& objective, const Dataset& data, std:
 }
 
 void CompactBatch::take(std::span<const std::uint32_t> rows) {
-  features_.clear();
-  for (const std::uint32_t r : rows) {
-    const SparseRow row = data_.sparse_row(r);
-    features_.insert(features_.end(), row.index, row.index + row.nnz);
-  }
-  std::sort(features_.begin(), features_.end());
-  features_.erase(std::unique(features_.begin(), features_.end()), features_.end());
+  // Every non-zero as (feature << 32 | its place in index_), sorted: the features come out
+  // ascending and each non-zero learns its local number in one pass, without a search.
+  keys_.clear();
   row_ptr_.assign(1, 0);
-  index_.clear();
   value_.clear();
   labels_.clear();
   for (const std::uint32_t r : rows) {
     const SparseRow row = data_.sparse_row(r);
     for (std::size_t k = 0; k < row.nnz; ++k) {
-      // Renumbering keeps the order: ascending ids stay ascending.
-      const auto local = std::lower_bound(features_.begin(), features_.end(), row.index[k]);
-      index_.push_back(static_cast<std::uint32_t>(local - features_.begin()));
+      keys_.push_back(std::uint64_t{row.index[k]} << 32 | value_.size());
       value_.push_back(row.value[k]);
     }
-    row_ptr_.push_back(index_.size());
+    row_ptr_.push_back(value_.size());
     labels_.push_back(data_.label(r));
+  }
+  std::sort(keys_.begin(), keys_.end());
+  features_.clear();
+  index_.resize(value_.size());
+  for (const std::uint64_t key : keys_) {
+    const auto feature = static_cast<std::uint32_t>(key >> 32);
+    if (features_.empty() || features_.back() != feature) features_.push_back(feature);
+    // Numbering in ascending feature order keeps each row's indices ascending.
+    index_[static_cast<std::uint32_t>(key)] = static_cast<std::uint32_t>(features_.size() - 1);
   }
   all_rows_.resize(labels_.size());
   for (std::size_t i = 0; i < all_rows_.size(); ++i) all_rows_[i] = static_cast<std::uint32_t>(i);

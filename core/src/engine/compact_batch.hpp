@@ -49,6 +49,7 @@ class CompactBatch {
   std::vector<float> value_;
   std::vector<std::uint32_t> labels_;
   std::vector<std::uint32_t> all_rows_;  // 0 .. batch - 1
+  std::vector<std::uint64_t> keys_;      // take()'s scratch: feature << 32 | place
   Workspace ws_;
   SparseGradient grad_;
 };
