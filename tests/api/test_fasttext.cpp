@@ -171,7 +171,8 @@ TEST_CASE("fasttext: repeated and colliding features merge, indices ascending", 
   CHECK(row_of(tiny, 1) == expected_row({"a", "b", "c", "d", "e", "f", "g", "h"}, 1));
 }
 
-TEST_CASE("fasttext: classes are the label names in byte order; copies share them", "[fasttext]") {
+TEST_CASE("fasttext: classes are the label names in byte order, and copies share them",
+          "[fasttext]") {
   const Dataset d = parse(
       "__label__b x\n__label__\xC3\xA9t\xC3\xA9 x\n__label__B x\n__label__a x\n__label__b y\n");
   CHECK(names_of(d) == std::vector<std::string>{"B", "a", "b", "\xC3\xA9t\xC3\xA9"});

@@ -82,7 +82,7 @@ TEST_CASE("dude with one worker equals the single-thread trainer bit for bit", "
   CHECK(params == reference);
 }
 
-TEST_CASE("algorithm sgd is the single-thread trainer; default rates follow the workers",
+TEST_CASE("algorithm sgd is the single-thread trainer, and default rates follow the workers",
           "[async]") {
   const Setup s = digits_setup("softmax");
   AsyncConfig config;

@@ -99,7 +99,8 @@ TEST_CASE("a run evaluated only at its end reports one evaluation point", "[trai
   CHECK(run.points[0].steps == 30);
 }
 
-TEST_CASE("the same seed gives the same model bit for bit; another seed does not", "[trainer]") {
+TEST_CASE("the same seed gives the same model bit for bit, and another seed does not",
+          "[trainer]") {
   const Dataset data = testdata::random_dense(200, 8, 4, 5);
   const Objective objective(ModelSpec::parse("mlp:6"), 8, 4);
   SgdConfig c;
