@@ -19,6 +19,7 @@
 //   staleness: updates applied by others between its read and its own update.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <string>
@@ -84,6 +85,7 @@ class HogwildEngine {
     AlignedFloats model(params_), grad(params_);
     const double slowdown = run_.config.slowdown_of(w);
     const RunCounters& counters = run_.counters;
+    Records records;
     while (!run_.stopping()) {
       const auto started = std::chrono::steady_clock::now();
       const std::uint64_t read_at = counters.steps.load(std::memory_order_relaxed);
@@ -96,18 +98,39 @@ class HogwildEngine {
           static_cast<float>(run_.learning_rate(counters.steps.load(std::memory_order_relaxed),
                                                 counters.samples.load(std::memory_order_relaxed)));
       subtract(0, params_, lr, grad.data());
-      account(w, read_at, rows.size(), loss);
+      account(w, read_at, rows.size(), loss, records);
     }
+    records.flush(run_.counters, w);
   }
 
-  /// Counts an applied gradient: the step, the samples, its staleness (updates others applied
-  /// between its read and its own) and its loss; stops the run when the budget is spent.
-  void account(std::size_t w, std::uint64_t read_at, std::size_t samples_in, double loss) {
+  /// A worker's staleness and losses since it last handed them to the counters.
+  struct Records {
+    static constexpr std::uint64_t kEvery = 64;  // gradients between hand-overs
+    std::uint64_t count = 0, tau_sum = 0, tau_max = 0;
+    double losses = 0;
+    void flush(RunCounters& counters, std::size_t w) {
+      if (count == 0) return;
+      counters.record_batch(static_cast<std::uint32_t>(w), count, tau_sum, tau_max, losses);
+      *this = {};
+    }
+  };
+
+  /// Counts an applied gradient: the step and the samples at once (the budget and the next
+  /// gradients' staleness need them), its staleness (updates others applied between its read
+  /// and its own) and loss in `records`, handed over every Records::kEvery gradients; stops the
+  /// run when the budget is spent.
+  void account(std::size_t w, std::uint64_t read_at, std::size_t samples_in, double loss,
+               Records& records) {
     RunCounters& counters = run_.counters;
     const std::uint64_t step = counters.steps.fetch_add(1, std::memory_order_relaxed) + 1;
     const std::uint64_t samples =
         counters.samples.fetch_add(samples_in, std::memory_order_relaxed) + samples_in;
-    counters.record(static_cast<std::uint32_t>(w), step - 1 - read_at, loss);
+    const std::uint64_t tau = step - 1 - read_at;
+    ++records.count;
+    records.tau_sum += tau;
+    records.tau_max = std::max(records.tau_max, tau);
+    records.losses += loss;
+    if (records.count == Records::kEvery) records.flush(counters, w);
     if (run_.budget.spent(step, samples)) run_.stop.store(true, std::memory_order_relaxed);
   }
 
@@ -122,7 +145,8 @@ class HogwildEngine {
     const std::size_t tail_offset = objective_.features() * width;
     const std::size_t tail = params_ - tail_offset;
     const double slowdown = run_.config.slowdown_of(w);
-    RunCounters& counters = run_.counters;
+    const RunCounters& counters = run_.counters;
+    Records records;
     while (!run_.stopping()) {
       const auto started = std::chrono::steady_clock::now();
       batch.take(sampler.next());
@@ -142,8 +166,9 @@ class HogwildEngine {
         subtract(std::size_t{post.rows[i]} * width, width, lr, post.values.data() + i * width);
       }
       subtract(tail_offset, tail, lr, post.tail.data());
-      account(w, read_at, batch.samples(), loss);
+      account(w, read_at, batch.samples(), loss, records);
     }
+    records.flush(run_.counters, w);
   }
 
   /// out = shared[at, at + n), coordinate by coordinate.

@@ -30,14 +30,21 @@ struct alignas(kFalseSharingRange) RunCounters {
   /// than the one it is applied to, with minibatch loss `loss`. Called by one applier at a
   /// time per gradient; the monitor reads the sums.
   void record(std::uint32_t worker, std::uint64_t tau, double loss) {
-    staleness_sum.fetch_add(tau, std::memory_order_relaxed);
-    staleness_count.fetch_add(1, std::memory_order_relaxed);
+    record_batch(worker, 1, tau, tau, loss);
+  }
+  /// The same for `count` gradients of one worker at once: their staleness summed (at most
+  /// tau_max each) and their losses summed, one update of each counter (hogwild's workers
+  /// batch theirs, so that they do not contend for these lines on every step).
+  void record_batch(std::uint32_t worker, std::uint64_t count, std::uint64_t tau_sum,
+                    std::uint64_t tau_max, double losses) {
+    staleness_sum.fetch_add(tau_sum, std::memory_order_relaxed);
+    staleness_count.fetch_add(count, std::memory_order_relaxed);
     std::uint64_t seen = staleness_max.load(std::memory_order_relaxed);
-    while (tau > seen &&
-           !staleness_max.compare_exchange_weak(seen, tau, std::memory_order_relaxed)) {
+    while (tau_max > seen &&
+           !staleness_max.compare_exchange_weak(seen, tau_max, std::memory_order_relaxed)) {
     }
-    loss_sum.fetch_add(loss, std::memory_order_relaxed);
-    arrivals[worker].fetch_add(1, std::memory_order_relaxed);
+    loss_sum.fetch_add(losses, std::memory_order_relaxed);
+    arrivals[worker].fetch_add(count, std::memory_order_relaxed);
   }
 };
 
