@@ -14,7 +14,7 @@
 //          the STREAM way (the write-allocate read of a is not counted).
 //   read_rows_shuffled  the dot kernel alone over the data set's rows (below) in the
 //          trainer's shuffled order: the read limit of that access pattern, for context.
-//   gemm   C = A B through kernels::gemm_nn/tn/nt, exactly as core/src/mlp.cpp calls them:
+//   gemm   C = A B through kernels::gemm_nn/tn/nt, exactly as core/src/model/mlp.cpp calls them:
 //          Eigen built per instruction set and picked at run time (the header printed at
 //          start names the set in use). FLOPs = 2 M K N. Shapes: the MLP's forward (B x 784 times
 //          784 x 128, B = 32 and 256), its weight gradient (784 x B transposed times B x 128), a
