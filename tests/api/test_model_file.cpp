@@ -88,6 +88,19 @@ TEST_CASE("damaged model files are refused with a reason", "[model]") {
     write_bytes(path, with_valid_crc(bad));
     CHECK_THROWS_WITH(load_model(path), Catch::Contains("parameters"));
   }
+  SECTION("a feature count whose parameter count would wrap 64 bits") {
+    std::uint32_t spec_length = 0;
+    std::memcpy(&spec_length, good.data() + kSpecLengthOffset, 4);
+    for (const std::uint64_t features :
+         {std::uint64_t{1} << 63, ~std::uint64_t{0}, (std::uint64_t{1} << 32) + 1}) {
+      INFO(features);
+      std::string bad = good;
+      std::memcpy(bad.data() + kSpecLengthOffset + 4 + spec_length, &features, 8);
+      write_bytes(path, with_valid_crc(bad));
+      CHECK_THROWS_AS(load_model(path), ModelFileError);
+      CHECK_THROWS_WITH(load_model(path), Catch::Contains("features"));
+    }
+  }
   SECTION("NaN parameter") {
     std::string bad = good;
     const float nan = std::numeric_limits<float>::quiet_NaN();

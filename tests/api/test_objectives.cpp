@@ -229,3 +229,13 @@ TEST_CASE("a workspace too small for the batch is refused", "[objective]") {
   const std::vector<std::uint32_t> rows = all_rows(10);
   CHECK_THROWS_AS(objective.loss_grad(params.data(), data, rows, grad.data(), ws), ConfigError);
 }
+
+TEST_CASE("a model whose parameter count would pass 2^38 (or wrap) is refused", "[objective]") {
+  CHECK_THROWS_WITH(Objective(ModelSpec::parse("logreg"), ~std::size_t{0}, 2),
+                    Catch::Contains("at most 2^32"));
+  CHECK_THROWS_WITH(Objective(ModelSpec::parse("softmax"), std::size_t{1} << 32, 65536),
+                    Catch::Contains("more than 2^38 parameters"));
+  CHECK_THROWS_WITH(Objective(ModelSpec::parse("mlp:1048576,1048576"), 1024, 10),
+                    Catch::Contains("more than 2^38 parameters"));
+  CHECK_NOTHROW(Objective(ModelSpec::parse("softmax"), std::size_t{1} << 20, 12));
+}

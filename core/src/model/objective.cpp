@@ -5,6 +5,7 @@
 #include <functional>
 #include <limits>
 #include <numeric>
+#include <vector>
 
 #include "common/parse_text.hpp"
 #include "dude/errors.hpp"
@@ -55,6 +56,37 @@ std::string ModelSpec::to_string() const {
   return text;
 }
 
+namespace {
+
+/// The most parameters a model may have: 2^38 floats (1 TiB), far beyond any machine's memory
+/// and far below where a count would wrap.
+constexpr std::uint64_t kMaxParams = std::uint64_t{1} << 38;
+
+/// Throws ConfigError unless spec's parameter count at these dimensions stays within
+/// kMaxParams, every product and sum checked before it could wrap.
+void check_parameter_count(const ModelSpec& spec, std::size_t features, std::uint32_t classes) {
+  if (features > (std::uint64_t{1} << 32)) {
+    throw ConfigError("objective: " + std::to_string(features) +
+                      " features; at most 2^32 (feature ids are 32-bit)");
+  }
+  std::vector<std::uint64_t> dims{features};
+  for (const std::uint32_t width : spec.hidden) dims.push_back(width);
+  dims.push_back(spec.kind == ModelSpec::Kind::LogReg ? 1 : classes);
+  std::uint64_t total = 0;
+  for (std::size_t l = 0; l + 1 < dims.size(); ++l) {
+    std::uint64_t layer = 0;
+    const bool too_many = __builtin_mul_overflow(dims[l], dims[l + 1], &layer) ||
+                          layer > kMaxParams || (total += layer + dims[l + 1]) > kMaxParams;
+    if (too_many) {
+      throw ConfigError("objective: " + spec.to_string() + " with " + std::to_string(features) +
+                        " features and " + std::to_string(classes) +
+                        " classes would have more than 2^38 parameters");
+    }
+  }
+}
+
+}  // namespace
+
 Objective::Objective(ModelSpec spec, std::size_t features, std::uint32_t classes, float l2) {
   if (features == 0) throw ConfigError("objective: the data has no features");
   if (classes < 2) throw ConfigError("objective: at least 2 classes are needed");
@@ -66,6 +98,7 @@ Objective::Objective(ModelSpec spec, std::size_t features, std::uint32_t classes
   if (spec.kind != ModelSpec::Kind::Mlp && !spec.hidden.empty()) {
     throw ConfigError("objective: only mlp has hidden layers");
   }
+  check_parameter_count(spec, features, classes);
   if (spec.kind == ModelSpec::Kind::LogReg) {
     if (classes != 2) {
       throw ConfigError("model logreg is binary but the data has " + std::to_string(classes) +
