@@ -1,38 +1,55 @@
 #!/usr/bin/env bash
-# Peer comparison: whole-run time to a target test accuracy on Fashion-MNIST, dude against
-# LIBLINEAR, scikit-learn and PyTorch (Debian packages), with the same thread count for all.
+# Peer comparison: whole-run time to a target test accuracy, dude against other trainers
+# (Debian packages), with the same thread count for all. Two benchmarks:
 #
-#   bench/peers.sh [--install] [--threads N] [--dude PATH] [--data DIR] [--out FILE] [--quick]
-#                  [--only ID,ID,...] [--work DIR]
+#   Fashion-MNIST (the default): dude against LIBLINEAR, scikit-learn and PyTorch, a linear
+#     model and an MLP, on the IDX files (method below).
+#   Brown POS tagging (--brown): dude against fastText, LIBLINEAR and scikit-learn's
+#     SGDClassifier on the fastText / hashed LIBSVM files of bench/data/brown.sh, to 97.0 %
+#     test accuracy; its runs and method are in bench/peers/brown.sh.
 #
-#   --install   apt-get install liblinear-tools python3-sklearn python3-torch python3-numpy
-#               (needs root; does nothing when they are all installed). Without it, a peer
-#               whose package is missing is skipped with a message.
+#   bench/peers.sh [--install] [--brown] [--threads N] [--dude PATH] [--data DIR] [--out FILE]
+#                  [--quick] [--only ID,ID,...] [--work DIR]
+#
+#   --install   apt-get install liblinear-tools python3-sklearn python3-scipy
+#               python3-threadpoolctl python3-torch python3-numpy fasttext libopenblas0-pthread
+#               (needs root; installs only what is missing), then selects the pthread OpenBLAS
+#               as the libblas.so.3 and liblapack.so.3 alternatives (update-alternatives --set),
+#               which numpy and scipy load on Debian 12. Without it, a peer whose package is
+#               missing is skipped with a message.
+#   --brown     the Brown POS tagging comparison instead of Fashion-MNIST
 #   --threads N threads for every run (default: nproc): OMP/MKL/OPENBLAS_NUM_THREADS=N for all,
-#               torch.set_num_threads(N), sklearn n_jobs=N where it has one, and dude
-#               --algo dude --workers N --threads N. dude also gets a one-thread row
-#               (--algo sgd --threads 1).
+#               torch.set_num_threads(N), sklearn n_jobs=N where it has one, fastText -thread N,
+#               and dude --algo dude|hogwild --workers N --threads N. dude also gets a one-thread
+#               row (Fashion-MNIST: --algo sgd --threads 1; Brown: --algo sgd --threads N, the
+#               N threads only loading and evaluating).
 #   --dude PATH the dude binary (default: build/tools/dude)
-#   --data DIR  the Fashion-MNIST IDX .gz files (default: /usr/share/datasets/fashion-mnist)
+#   --data DIR  the Fashion-MNIST IDX .gz files (default: /usr/share/datasets/fashion-mnist); with
+#               --brown the output folder of bench/data/brown.sh (default:
+#               ${XDG_CACHE_HOME:-$HOME/.cache}/dude/brown)
 #   --out FILE  also write the report as Markdown to FILE
-#   --quick     plumbing check: the first 5000 training rows and 2000 test rows, one short run
-#               each (one epoch, or the ladder's first rung); its accuracies mean nothing
-#   --only IDS  only these runs (comma-separated): dude-softmax dude1-softmax liblinear
-#               sk-logreg sk-sgd torch-softmax dude-mlp dude1-mlp sk-mlp torch-mlp
-#   --work DIR  scratch folder (LIBSVM files, logs) kept afterwards; default: a temporary one,
-#               removed at exit
+#   --quick     plumbing check: the first 5000 training rows and 2000 test rows (Brown: 200,000
+#               and 30,000), one short run each (one epoch, or the ladder's first rung); its
+#               accuracies mean nothing
+#   --only IDS  only these runs (comma-separated). Fashion-MNIST: dude-softmax dude1-softmax
+#               liblinear sk-logreg sk-sgd torch-softmax dude-mlp dude1-mlp sk-mlp torch-mlp.
+#               Brown: dude-sgd dude-hogwild dude-sgd-cache dude-hogwild-cache fasttext
+#               liblinear-s0 liblinear-s7 sk-sgd
+#   --work DIR  scratch folder (LIBSVM files, models, logs) kept afterwards; default: a temporary
+#               one, removed at exit
 #
-# Method. Each run is one process (for LIBLINEAR: liblinear-train then liblinear-predict in one
-# shell) under /usr/bin/time -f '%e %M': wall seconds from exec to exit, so interpreter start,
-# imports, reading and decoding the IDX .gz files and the final test evaluation are included,
-# and peak RSS. Time to target: every run has a ladder of budgets (epochs, iterations, or
-# LIBLINEAR's stopping tolerance), tried in increasing order until a run reaches the target test
-# accuracy (84.0% for the linear models, 87.5% for the MLP); the table shows that run, or the
-# last rung when none reaches it. Every attempt is listed under the table. The rungs roughly
-# double, so the search costs at most about twice the reported run; the budget is the only thing
-# picked by looking at test accuracy. Everything else is fixed in advance (bench/peers/*.py say
-# what). The ratio column is the run's time over the time of dude's N-thread row (--algo dude)
-# of the same model class (linear: dude softmax; MLP: dude mlp:128).
+# Method (Fashion-MNIST). Each run is one process (for LIBLINEAR: liblinear-train then
+# liblinear-predict in one shell) under /usr/bin/time -f '%e %M': wall seconds from exec to exit,
+# so interpreter start, imports, reading and decoding the IDX .gz files and the final test
+# evaluation are included, and peak RSS. Time to target: every run has a ladder of budgets
+# (epochs, iterations, or LIBLINEAR's stopping tolerance), tried in increasing order until a run
+# reaches the target test accuracy (84.0% for the linear models, 87.5% for the MLP); the table
+# shows that run, or the last rung when none reaches it. Every attempt is listed under the
+# table. The rungs roughly double, so the search costs at most about twice the reported run;
+# the budget is the only thing picked by looking at test accuracy. Everything else is fixed in
+# advance (bench/peers/*.py say what). The ratio column is the run's time over the time of
+# dude's N-thread row (--algo dude) of the same model class (linear: dude softmax; MLP: dude
+# mlp:128).
 #
 # LIBLINEAR cannot read IDX, so bench/peers/to_libsvm.py converts the split to LIBSVM text once,
 # before the runs; that conversion is timed separately and reported under the table, not in the
@@ -41,7 +58,12 @@
 # OpenMP: OMP_WAIT_POLICY=PASSIVE is set for every run (it only concerns OpenMP programs, i.e.
 # PyTorch here). With libgomp's default busy-waiting, PyTorch with 2 threads on a 2-core machine
 # that other processes also use ran 25x slower per step than with 1 thread; PASSIVE removed that.
-# OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are left as they are and reported in the header.
+#
+# BLAS: the header names the BLAS numpy loads, as threadpoolctl reports it (bench/peers/
+# blas_info.py: internal_api, version, architecture, file). OPENBLAS_CORETYPE and
+# OPENBLAS_L2_SIZE, where the environment sets them, are removed from every timed command only
+# (env -u), so that OpenBLAS picks its kernel for this CPU itself; the header gives both values
+# as found and the kernel ("architecture") OpenBLAS picked for the runs, and with them as found.
 #
 # Not part of the default test run: nothing registers this script with ctest.
 set -euo pipefail
@@ -53,9 +75,10 @@ python=${PYTHON:-/usr/bin/python3}  # the Debian interpreter, which sees the Deb
 
 threads=$(nproc)
 dude=$root/build/tools/dude
-data=/usr/share/datasets/fashion-mnist
+data=""
 out=""
 install=0
+brown=0
 quick=0
 only=""
 work=""
@@ -66,6 +89,7 @@ die() { echo "peers.sh: $*" >&2; exit 2; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --install) install=1 ;;
+    --brown) brown=1 ;;
     --threads) threads=${2:?--threads needs a value}; shift ;;
     --threads=*) threads=${1#*=} ;;
     --dude) dude=${2:?--dude needs a path}; shift ;;
@@ -85,12 +109,40 @@ while [[ $# -gt 0 ]]; do
   shift
 done
 [[ $threads =~ ^[1-9][0-9]*$ ]] || die "--threads: expected a positive integer, got '$threads'"
+# The command line as the report shows it (without --install, --out and --work).
+invocation="bench/peers.sh$( (( brown )) && echo ' --brown') --threads $threads"
+[[ $dude != "$root/build/tools/dude" ]] && invocation+=" --dude $dude"
+[[ -n $data ]] && invocation+=" --data $data"
+(( quick )) && invocation+=" --quick"
+[[ -n $only ]] && invocation+=" --only $only"
+if [[ -z $data ]]; then
+  if (( brown )); then data=${XDG_CACHE_HOME:-$HOME/.cache}/dude/brown
+  else data=/usr/share/datasets/fashion-mnist; fi
+fi
 
 # ---------------------------------------------------------------------------------------------
 # Packages
-packages=(liblinear-tools python3-sklearn python3-torch python3-numpy)
+packages=(liblinear-tools python3-sklearn python3-scipy python3-threadpoolctl python3-torch
+          python3-numpy fasttext libopenblas0-pthread)
 installed() { [[ $(dpkg-query -W -f='${Status}' "$1" 2>/dev/null) == "install ok installed" ]]; }
 version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null || echo "not installed"; }
+
+# select_openblas: makes the pthread OpenBLAS the libblas.so.3 and liblapack.so.3 alternative
+# (libopenblas0-pthread registers itself with a higher priority than libblas3, so in auto mode
+# it already is; a manual choice of another one is overridden here).
+select_openblas() {
+  local name path current
+  while read -r name _ current; do
+    [[ $name == libblas.so.3-* || $name == liblapack.so.3-* ]] || continue
+    path=$(update-alternatives --list "$name" | grep -m1 '/openblas-pthread/' || true)
+    [[ -n $path ]] || die "libopenblas0-pthread has registered no $name alternative"
+    if [[ $current != "$path" ]]; then
+      echo "peers.sh: update-alternatives --set $name $path (was $current)" >&2
+      update-alternatives --set "$name" "$path" >&2
+    fi
+    echo "peers.sh: $name -> $(update-alternatives --query "$name" | awk '/^Value:/ { print $2 }')" >&2
+  done < <(update-alternatives --get-selections)
+}
 
 if (( install )); then
   missing=()
@@ -106,15 +158,13 @@ if (( install )); then
     # here; the BLAS it depends on (libblas3 | libblas.so.3) is installed either way.
     apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
   fi
+  [[ $(id -u) -eq 0 ]] || die "--install needs root (update-alternatives --set, for OpenBLAS)"
+  select_openblas
 fi
 
 [[ -x $dude ]] || die "dude binary not found at '$dude' (cmake --build build --target dude, or --dude PATH)"
-for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz \
-         t10k-labels-idx1-ubyte.gz; do
-  [[ -r $data/$f ]] || die "$data/$f not found (--data DIR)"
-done
 
-have_numpy=0; have_sklearn=0; have_torch=0; have_liblinear=0
+have_numpy=0; have_sklearn=0; have_torch=0; have_liblinear=0; have_fasttext=0; have_tpc=0
 if installed python3-numpy && "$python" -c 'import numpy' 2>/dev/null; then have_numpy=1; fi
 if (( have_numpy )) && installed python3-sklearn && "$python" -c 'import sklearn' 2>/dev/null; then
   have_sklearn=1
@@ -122,19 +172,149 @@ fi
 if (( have_numpy )) && installed python3-torch && "$python" -c 'import torch' 2>/dev/null; then
   have_torch=1
 fi
-if (( have_numpy )) && installed liblinear-tools && command -v liblinear-train >/dev/null &&
+if installed liblinear-tools && command -v liblinear-train >/dev/null &&
    command -v liblinear-predict >/dev/null; then
   have_liblinear=1
 fi
+if installed fasttext && command -v fasttext >/dev/null; then have_fasttext=1; fi
+if (( have_numpy )) && "$python" -c 'import threadpoolctl' 2>/dev/null; then have_tpc=1; fi
+
+# ---------------------------------------------------------------------------------------------
+# Shared plumbing: scratch folder, dude's copy, timing, parsing, report writing.
+if [[ -n $work ]]; then
+  mkdir -p "$work"; work=$(cd "$work" && pwd)
+else
+  work=$(mktemp -d "${TMPDIR:-/tmp}/dude-peers.XXXXXX")
+  trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work/logs"
+# Run a copy of dude, so that a rebuild of the build tree during the run cannot change or remove
+# the binary between rungs (it links only system libraries).
+dude_src=$dude
+dude_sha=$(sha256sum "$dude_src" | cut -c1-12)
+cp "$dude_src" "$work/dude"; dude=$work/dude
+
+note() { echo "[peers] $*" >&2; }
+uptime_start=$(uptime)
+started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+# The same thread settings for every run (see the header for OMP_WAIT_POLICY and OpenBLAS).
+run_env() {  # run_env THREADS COMMAND...
+  local n=$1; shift
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE \
+      OMP_NUM_THREADS="$n" MKL_NUM_THREADS="$n" OPENBLAS_NUM_THREADS="$n" \
+      OMP_WAIT_POLICY=PASSIVE PYTHONDONTWRITEBYTECODE=1 "$@"
+}
+
+# measure LOG THREADS COMMAND...: runs it under /usr/bin/time; sets m_rc m_wall m_rss_mb.
+measure() {
+  local log=$1 n=$2; shift 2
+  set +e
+  run_env "$n" /usr/bin/time -f '%e %M' -o "$log.time" "$@" >"$log" 2>&1
+  m_rc=$?
+  set -e
+  # time -o puts "Command exited with non-zero status N" before the format line on failure.
+  local wall rss
+  read -r wall rss < <(tail -n 1 "$log.time")
+  m_wall=$wall
+  m_rss_mb=$(awk -v k="$rss" 'BEGIN { printf "%.0f", k / 1024 }')
+}
+
+accuracy_in() {  # the test accuracy a run printed, as a fraction, or nothing
+  awk '/^test accuracy:/ { a = $3 }
+       /^Accuracy = / { if (match($0, /\(([0-9]+)\/([0-9]+)\)/)) {
+                          split(substr($0, RSTART + 1, RLENGTH - 2), c, "/");
+                          a = sprintf("%.4f", c[1] / c[2]) } }
+       END { if (a != "") print a }' "$1"
+}
+fit_in() { awk '/^(fit seconds:|train rows:)/ { for (i = 1; i <= NF; i++) if ($i ~ /^time:/) { v = $(i+1) }
+                                                 if ($1 == "fit") v = $3 }
+                END { sub(/s$/, "", v); print v }' "$1"; }
+percent() { [[ $1 == failed ]] && echo failed || awk -v a="$1" 'BEGIN { printf "%.2f%%", 100 * a }'; }
+reached() { awk -v a="$1" -v t="$2" 'BEGIN { exit !(a >= t) }'; }  # reached ACC TARGET
+
+# The BLAS numpy loads, as threadpoolctl reports it: in the runs' environment, and as found
+# where OPENBLAS_CORETYPE or OPENBLAS_L2_SIZE is set (they can change the kernel OpenBLAS picks).
+blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo "?")
+blas_info() {
+  (( have_tpc )) || { echo "unknown (needs python3-numpy and python3-threadpoolctl)"; return; }
+  "$@" "$python" "$peers_dir/blas_info.py" 2>&1 | paste -sd ';' | sed 's/;/; /g'
+}
+blas_runs=$(blas_info run_env "$threads")
+blas_found=""
+if [[ -n ${OPENBLAS_CORETYPE+x} || -n ${OPENBLAS_L2_SIZE+x} ]]; then
+  blas_found=$(blas_info env OPENBLAS_NUM_THREADS="$threads")
+fi
+blas_header=(
+  "BLAS (threadpoolctl, in the runs' environment): $blas_runs; libblas.so.3 -> $blas, liblapack.so.3 -> $(readlink -f /usr/lib/x86_64-linux-gnu/liblapack.so.3 2>/dev/null || echo '?')"
+  "env: OMP/MKL/OPENBLAS_NUM_THREADS=N per run, OMP_WAIT_POLICY=PASSIVE; found OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE-unset}, both unset for every timed run (env -u)${blas_found:+; OpenBLAS with them as found: $blas_found}"
+)
+note "BLAS: $blas_runs"
+
+plain() { printf '%s\n' "$@" | column -t -s $'\t'; }
+markdown() {
+  printf '%s\n' "$@" | awk -F'\t' '{ line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"; print line
+                                      if (NR == 1) { line = "|"; for (i = 1; i <= NF; i++) line = line " --- |"; print line } }'
+}
+# write_report TITLE COMMAND: prints the report (arrays header, rows, notes, attempt_rows: rows of
+# tab-separated cells, the first one the column names) on stdout, and as Markdown to --out.
+write_report() {
+  local title=$1 command=$2
+  {
+    printf '# %s\n' "${header[@]}"
+    echo
+    plain "${rows[@]}"
+    echo
+    printf -- '- %s\n' "${notes[@]}"
+    echo
+    echo "attempts:"
+    plain "${attempt_rows[@]}"
+  }
+  if [[ -n $out ]]; then
+    mkdir -p "$(dirname "$out")"
+    {
+      echo "## $title"
+      echo
+      printf -- '- %s\n' "${header[@]}"
+      echo "- command: \`$command\`"
+      echo
+      markdown "${rows[@]}"
+      echo
+      printf -- '- %s\n' "${notes[@]}"
+      echo
+      echo "Attempts:"
+      echo
+      markdown "${attempt_rows[@]}"
+    } >"$out"
+    note "wrote $out"
+  fi
+}
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs || true)
+# The binary's tree (its commit, which a binary built before the last commits may predate) and
+# its build time.
+commit=$(git -C "$(dirname "$dude_src")" rev-parse --short HEAD 2>/dev/null || echo "?")
+dude_built=$(date -u -r "$dude_src" +%Y-%m-%dT%H:%M:%SZ)
+python_version=$("$python" -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '?')
+
+if (( brown )); then
+  source "$peers_dir/brown.sh"
+  exit 0
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Fashion-MNIST
+for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz \
+         t10k-labels-idx1-ubyte.gz; do
+  [[ -r $data/$f ]] || die "$data/$f not found (--data DIR)"
+done
 skip_reason() {  # why the peer of run $1 cannot run, or nothing
   case $1 in
-    liblinear) (( have_liblinear )) || echo "needs liblinear-tools and python3-numpy (for the IDX to LIBSVM conversion)" ;;
+    liblinear) (( have_liblinear && have_numpy )) || echo "needs liblinear-tools and python3-numpy (for the IDX to LIBSVM conversion)" ;;
     sk-*) (( have_sklearn )) || echo "needs python3-sklearn and python3-numpy" ;;
     torch-*) (( have_torch )) || echo "needs python3-torch and python3-numpy" ;;
   esac
 }
 
-# ---------------------------------------------------------------------------------------------
 # Runs: id, model class, label, budget ladder (full; --quick uses the one budget after '|').
 all_ids=(dude-softmax dude1-softmax liblinear sk-logreg sk-sgd torch-softmax
          dude-mlp dude1-mlp sk-mlp torch-mlp)
@@ -180,24 +360,7 @@ else
 fi
 
 # ---------------------------------------------------------------------------------------------
-# Scratch folder, data split
-if [[ -n $work ]]; then
-  mkdir -p "$work"; work=$(cd "$work" && pwd)
-else
-  work=$(mktemp -d "${TMPDIR:-/tmp}/dude-peers.XXXXXX")
-  trap 'rm -rf "$work"' EXIT
-fi
-mkdir -p "$work/logs"
-# Run a copy of dude, so that a rebuild of the build tree during the run cannot change or remove
-# the binary between rungs (it links only system libraries).
-dude_src=$dude
-dude_sha=$(sha256sum "$dude_src" | cut -c1-12)
-cp "$dude_src" "$work/dude"; dude=$work/dude
-
-note() { echo "[peers] $*" >&2; }
-uptime_start=$(uptime)
-started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
-
+# Data split
 split=$data
 if (( quick )); then
   (( have_numpy )) || die "--quick needs python3-numpy (to write the subset)"
@@ -205,27 +368,6 @@ if (( quick )); then
   "$python" "$peers_dir/make_subset.py" --data "$data" --out "$split" --train-rows 5000 --test-rows 2000
   note "quick: first 5000 training rows, 2000 test rows, in $split"
 fi
-
-# The same thread settings for every run (see the header for OMP_WAIT_POLICY).
-run_env() {  # run_env THREADS COMMAND...
-  local n=$1; shift
-  env OMP_NUM_THREADS="$n" MKL_NUM_THREADS="$n" OPENBLAS_NUM_THREADS="$n" \
-      OMP_WAIT_POLICY=PASSIVE PYTHONDONTWRITEBYTECODE=1 "$@"
-}
-
-# measure LOG THREADS COMMAND...: runs it under /usr/bin/time; sets m_rc m_wall m_rss_mb.
-measure() {
-  local log=$1 n=$2; shift 2
-  set +e
-  run_env "$n" /usr/bin/time -f '%e %M' -o "$log.time" "$@" >"$log" 2>&1
-  m_rc=$?
-  set -e
-  # time -o puts "Command exited with non-zero status N" before the format line on failure.
-  local wall rss
-  read -r wall rss < <(tail -n 1 "$log.time")
-  m_wall=$wall
-  m_rss_mb=$(awk -v k="$rss" 'BEGIN { printf "%.0f", k / 1024 }')
-}
 
 command_for() {  # command_for ID BUDGET: sets cmd (an array)
   local id=$1 b=$2 n=${run_threads[$1]}
@@ -247,17 +389,6 @@ command_for() {  # command_for ID BUDGET: sets cmd (an array)
     torch-mlp) cmd=("$python" "$peers_dir/torch_mlp.py" --data "$split" --threads "$n" --budget "$b") ;;
   esac
 }
-
-accuracy_in() {  # the test accuracy a run printed, as a fraction, or nothing
-  awk '/^test accuracy:/ { a = $3 }
-       /^Accuracy = / { if (match($0, /\(([0-9]+)\/([0-9]+)\)/)) {
-                          split(substr($0, RSTART + 1, RLENGTH - 2), c, "/");
-                          a = sprintf("%.4f", c[1] / c[2]) } }
-       END { if (a != "") print a }' "$1"
-}
-fit_in() { awk '/^(fit seconds:|train rows:)/ { for (i = 1; i <= NF; i++) if ($i ~ /^time:/) { v = $(i+1) }
-                                                 if ($1 == "fit") v = $3 }
-                END { sub(/s$/, "", v); print v }' "$1"; }
 
 # ---------------------------------------------------------------------------------------------
 # LIBLINEAR input, converted once and timed on its own.
@@ -317,9 +448,6 @@ ratio() {  # ratio ID: its whole-run time over dude's N-thread row of the same c
   awk -v a="${r_wall[$1]}" -v b="${r_wall[$ref]}" -v m="$([[ ${r_hit[$ref]} == yes ]] || echo '*')" \
     'BEGIN { if (b > 0) printf "%.2f%s", a / b, m; else print "-" }'
 }
-percent() { [[ $1 == failed ]] && echo failed || awk -v a="$1" 'BEGIN { printf "%.2f%%", 100 * a }'; }
-
-blas=$(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo "?")
 threads_cell() {  # the thread count a run was given, and what it can use where that is less
   local n=${run_threads[$1]}
   case $1 in
@@ -338,13 +466,11 @@ done
 
 quick_tag=""
 (( quick )) && quick_tag=", QUICK (5000/2000-row subset; accuracies mean nothing)"
-cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs || true)
-commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo "?")
 header=(
   "dude peer comparison, $started, $(nproc) cores ($cpu), $threads threads per run$quick_tag"
   "data: $split (train / t10k), pixels /255; targets: 84.0% test accuracy for linear models, 87.5% for the MLP"
-  "dude: $dude_src (commit $commit, sha256 $dude_sha); peers: liblinear-tools $(version liblinear-tools), python3-sklearn $(version python3-sklearn), python3-torch $(version python3-torch), python3-numpy $(version python3-numpy); python $("$python" -c 'import platform; print(platform.python_version())' 2>/dev/null || echo '?') ($python); BLAS $blas"
-  "env: OMP/MKL/OPENBLAS_NUM_THREADS=N per run, OMP_WAIT_POLICY=PASSIVE; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-unset}, OPENBLAS_L2_SIZE=${OPENBLAS_L2_SIZE-unset} (left as found)"
+  "dude: $dude_src (built $dude_built, tree at commit $commit, sha256 $dude_sha); peers: liblinear-tools $(version liblinear-tools), python3-sklearn $(version python3-sklearn), python3-torch $(version python3-torch), python3-numpy $(version python3-numpy), libopenblas0-pthread $(version libopenblas0-pthread); python $python_version ($python)"
+  "${blas_header[@]}"
   "load at start: ${uptime_start#*load average: }; at end: ${uptime_end#*load average: }"
 )
 notes=(
@@ -374,37 +500,4 @@ for a in "${attempts[@]}"; do
   attempt_rows+=("${label[$id]}	${unit[$id]} $b	$( [[ $acc == - ]] && echo - || percent "$acc")	$wall	$fit	$rss	$status")
 done
 
-plain() { printf '%s\n' "$@" | column -t -s $'\t'; }
-markdown() {
-  printf '%s\n' "$@" | awk -F'\t' '{ line = "|"; for (i = 1; i <= NF; i++) line = line " " $i " |"; print line
-                                      if (NR == 1) { line = "|"; for (i = 1; i <= NF; i++) line = line " --- |"; print line } }'
-}
-
-{
-  printf '# %s\n' "${header[@]}"
-  echo
-  plain "${rows[@]}"
-  echo
-  printf -- '- %s\n' "${notes[@]}"
-  echo
-  echo "attempts:"
-  plain "${attempt_rows[@]}"
-}
-
-if [[ -n $out ]]; then
-  {
-    echo "## dude against LIBLINEAR, scikit-learn and PyTorch: time to target accuracy"
-    echo
-    printf -- '- %s\n' "${header[@]}"
-    echo "- command: \`bench/peers.sh --threads $threads${quick_tag:+ --quick}${only:+ --only $only}\`"
-    echo
-    markdown "${rows[@]}"
-    echo
-    printf -- '- %s\n' "${notes[@]}"
-    echo
-    echo "Attempts:"
-    echo
-    markdown "${attempt_rows[@]}"
-  } >"$out"
-  note "wrote $out"
-fi
+write_report "dude against LIBLINEAR, scikit-learn and PyTorch: time to target accuracy" "$invocation"
