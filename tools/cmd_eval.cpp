@@ -22,9 +22,16 @@ int run_eval(const EvalFlags& f) {
   const Dataset data = load_data_for(model, f.data, f.labels, f.format);
   const Objective objective = model.objective();
   const std::vector<std::uint32_t> rows = all_rows(data.rows());
-  const Evaluation e = evaluate(objective, model.params.data(), data, rows, !f.no_confusion);
+  // A matrix of more classes than this is unreadable on a terminal and costs classes^2.
+  constexpr std::uint32_t kPrintedClasses = 64;
+  const bool confusion = !f.no_confusion && model.classes <= kPrintedClasses;
+  const Evaluation e = evaluate(objective, model.params.data(), data, rows, confusion);
   std::printf("accuracy: %.6f\nloss: %.6f\nrows: %zu\n", e.accuracy, e.loss, e.rows);
-  if (!f.no_confusion) {
+  if (!f.no_confusion && !confusion) {
+    std::printf("confusion matrix: not printed for %u classes (at most %u)\n", model.classes,
+                kPrintedClasses);
+  }
+  if (confusion) {
     std::printf("confusion matrix (rows: true class, columns: predicted class):\n");
     for (std::uint32_t t = 0; t < model.classes; ++t) {
       for (std::uint32_t p = 0; p < model.classes; ++p) {

@@ -120,3 +120,10 @@ TEST_CASE("saving refuses a model that does not fit its spec, and leaves no file
   CHECK_THROWS_AS(save_model(dir.file("m.dude"), m), ModelFileError);
   CHECK(std::filesystem::is_empty(dir.path()));
 }
+
+TEST_CASE("a directory given as the model file is a ModelFileError naming it", "[model]") {
+  const testdata::TempDir dir;
+  CHECK_THROWS_AS(load_model(dir.path().string()), ModelFileError);
+  CHECK_THROWS_WITH(load_model(dir.path().string()),
+                    Catch::Contains(dir.path().string()) && Catch::Contains("directory"));
+}

@@ -239,3 +239,14 @@ TEST_CASE("a model whose parameter count would pass 2^38 (or wrap) is refused", 
                     Catch::Contains("more than 2^38 parameters"));
   CHECK_NOTHROW(Objective(ModelSpec::parse("softmax"), std::size_t{1} << 20, 12));
 }
+
+TEST_CASE("a confusion matrix of too many classes is refused before it is allocated",
+          "[objective]") {
+  const Dataset data = testdata::random_dense(10, 3, 2, 1);
+  const Objective objective(ModelSpec::parse("softmax"), 3, kMaxConfusionClasses + 1);
+  std::vector<float> params(objective.num_params(), 0.0f);
+  const std::vector<std::uint32_t> rows = {0, 1, 2};
+  CHECK_THROWS_WITH(evaluate(objective, params.data(), data, rows, true),
+                    Catch::Contains("confusion matrix of 4097 classes"));
+  CHECK(evaluate(objective, params.data(), data, rows, false).rows == 3);
+}

@@ -144,7 +144,10 @@ class Objective {
   std::unique_ptr<detail::ObjectiveImpl> impl_;
 };
 
-/// Loss, accuracy and confusion matrix of a model over rows of a data set (parallel).
+/// Loss, accuracy and confusion matrix of a model over rows of a data set (parallel). The
+/// confusion matrix is dense, classes^2 counters: with_confusion and more than
+/// kMaxConfusionClasses classes is a ConfigError.
+inline constexpr std::uint32_t kMaxConfusionClasses = 4096;
 struct Evaluation {
   double loss = 0;      // mean cross-entropy, without the L2 term
   double accuracy = 0;  // fraction of rows predicted right

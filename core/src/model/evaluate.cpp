@@ -4,6 +4,7 @@
 #include <tbb/enumerable_thread_specific.h>
 
 #include "common/parallel.hpp"
+#include "dude/errors.hpp"
 #include "dude/objective.hpp"
 
 namespace dude {
@@ -15,6 +16,11 @@ Evaluation evaluate(const Objective& objective, const float* params, const Datas
   // 19 MB on 16 cores).
   constexpr std::size_t kBlock = 32;
   const std::uint32_t classes = objective.classes();
+  if (with_confusion && classes > kMaxConfusionClasses) {
+    throw ConfigError("evaluate: a confusion matrix of " + std::to_string(classes) +
+                      " classes would hold " + std::to_string(std::uint64_t{classes} * classes) +
+                      " counters; at most " + std::to_string(kMaxConfusionClasses) + " classes");
+  }
   const std::size_t blocks = (rows.size() + kBlock - 1) / kBlock;
   std::vector<Objective::Score> scores(blocks);
   std::vector<std::uint32_t> predicted(with_confusion ? rows.size() : 0);

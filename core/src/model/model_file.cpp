@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -151,6 +152,10 @@ constexpr std::size_t kBodyOffset = sizeof kMagic + sizeof(std::uint32_t);
 
 /// The bytes of a model file after checking its magic, version and checksum; `version` is set.
 std::string read_checked_file(const std::string& path, std::uint32_t& version) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw ModelFileError(path + ": is a directory, not a model file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ModelFileError(path + ": cannot open model file: " + std::strerror(errno));
   const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
