@@ -72,7 +72,7 @@ struct LoadOptions {
   /// A binary cache of the parsed data (empty: none), for the text formats (LIBSVM, CSV,
   /// fastText; IDX is read directly). When the file there was written from this very data file
   /// (same size and modification time) with the same options and its checksum holds, the data
-  /// set is mapped from it instead of parsed; otherwise the file is parsed and the cache
+  /// set is read from it instead of parsed; otherwise the file is parsed and the cache
   /// written (whole or not at all) for the next load.
   std::string cache_path;
 };

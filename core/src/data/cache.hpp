@@ -9,7 +9,7 @@
 
 namespace dude::detail {
 
-/// The data set of the text file `path` read as `format` under `options`: mapped from the
+/// The data set of the text file `path` read as `format` under `options`: read from the
 /// cache at options.cache_path when it was written from this very file (same size and
 /// modification time) with the same options and its checksum holds; otherwise parse() and a
 /// new cache, written whole or not at all.
