@@ -110,7 +110,9 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $threads =~ ^[1-9][0-9]*$ ]] || die "--threads: expected a positive integer, got '$threads'"
 # The command line as the report shows it (without --install, --out and --work).
-invocation="bench/peers.sh$( (( brown )) && echo ' --brown') --threads $threads"
+invocation="bench/peers.sh"
+(( brown )) && invocation+=" --brown"
+invocation+=" --threads $threads"
 [[ $dude != "$root/build/tools/dude" ]] && invocation+=" --dude $dude"
 [[ -n $data ]] && invocation+=" --data $data"
 (( quick )) && invocation+=" --quick"
@@ -289,6 +291,29 @@ write_report() {
     note "wrote $out"
   fi
 }
+# The runs to do: every id given, or those of --only (each must be a key of the associative
+# array named by $1), in the order of the ids; into `selected`.
+select_runs() {
+  local -n known=$1
+  shift
+  selected=()
+  if [[ -z $only ]]; then
+    selected=("$@")
+    return
+  fi
+  local -a wanted
+  IFS=',' read -r -a wanted <<<"$only"
+  local w id
+  for w in "${wanted[@]}"; do
+    [[ -n ${known[$w]+x} ]] || die "--only: unknown run '$w' (known: $*)"
+  done
+  for id in "$@"; do
+    for w in "${wanted[@]}"; do
+      if [[ $w == "$id" ]]; then selected+=("$id"); fi
+    done
+  done
+}
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs || true)
 # The binary's tree (its commit, which a binary built before the last commits may predate) and
 # its build time.
@@ -346,18 +371,7 @@ ladder[sk-mlp]="4 8 16"; quick_budget[sk-mlp]=1; unit[sk-mlp]=epochs
 
 target_of() { [[ ${class[$1]} == mlp ]] && echo 0.875 || echo 0.840; }
 
-selected=()
-if [[ -n $only ]]; then
-  IFS=',' read -r -a wanted <<<"$only"
-  for w in "${wanted[@]}"; do
-    [[ -n ${class[$w]+x} ]] || die "--only: unknown run '$w' (known: ${all_ids[*]})"
-  done
-  for id in "${all_ids[@]}"; do
-    for w in "${wanted[@]}"; do [[ $w == "$id" ]] && selected+=("$id"); done
-  done
-else
-  selected=("${all_ids[@]}")
-fi
+select_runs class "${all_ids[@]}"
 
 # ---------------------------------------------------------------------------------------------
 # Data split

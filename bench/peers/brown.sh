@@ -89,18 +89,7 @@ skip_reason() {  # why run $1 cannot run, or nothing
   esac
 }
 
-selected=()
-if [[ -n $only ]]; then
-  IFS=',' read -r -a wanted <<<"$only"
-  for w in "${wanted[@]}"; do
-    [[ -n ${label[$w]+x} ]] || die "--only: unknown run '$w' (known with --brown: ${brown_ids[*]})"
-  done
-  for id in "${brown_ids[@]}"; do
-    for w in "${wanted[@]}"; do [[ $w == "$id" ]] && selected+=("$id"); done
-  done
-else
-  selected=("${brown_ids[@]}")
-fi
+select_runs label "${brown_ids[@]}"
 
 # ---------------------------------------------------------------------------------------------
 # Data
