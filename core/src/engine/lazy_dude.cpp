@@ -77,13 +77,7 @@ class LazyDude final : public SparsePolicy {
 
   /// Brings row j up to the current step under the S it had since its stamp.
   void bring_up(std::uint32_t row) {
-    const std::size_t at = std::size_t{row} * width_;
-    const double behind = clock_ - stamp_[row];
-    if (behind != 0.0) {
-      for (std::size_t k = 0; k < width_; ++k) {
-        v_[at + k] = static_cast<float>(static_cast<double>(v_[at + k]) - sum_[at + k] * behind);
-      }
-    }
+    if (stamp_[row] != clock_) read_row(row, v_.data() + std::size_t{row} * width_);
     stamp_[row] = clock_;
   }
 

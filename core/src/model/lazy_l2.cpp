@@ -18,9 +18,13 @@ void LazyL2::bring_up(std::uint32_t row, float* params) {
   stamp_[row] = clock_;
 }
 
-void LazyL2::catch_up(std::span<const std::uint32_t> rows, float* params) {
+void LazyL2::catch_up(const Dataset& data, std::span<const std::uint32_t> rows, float* params) {
   if (l2_ == 0.0f) return;
-  for (const std::uint32_t row : rows) bring_up(row, params);
+  for (const std::uint32_t r : rows) {
+    const SparseRow row = data.sparse_row(r);
+    // A feature in several rows is brought up once: then it is up to date.
+    for (std::size_t k = 0; k < row.nnz; ++k) bring_up(row.index[k], params);
+  }
 }
 
 void LazyL2::catch_up_all(float* params) {

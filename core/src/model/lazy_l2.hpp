@@ -25,8 +25,9 @@ class LazyL2 {
   /// For `rows` first-layer rows of `width` floats; l2 = 0 makes every call a plain update.
   LazyL2(std::size_t rows, std::size_t width, float l2);
 
-  /// Brings the listed rows of params up to the current step.
-  void catch_up(std::span<const std::uint32_t> rows, float* params);
+  /// Brings the first-layer rows of the minibatch's features (`rows` of sparse `data`) up to
+  /// the current step, before its gradient reads them; nothing to do without L2.
+  void catch_up(const Dataset& data, std::span<const std::uint32_t> rows, float* params);
   /// Brings every row up to date (before the model is read as a whole).
   void catch_up_all(float* params);
   /// One SGD step x -= lr (g + l2 x) on the rows `grad` touches (caught up before the gradient

@@ -80,8 +80,7 @@ class SgdStep {
       kernels::axpy(-lr, dense_grad_.data(), params, dense_grad_.size());
       return loss;
     }
-    collect_rows(rows);
-    lazy_.catch_up(touched_, params);
+    lazy_.catch_up(data_, rows, params);
     const double loss = objective_.loss_grad_sparse(params, data_, rows, sparse_grad_, ws_);
     TrainingDiverged::check(loss, step, std::nullopt);
     lazy_.step(sparse_grad_, lr, params);
@@ -92,23 +91,12 @@ class SgdStep {
   void sync(float* params) { lazy_.catch_up_all(params); }
 
  private:
-  /// The first-layer rows the minibatch touches (its features), which must be up to date
-  /// before the gradient reads them.
-  void collect_rows(std::span<const std::uint32_t> rows) {
-    touched_.clear();
-    for (const std::uint32_t r : rows) {
-      const SparseRow row = data_.sparse_row(r);
-      touched_.insert(touched_.end(), row.index, row.index + row.nnz);
-    }
-  }
-
   const Objective& objective_;
   const Dataset& data_;
   Workspace ws_;
   std::vector<float> dense_grad_;
   SparseGradient sparse_grad_;
   detail::LazyL2 lazy_;
-  std::vector<std::uint32_t> touched_;  // may repeat a row: catching up twice is a no-op
 };
 
 /// One single-thread run: the clock, the progress point, and the loss since the last
