@@ -131,6 +131,16 @@ void add_sgd_flags(CLI::App& command, SgdFlags& flags) {
       ->capture_default_str();
   command.add_option("--threads", flags.threads,
                      "Threads for loading and evaluation (default: all cores)");
+  auto* factor = command
+                     .add_option("--divergence-factor", flags.divergence_factor,
+                                 "Stop as diverged when the training loss is above this factor "
+                                 "times the initial loss at two evaluations in a row")
+                     ->check(CLI::Range(1.0, 1e30))
+                     ->capture_default_str();
+  command
+      .add_flag("--no-divergence-check", flags.no_divergence_check,
+                "Only a non-finite loss or parameter stops a run as diverged")
+      ->excludes(factor);
 }
 
 std::shared_ptr<void> limit_threads(unsigned threads) {
@@ -142,6 +152,7 @@ std::shared_ptr<void> limit_threads(unsigned threads) {
 void apply_sgd_flags(const SgdFlags& flags, SgdConfig& config) {
   constexpr double kDefaultEpochs = 10;
   config.batch = flags.batch;
+  config.divergence_factor = flags.no_divergence_check ? 0 : flags.divergence_factor;
   config.batch_order = parse_batch_order(flags.batch_order);
   config.epochs = flags.epochs;
   config.steps = flags.steps;
@@ -319,6 +330,9 @@ int run_guarded(const std::function<int()>& body) {
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "dude: error: %s\n", e.what());
     return kUsageError;
+  } catch (const TrainingDiverged& e) {
+    std::fprintf(stderr, "dude: error: %s\n", e.what());
+    return kDiverged;
   } catch (const Error& e) {
     std::fprintf(stderr, "dude: error: %s\n", e.what());
     return kDataOrModelError;

@@ -22,8 +22,8 @@
 
 namespace dude::cli {
 
-/// Exit codes of the dude command.
-enum ExitCode : int { kOk = 0, kDataOrModelError = 1, kUsageError = 2 };
+/// Exit codes of the dude command (a run stopped by a signal exits with 128 + the signal).
+enum ExitCode : int { kOk = 0, kDataOrModelError = 1, kUsageError = 2, kDiverged = 3 };
 
 /// Flags that say how to read a data file.
 struct DataFlags {
@@ -91,9 +91,11 @@ struct SgdFlags {
   float l2 = 0.0f;
   std::uint64_t eval_every = 0;
   unsigned threads = 0;
+  double divergence_factor = 10;
+  bool no_divergence_check = false;
 };
-/// Registers --model, --schedule, --lr-decay, --batch, --batch-order, --l2 and --threads; the
-/// defaults are the values `flags` holds.
+/// Registers --model, --schedule, --lr-decay, --batch, --batch-order, --l2, --threads and the
+/// divergence check's flags; the defaults are the values `flags` holds.
 void add_sgd_flags(CLI::App& command, SgdFlags& flags);
 /// Caps oneTBB's threads (loading, evaluation) at `threads` for as long as the returned handle
 /// lives; 0: no cap (the handle is empty).

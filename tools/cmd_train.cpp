@@ -13,6 +13,7 @@
 #include "dude/model.hpp"
 #include "dude/partition.hpp"
 #include "dude/trainer.hpp"
+#include "stop_signals.hpp"
 
 namespace dude::cli {
 namespace {
@@ -26,6 +27,7 @@ struct TrainFlags {
   std::string metrics;
   bool quiet = false;
   bool verbose = false;
+  bool keep_last_good = false;
   // Asynchronous training (any --algo but sgd).
   std::string algo = "sgd";
   EngineFlags engine;
@@ -60,6 +62,7 @@ AsyncConfig config_of(const TrainFlags& f) {
   SgdConfig& config = async.sgd;
   apply_sgd_flags(f.sgd, config);
   config.seed = f.seed;
+  config.keep_last_good = f.keep_last_good && !f.out.empty();
   async.algorithm = for_flag("--algo", [&] { return AlgorithmSpec::parse(f.algo); });
   apply_engine_flags(f.engine, async);
   const bool asynchronous = async.algorithm.kind != AlgorithmSpec::Kind::Sgd;
@@ -111,6 +114,38 @@ ProgressCallback progress_printer(const TrainFlags& f, ProgressLine& line, Atomi
   };
 }
 
+/// A diverged run's outputs: the metrics written so far (whole records), and with
+/// --keep-last-good the model of its last good evaluation point; nothing else.
+void keep_diverged_outputs(const TrainFlags& f, const Model& model, AtomicOutput* metrics,
+                           const TrainingDiverged& e) {
+  if (metrics) metrics->commit();
+  if (!f.keep_last_good || f.out.empty()) return;
+  save_model(f.out, model);
+  const std::string step = e.last_good() ? std::to_string(e.last_good()->step) : "0 (initial)";
+  std::fprintf(stderr, "dude: kept the model of the last good evaluation, step %s, in %s\n",
+               step.c_str(), f.out.c_str());
+}
+
+/// Trains `model` in place; the first SIGINT or SIGTERM ends the run after its current step.
+Progress train_model(const TrainFlags& f, const AsyncConfig& config, const TrainTestData& d,
+                     Model& model, AtomicOutput* metrics, const StopSignals& signals) {
+  const Objective objective = model.objective();
+  ProgressLine line(!f.quiet);
+  const Subset train_set{&d.train, d.train_rows};
+  const Subset test_set{&d.test, d.test_rows};
+  try {
+    const Progress last =
+        train_async(objective, train_set, d.test_rows.empty() ? nullptr : &test_set, config,
+                    model.params.data(), progress_printer(f, line, metrics), &signals.stop_flag());
+    line.clear();
+    return last;
+  } catch (const TrainingDiverged& e) {
+    line.clear();
+    keep_diverged_outputs(f, model, metrics, e);
+    throw;
+  }
+}
+
 int run_train(const TrainFlags& f) {
   const AsyncConfig config = config_of(f);
   const ModelSpec spec = ModelSpec::parse(f.sgd.model);
@@ -131,14 +166,8 @@ int run_train(const TrainFlags& f) {
     print_shards(d.train, d.train_rows, config);
   }
 
-  ProgressLine line(!f.quiet);
-  const Subset train_set{&d.train, d.train_rows};
-  const Subset test_set{&d.test, d.test_rows};
-  const Progress last =
-      train_async(objective, train_set, d.test_rows.empty() ? nullptr : &test_set, config,
-                  model.params.data(), progress_printer(f, line, metrics.get()));
-  line.clear();
-
+  const StopSignals signals;
+  const Progress last = train_model(f, config, d, model, metrics.get(), signals);
   if (!f.out.empty()) save_model(f.out, model);
   if (metrics) metrics->commit();
   std::printf("train rows: %zu  features: %zu  classes: %u  model: %s  steps: %llu  time: %.2fs\n",
@@ -147,7 +176,11 @@ int run_train(const TrainFlags& f) {
   if (last.has_test) {
     std::printf("test accuracy: %.4f\ntest loss: %.4f\n", last.test_accuracy, last.test_loss);
   }
-  return kOk;
+  if (signals.signal() == 0) return kOk;
+  std::fprintf(stderr, "dude: stopped by %s at step %llu%s\n", signals.signal_name(),
+               static_cast<unsigned long long>(last.steps),
+               f.out.empty() ? "" : ("; the model is in " + f.out).c_str());
+  return signals.exit_code();
 }
 
 }  // namespace
@@ -178,6 +211,9 @@ Command add_train_command(CLI::App& app) {
   cmd->add_option("--metrics", f.metrics, "Write evaluation points here as JSON Lines");
   cmd->add_flag("--quiet,-q", f.quiet, "No progress output; only the final summary");
   cmd->add_flag("--verbose,-v", f.verbose, "Also print each worker's shard (rows per class)");
+  cmd->add_flag("--keep-last-good", f.keep_last_good,
+                "When the run diverges, write the model of its last good evaluation to --out "
+                "(otherwise a diverged run writes no model)");
   cmd->add_option("--algo", f.algo,
                   "Algorithm: sgd (single thread), dude, asgd, hogwild, sync or fedbuff:K")
       ->capture_default_str();

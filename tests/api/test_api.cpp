@@ -273,7 +273,7 @@ TEST_CASE("a stopped run returns a model a Predictor can use", "[api][async]") {
   config.sgd.tick_seconds = 0;
   std::atomic<bool> stop{false};
   const auto started = std::chrono::steady_clock::now();
-  std::thread stopper([&] {
+  std::jthread stopper([&] {  // joins even when the run throws
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     stop.store(true);
   });

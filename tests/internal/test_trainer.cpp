@@ -121,7 +121,7 @@ TEST_CASE("a stop request from another thread ends the run early", "[trainer]") 
   SgdConfig c;
   c.seconds = 60;
   std::atomic<bool> stop{false};
-  std::thread stopper([&] {
+  std::jthread stopper([&] {  // joins even when the run throws
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     stop = true;
   });

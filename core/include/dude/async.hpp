@@ -99,7 +99,8 @@ float default_learning_rate(const AlgorithmSpec& algorithm, std::size_t workers)
 /// workers and the server go on. An exception thrown in any thread (including by
 /// on_progress) stops every thread, and is rethrown here once all have been joined.
 /// With algorithm sgd it is train_sgd on config.sgd (the engine's fields do not apply).
-/// Without on_progress only the final point is evaluated: nobody could see the others.
+/// Without on_progress only the final point is evaluated on the test rows (nobody could see
+/// the others); every point is still checked for divergence (SgdConfig::divergence_factor).
 Progress train_async(const Objective& objective, const Subset& train, const Subset* test,
                      const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
                      const std::atomic<bool>* stop = nullptr);

@@ -50,15 +50,28 @@ class ModelFileError : public Error {
   using Error::Error;
 };
 
-/// A run stopped because a gradient's loss was not finite, almost always a learning rate too
-/// large for the model. Raised by every trainer at the step where it happened; the model is
-/// then unusable.
+/// A run stopped because it diverged, almost always a learning rate too large for the model:
+/// a gradient's loss was not finite, the training loss stayed far above its initial value
+/// (SgdConfig::divergence_factor), or a parameter overflowed (not finite, or so large that its
+/// product with another would be). Raised by every
+/// trainer at the step where it was seen. The model is then unusable unless the run kept the
+/// last good one (SgdConfig::keep_last_good).
 class TrainingDiverged : public Error {
  public:
+  /// The last evaluation point that passed the checks.
+  struct GoodPoint {
+    std::uint64_t step = 0;
+    double epoch = 0;
+    std::optional<double> test_accuracy;
+  };
+
   /// `step`: the model updates before the failure (Progress::steps: server steps, hogwild's
   /// shared count, or the single-thread trainer's steps); `worker`: the worker that computed
-  /// the loss, none for the single-thread trainer.
-  TrainingDiverged(std::uint64_t step, std::optional<std::uint32_t> worker);
+  /// the loss, none when the failure was seen at an evaluation or by the single-thread
+  /// trainer; `reason`: what was wrong; `last_good`: none when no evaluation passed yet.
+  TrainingDiverged(std::uint64_t step, std::optional<std::uint32_t> worker,
+                   std::string reason = "the loss is not finite",
+                   std::optional<GoodPoint> last_good = std::nullopt);
 
   /// Throws TrainingDiverged when `loss` is not finite.
   static void check(double loss, std::uint64_t step, std::optional<std::uint32_t> worker) {
@@ -67,10 +80,14 @@ class TrainingDiverged : public Error {
 
   std::uint64_t step() const noexcept { return step_; }
   std::optional<std::uint32_t> worker() const noexcept { return worker_; }
+  const std::string& reason() const noexcept { return reason_; }
+  const std::optional<GoodPoint>& last_good() const noexcept { return last_good_; }
 
  private:
   std::uint64_t step_;
   std::optional<std::uint32_t> worker_;
+  std::string reason_;
+  std::optional<GoodPoint> last_good_;
 };
 
 }  // namespace dude

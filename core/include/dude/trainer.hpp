@@ -51,6 +51,14 @@ struct SgdConfig {
   /// Steps between evaluations; 0: once per epoch; kEvalAtEndOnly: only the final point.
   std::uint64_t eval_every = 0;
   double tick_seconds = 0.5;  // wall time between lightweight progress ticks; 0: none
+  /// Divergence check at every evaluation point, besides the non-finite losses and the
+  /// overflowing parameters (beyond sqrt(FLT_MAX)) that always stop a run: TrainingDiverged when
+  /// the training loss is above this factor times the initial loss (the model's at the start, on up
+  /// to 1024 training rows) at two points in a row. 0: no such check.
+  double divergence_factor = 10;
+  /// On TrainingDiverged, leave params holding the model of the last evaluation point that
+  /// passed the checks (the initial model if none did), at the cost of a copy of the model.
+  bool keep_last_good = false;
 
   /// Throws ConfigError naming the first bad field.
   void validate() const;
@@ -92,7 +100,10 @@ struct Subset {
 
 /// Trains params (num_params floats, already initialised) in place on `train`; evaluates on
 /// `test` when it is non-null and non-empty. Returns the final evaluation point. Without
-/// on_progress only that point is evaluated: nobody could see the others.
+/// on_progress only that point is evaluated on the test rows (nobody could see the others);
+/// every evaluation point is still checked for divergence. Throws TrainingDiverged when a
+/// loss or a parameter is not finite, or the training loss stays above its bound
+/// (SgdConfig::divergence_factor).
 /// `stop`, when non-null and set by another thread, ends the run after the current step.
 Progress train_sgd(const Objective& objective, const Subset& train, const Subset* test,
                    const SgdConfig& config, float* params, const ProgressCallback& on_progress,

@@ -1,5 +1,6 @@
 #include "dude/errors.hpp"
 
+#include <cstdio>
 #include <utility>
 
 namespace dude {
@@ -20,13 +21,25 @@ std::string describe(const std::string& file, DataError::Where where, std::uint6
   return text;
 }
 
-std::string describe_divergence(std::uint64_t step, std::optional<std::uint32_t> worker) {
-  std::string text = "training diverged";
-  if (worker) {
-    text.append(": worker ").append(std::to_string(*worker));
-    text.append(" computed a non-finite loss at server step ").append(std::to_string(step));
+std::string describe_divergence(std::uint64_t step, std::optional<std::uint32_t> worker,
+                                const std::string& reason,
+                                const std::optional<TrainingDiverged::GoodPoint>& last_good) {
+  std::string text = "training diverged at step ";
+  text.append(std::to_string(step));
+  if (worker) text.append(" (worker ").append(std::to_string(*worker)).append(")");
+  text.append(": ").append(reason).append("; ");
+  if (last_good) {
+    char where[96];
+    std::snprintf(where, sizeof where, "last good evaluation at step %llu (epoch %.2f",
+                  static_cast<unsigned long long>(last_good->step), last_good->epoch);
+    text.append(where);
+    if (last_good->test_accuracy) {
+      std::snprintf(where, sizeof where, ", test accuracy %.4f", *last_good->test_accuracy);
+      text.append(where);
+    }
+    text.append(")");
   } else {
-    text.append(" at step ").append(std::to_string(step)).append(" (loss is not finite)");
+    text.append("no evaluation before it passed");
   }
   return text.append("; lower the learning rate");
 }
@@ -42,7 +55,12 @@ DataError::DataError(std::string file, Where where, std::uint64_t position, std:
       position_(position),
       reason_(std::move(reason)) {}
 
-TrainingDiverged::TrainingDiverged(std::uint64_t step, std::optional<std::uint32_t> worker)
-    : Error(describe_divergence(step, worker)), step_(step), worker_(worker) {}
+TrainingDiverged::TrainingDiverged(std::uint64_t step, std::optional<std::uint32_t> worker,
+                                   std::string reason, std::optional<GoodPoint> last_good)
+    : Error(describe_divergence(step, worker, reason, last_good)),
+      step_(step),
+      worker_(worker),
+      reason_(std::move(reason)),
+      last_good_(last_good) {}
 
 }  // namespace dude

@@ -2,7 +2,18 @@
 
 namespace dude::engine {
 
+Progress ProgressReporter::final_point(std::uint64_t steps, const float* model) {
+  Progress p = point(true, steps, model, true);
+  p.final = true;
+  return p;
+}
+
 Progress ProgressReporter::point(bool evaluation, std::uint64_t steps, const float* model) {
+  return point(evaluation, steps, model, false);
+}
+
+Progress ProgressReporter::point(bool evaluation, std::uint64_t steps, const float* model,
+                                 bool final) {
   const RunCounters& counters = run_.counters;
   const Budget& budget = run_.budget;
   Progress p;
@@ -29,12 +40,13 @@ Progress ProgressReporter::point(bool evaluation, std::uint64_t steps, const flo
     loss_at_last_ = loss;
     count_at_last_ = count;
     staleness_at_last_ = staleness;
-    if (test_ != nullptr && test_->data != nullptr && !test_->rows.empty()) {
+    if ((shown_ || final) && test_ != nullptr && test_->data != nullptr && !test_->rows.empty()) {
       const Evaluation e = evaluate(objective_, model, *test_->data, test_->rows);
       p.has_test = true;
       p.test_loss = e.loss;
       p.test_accuracy = e.accuracy;
     }
+    guard_.check(p, model);
   }
   return p;
 }

@@ -69,13 +69,12 @@ class DenseBackend {
 }  // namespace
 
 Progress train_virtual(const Objective& objective, const Dataset& data,
-                       const std::vector<std::vector<std::uint32_t>>& shards, const Subset* test,
-                       const AsyncConfig& config, float* params,
-                       const ProgressCallback& on_progress, const std::atomic<bool>* stop,
+                       const std::vector<std::vector<std::uint32_t>>& shards,
+                       const AsyncConfig& config, float* params, const RunHooks& hooks,
                        std::size_t train_rows) {
   DenseBackend backend(objective, data, shards, config, params);
-  ReplayLoop<DenseBackend> loop(backend, objective, test, config, shards.size(), train_rows);
-  return loop.run(params, objective.num_params(), on_progress, stop);
+  ReplayLoop<DenseBackend> loop(backend, objective, hooks, config, shards.size(), train_rows);
+  return loop.run(params, objective.num_params());
 }
 
 }  // namespace dude::engine

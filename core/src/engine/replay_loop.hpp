@@ -77,11 +77,12 @@ inline AlgorithmSpec replay_rule(AlgorithmSpec algorithm) {
 template <class Backend>
 class ReplayLoop {
  public:
-  ReplayLoop(Backend& backend, const Objective& objective, const Subset* test,
+  ReplayLoop(Backend& backend, const Objective& objective, const RunHooks& hooks,
              const AsyncConfig& config, std::size_t workers, std::size_t train_rows)
       : backend_(backend),
+        hooks_(hooks),
         run_(config, train_rows, 1),
-        reporter_(run_, objective, test),
+        reporter_(run_, objective, hooks),
         headers_(workers),
         schedule_(config.sgd.eval_every, run_.budget.rows) {
     for (std::size_t w = 0; w < workers; ++w) {
@@ -89,13 +90,13 @@ class ReplayLoop {
     }
   }
 
-  /// Handles arrivals until the budget is spent, `stop` is set or (never, in practice) the
-  /// events run out; copies the model into `params` and returns the final point.
-  Progress run(float* params, std::size_t params_count, const ProgressCallback& on_progress,
-               const std::atomic<bool>* stop) {
+  /// Handles arrivals until the budget is spent, a stop is requested or (never, in practice)
+  /// the events run out; copies the model into `params` and returns the final point.
+  Progress run(float* params, std::size_t params_count) {
+    const ProgressCallback& on_progress = hooks_.on_progress;
     for (std::size_t w = 0; w < headers_.size(); ++w) start(w, 0.0);
     const Budget& budget = run_.budget;
-    while (!events_.empty() && !(stop != nullptr && stop->load(std::memory_order_relaxed))) {
+    while (!events_.empty() && !hooks_.stop_requested()) {
       const Event event = events_.top();
       if (budget.seconds > 0 && event.time > budget.seconds) break;
       events_.pop();
@@ -115,8 +116,7 @@ class ReplayLoop {
     }
     const float* model = backend_.model();
     std::copy(model, model + params_count, params);
-    Progress last = reporter_.point(true, version_, params);
-    last.final = true;
+    const Progress last = reporter_.final_point(version_, params);
     if (on_progress) on_progress(last);
     return last;
   }
@@ -147,6 +147,7 @@ class ReplayLoop {
   }
 
   Backend& backend_;
+  const RunHooks& hooks_;
   RunState run_;
   ProgressReporter reporter_;
   std::vector<ComputeTimes> times_;

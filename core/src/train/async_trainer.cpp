@@ -25,9 +25,9 @@ using engine::RunState;
 /// The calling thread's part of a run: budget by time and stop requests, evaluation points
 /// and ticks. `Engine` is a ServerEngine or the HogwildEngine.
 template <class Engine>
-Progress monitor(Engine& engine, RunState& run, const Objective& objective, const Subset* test,
-                 const ProgressCallback& on_progress, const std::atomic<bool>* user_stop,
-                 float* params, std::size_t threads) {
+Progress monitor(Engine& engine, RunState& run, const Objective& objective,
+                 const engine::RunHooks& hooks, float* params, std::size_t threads) {
+  const ProgressCallback& on_progress = hooks.on_progress;
   const SgdConfig& sgd = run.config.sgd;
   const engine::Budget& budget = run.budget;
   std::vector<float> snapshot(objective.num_params());
@@ -35,7 +35,7 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective, cons
 
   engine::EvalSchedule schedule(sgd.eval_every, budget.rows);
   double last_tick = 0;
-  engine::ProgressReporter reporter(run, objective, test);
+  engine::ProgressReporter reporter(run, objective, hooks);
   auto point = [&](bool evaluation, std::uint64_t steps, const float* model) {
     return reporter.point(evaluation, steps, model);
   };
@@ -44,8 +44,7 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective, cons
     engine.start();
     while (!run.stopping()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      if ((budget.seconds > 0 && run.elapsed() >= budget.seconds) ||
-          (user_stop != nullptr && user_stop->load(std::memory_order_relaxed))) {
+      if ((budget.seconds > 0 && run.elapsed() >= budget.seconds) || hooks.stop_requested()) {
         run.stop.store(true, std::memory_order_relaxed);
         break;
       }
@@ -72,17 +71,16 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective, cons
     if (error) std::rethrow_exception(error);
   }
   const std::uint64_t version = engine.snapshot(params);
-  Progress last = point(true, version, params);
-  last.final = true;
+  const Progress last = reporter.final_point(version, params);
   if (on_progress) on_progress(last);
   return last;
 }
 
 template <class Slot>
 Progress run_server(const Objective& objective, const Dataset& data,
-                    const std::vector<std::vector<std::uint32_t>>& shards, const Subset* test,
-                    const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
-                    const std::atomic<bool>* stop, std::size_t train_rows) {
+                    const std::vector<std::vector<std::uint32_t>>& shards,
+                    const AsyncConfig& config, float* params, const engine::RunHooks& hooks,
+                    std::size_t train_rows) {
   const std::size_t threads = config.workers + 1;
   RunState run(config, train_rows, threads + 1);
   const std::unique_ptr<engine::ServerPolicy> policy =
@@ -91,15 +89,14 @@ Progress run_server(const Objective& objective, const Dataset& data,
     engine::warm_start(*policy, objective, data, shards, config.sgd, params);
   }
   engine::ServerEngine<Slot> server(objective, data, shards, run, *policy, params);
-  return monitor(server, run, objective, test, on_progress, stop, params, threads);
+  return monitor(server, run, objective, hooks, params, threads);
 }
 
 /// The sparse server engine (hand-off only: a worker waits for the model of its next
 /// minibatch).
 Progress run_sparse_server(const Objective& objective, const Dataset& data,
                            const std::vector<std::vector<std::uint32_t>>& shards,
-                           const Subset* test, const AsyncConfig& config, float* params,
-                           const ProgressCallback& on_progress, const std::atomic<bool>* stop,
+                           const AsyncConfig& config, float* params, const engine::RunHooks& hooks,
                            std::size_t train_rows) {
   const std::size_t threads = config.workers + 1;
   RunState run(config, train_rows, threads + 1);
@@ -111,21 +108,12 @@ Progress run_sparse_server(const Objective& objective, const Dataset& data,
     engine::warm_start(*policy, objective, data, shards, config.sgd);
   }
   engine::SparseServerEngine server(objective, data, shards, run, *policy);
-  return monitor(server, run, objective, test, on_progress, stop, params, threads);
+  return monitor(server, run, objective, hooks, params, threads);
 }
 
-}  // namespace
-
-Progress train_async(const Objective& objective, const Subset& train, const Subset* test,
-                     const AsyncConfig& requested, float* params,
-                     const ProgressCallback& on_progress, const std::atomic<bool>* stop) {
-  requested.validate();
-  if (requested.algorithm.kind == AlgorithmSpec::Kind::Sgd) {
-    return train_sgd(objective, train, test, requested.sgd, params, on_progress, stop);
-  }
-  AsyncConfig config = requested;
-  if (!on_progress) config.sgd.eval_every = kEvalAtEndOnly;
-  if (train.data == nullptr || train.rows.empty()) throw ConfigError("train: no training rows");
+/// The engine the configuration asks for, on shards of the training rows.
+Progress dispatch(const Objective& objective, const Subset& train, const AsyncConfig& config,
+                  float* params, const engine::RunHooks& hooks) {
   const std::vector<std::vector<std::uint32_t>> shards =
       partition_rows(*train.data, train.rows, config.workers, config.partition, config.sgd.seed);
   const Dataset& data = *train.data;
@@ -135,33 +123,42 @@ Progress train_async(const Objective& objective, const Subset& train, const Subs
       throw ConfigError("l2: the asynchronous algorithms take no L2 on sparse data yet");
     }
     if (config.deterministic) {
-      return engine::train_virtual_sparse(objective, data, shards, test, config, params,
-                                          on_progress, stop, rows);
+      return engine::train_virtual_sparse(objective, data, shards, config, params, hooks, rows);
     }
     if (config.algorithm.kind != AlgorithmSpec::Kind::Hogwild) {
-      return run_sparse_server(objective, data, shards, test, config, params, on_progress, stop,
-                               rows);
+      return run_sparse_server(objective, data, shards, config, params, hooks, rows);
     }
   }
   if (config.deterministic) {
-    return engine::train_virtual(objective, data, shards, test, config, params, on_progress, stop,
-                                 rows);
+    return engine::train_virtual(objective, data, shards, config, params, hooks, rows);
   }
-
   if (config.algorithm.kind == AlgorithmSpec::Kind::Hogwild) {
     RunState run(config, rows, config.workers + 1);
     engine::HogwildEngine hogwild(objective, data, shards, run, params);
-    return monitor(hogwild, run, objective, test, on_progress, stop, params, config.workers);
+    return monitor(hogwild, run, objective, hooks, params, config.workers);
   }
   // Sync needs the server to hold every worker's gradient until the round is complete.
   const bool handoff =
       config.slot == SlotDiscipline::Handoff || config.algorithm.kind == AlgorithmSpec::Kind::Sync;
   if (handoff) {
-    return run_server<engine::HandoffSlot>(objective, data, shards, test, config, params,
-                                           on_progress, stop, rows);
+    return run_server<engine::HandoffSlot>(objective, data, shards, config, params, hooks, rows);
   }
-  return run_server<engine::TripleBufferSlot>(objective, data, shards, test, config, params,
-                                              on_progress, stop, rows);
+  return run_server<engine::TripleBufferSlot>(objective, data, shards, config, params, hooks, rows);
+}
+
+}  // namespace
+
+Progress train_async(const Objective& objective, const Subset& train, const Subset* test,
+                     const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
+                     const std::atomic<bool>* stop) {
+  config.validate();
+  if (config.algorithm.kind == AlgorithmSpec::Kind::Sgd) {
+    return train_sgd(objective, train, test, config.sgd, params, on_progress, stop);
+  }
+  if (train.data == nullptr || train.rows.empty()) throw ConfigError("train: no training rows");
+  detail::DivergenceGuard guard(objective, train, config.sgd, params);
+  const engine::RunHooks hooks{test, on_progress, stop, guard};
+  return guard.run(params, [&] { return dispatch(objective, train, config, params, hooks); });
 }
 
 }  // namespace dude

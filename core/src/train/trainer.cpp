@@ -9,6 +9,7 @@
 #include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
+#include "model/divergence_guard.hpp"
 #include "model/lazy_l2.hpp"
 
 namespace dude {
@@ -38,6 +39,8 @@ void SgdConfig::validate() const {
   if (!(lr_decay >= 0.0f) || !std::isfinite(lr_decay))
     throw ConfigError("lr_decay: must be finite and >= 0");
   if (!(tick_seconds >= 0.0)) throw ConfigError("tick_seconds: must be >= 0");
+  if (!(divergence_factor == 0 || (divergence_factor >= 1 && std::isfinite(divergence_factor))))
+    throw ConfigError("divergence_factor: must be 0 (no check) or finite and at least 1");
 }
 
 double learning_rate(const SgdConfig& config, double epochs_done, double fraction_done) {
@@ -104,8 +107,10 @@ class SgdStep {
 class SgdRun {
  public:
   SgdRun(const Objective& objective, const Subset& train, const Subset* test,
-         const SgdConfig& config, float* params, const ProgressCallback& on_progress, SgdStep& step)
+         const SgdConfig& config, float* params, const ProgressCallback& on_progress, SgdStep& step,
+         detail::DivergenceGuard& guard)
       : step_(step),
+        guard_(guard),
         objective_(objective),
         test_(test),
         config_(config),
@@ -146,7 +151,8 @@ class SgdRun {
     }
   }
 
-  /// Sends a point (an evaluation on the test rows, or a tick) and returns it.
+  /// Sends a point (an evaluation on the test rows, checked by the guard, or a tick) and
+  /// returns it.
   const Progress& report(bool evaluation, bool final) {
     p_.evaluation = evaluation;
     p_.final = final;
@@ -159,12 +165,14 @@ class SgdRun {
       loss_since_eval_ = 0;
       steps_since_eval_ = 0;
       step_.sync(params_);
-      if (test_ != nullptr && test_->data != nullptr && !test_->rows.empty()) {
+      if ((on_progress_ || final) && test_ != nullptr && test_->data != nullptr &&
+          !test_->rows.empty()) {
         const Evaluation e = evaluate(objective_, params_, *test_->data, test_->rows);
         p_.has_test = true;
         p_.test_loss = e.loss;
         p_.test_accuracy = e.accuracy;
       }
+      guard_.check(p_, params_);
     }
     if (on_progress_) on_progress_(p_);
     return p_;
@@ -172,6 +180,7 @@ class SgdRun {
 
  private:
   SgdStep& step_;
+  detail::DivergenceGuard& guard_;
   const Objective& objective_;
   const Subset* test_;
   const SgdConfig& config_;
@@ -196,23 +205,24 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   const Dataset& data = *train.data;
   detail::MinibatchSampler sampler(train.rows, config.batch, config.batch_order, config.seed);
   const std::size_t steps_per_epoch = (train.rows.size() + sampler.batch() - 1) / sampler.batch();
-  const std::uint64_t eval_every = !on_progress            ? kEvalAtEndOnly
-                                   : config.eval_every > 0 ? config.eval_every
-                                                           : steps_per_epoch;
+  const std::uint64_t eval_every = config.eval_every > 0 ? config.eval_every : steps_per_epoch;
   SgdStep step(objective, data, sampler.batch());
-  SgdRun run(objective, train, test, config, params, on_progress, step);
+  detail::DivergenceGuard guard(objective, train, config, params);
+  SgdRun run(objective, train, test, config, params, on_progress, step, guard);
   auto finished = [&] {
     return run.fraction_done() >= 1.0 || (stop != nullptr && stop->load(std::memory_order_relaxed));
   };
-  while (!finished()) {
-    const std::span<const std::uint32_t> rows = sampler.next();
-    const double lr = learning_rate(config, run.epochs_done(), run.fraction_done());
-    const double loss = step(params, rows, static_cast<float>(lr), run.steps());
-    run.stepped(lr, rows.size(), loss);
-    if (finished()) break;  // the final report below evaluates
-    run.report_if_due(eval_every);
-  }
-  return run.report(true, true);
+  return guard.run(params, [&] {
+    while (!finished()) {
+      const std::span<const std::uint32_t> rows = sampler.next();
+      const double lr = learning_rate(config, run.epochs_done(), run.fraction_done());
+      const double loss = step(params, rows, static_cast<float>(lr), run.steps());
+      run.stepped(lr, rows.size(), loss);
+      if (finished()) break;  // the final report below evaluates
+      run.report_if_due(eval_every);
+    }
+    return run.report(true, true);
+  });
 }
 
 }  // namespace dude
