@@ -1,4 +1,6 @@
 // Loading by file name (format detection, the IDX labels file) and the built-in data sets.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
@@ -47,6 +49,15 @@ constexpr IdxNaming kIdxNamings[] = {{"images-idx3-ubyte", "labels-idx1-ubyte"},
                                      {"images.idx3-ubyte", "labels.idx1-ubyte"}};
 
 constexpr std::string_view kDigits = "digits";
+
+/// The text of a file in a text format, refused as soon as it breaks the limits: more bytes
+/// than the memory limit, a line longer than kMaxLineBytes, or a NUL byte where `format` (not
+/// null) has none.
+detail::TextBuffer read_text(const std::string& path, const LoadOptions& options,
+                             const char* format) {
+  detail::ByteStream stream(path);
+  return detail::read_all(stream, {options.max_memory, kMaxLineBytes, format});
+}
 
 }  // namespace
 
@@ -101,12 +112,22 @@ Dataset load_dataset(const std::string& path, const LoadOptions& options) {
           options.labels_path.empty() ? idx_labels_path(path) : options.labels_path;
       return detail::load_idx(path, labels_path, options);
     }
-    case Format::Csv: return parse_csv(read_file(path), path, options);
-    case Format::Fasttext: return parse_fasttext(read_file(path), path, options);
+    case Format::Csv: return parse_csv(read_text(path, options, "CSV").view(), path, options);
+    // NUL bytes separate words in fastText text, as fastText reads it.
+    case Format::Fasttext:
+      return parse_fasttext(read_text(path, options, nullptr).view(), path, options);
     case Format::Libsvm:
     case Format::Auto: break;
   }
-  return parse_libsvm(read_file(path), path, options);
+  return parse_libsvm(read_text(path, options, "LIBSVM").view(), path, options);
+}
+
+std::uint64_t default_max_memory() noexcept {
+  constexpr std::uint64_t kUnknown = std::uint64_t{16} << 30;
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return kUnknown;
+  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size) / 2;
 }
 
 bool is_builtin_dataset(std::string_view name) { return name == kDigits; }
