@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/quote.hpp"
 #include "data/byte_stream.hpp"
 #include "data/cache.hpp"
 #include "data/idx.hpp"
@@ -67,8 +68,8 @@ Format parse_format(std::string_view name) {
   if (name == "csv") return Format::Csv;
   if (name == "idx") return Format::Idx;
   if (name == "fasttext") return Format::Fasttext;
-  throw ConfigError("format: unknown data format '" + std::string(name) +
-                    "' (expected auto, libsvm, csv, idx or fasttext)");
+  throw ConfigError("format: unknown data format " + detail::quoted(name) +
+                    " (expected auto, libsvm, csv, idx or fasttext)");
 }
 
 Format detect_format(std::string_view path) {
@@ -152,7 +153,7 @@ Dataset fit_builtin(const Dataset& d, const std::string& name, const LoadOptions
 
 Dataset load_builtin_dataset(std::string_view name, const LoadOptions& fit) {
   if (!is_builtin_dataset(name)) {
-    throw ConfigError("unknown built-in data set '" + std::string(name) + "' (known: digits)");
+    throw ConfigError("unknown built-in data set " + detail::quoted(name) + " (known: digits)");
   }
   const std::string display_name = "digits (built-in)";
   const std::string text =

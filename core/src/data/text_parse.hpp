@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/parallel.hpp"
+#include "common/quote.hpp"
 #include "data/label_names.hpp"
 #include "dude/errors.hpp"
 
@@ -54,17 +55,6 @@ struct ParseFailure {
 
 [[noreturn]] inline void fail(std::size_t offset, std::string reason) {
   throw ParseFailure{offset, std::move(reason)};
-}
-
-/// `token` in single quotes for a message, cut to its first 40 bytes ("...") so that a huge
-/// token does not make a huge message: the one way the loaders quote input.
-inline std::string quoted(std::string_view token) {
-  constexpr std::size_t kMaxShown = 40;
-  std::string text(1, '\'');
-  text.append(token.substr(0, kMaxShown));
-  if (token.size() > kMaxShown) text += "...";
-  text += '\'';
-  return text;
 }
 
 /// The token starting at p, up to the first of `delimiters` and without trailing blanks,
