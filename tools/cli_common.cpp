@@ -6,7 +6,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -32,6 +35,11 @@ void add_data_flags(CLI::App& command, DataFlags& flags) {
                      "Keep parsed text data in DIR (one file per data file, rebuilt when the "
                      "data file or the options change), so that the next run maps it instead "
                      "of parsing");
+  command.add_option("--max-memory", flags.max_memory,
+                     "Refuse data that would need more than SIZE of memory (its text, its "
+                     "features and a model over them), before allocating it: bytes, or with K, "
+                     "M, G or T (KiB ... TiB). Default: half the physical memory (" +
+                         format_bytes(default_max_memory()) + " here)");
 }
 
 void add_hashing_flags(CLI::App& command, DataFlags& flags) {
@@ -47,9 +55,38 @@ void add_hashing_flags(CLI::App& command, DataFlags& flags) {
       ->capture_default_str();
 }
 
+std::uint64_t parse_memory_size(const std::string& text) {
+  const auto bad = [&] {
+    return ConfigError("--max-memory: expected a size such as 8G or 512MiB, got '" + text + "'");
+  };
+  double number = 0;
+  const char* end = text.data() + text.size();
+  const auto [stop, ec] = std::from_chars(text.data(), end, number);
+  if (ec != std::errc{} || !(number > 0)) throw bad();
+  std::string unit(stop, end);
+  std::transform(unit.begin(), unit.end(), unit.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (unit.ends_with("ib")) {
+    unit.resize(unit.size() - 2);
+  } else if (unit.size() == 2 && unit.back() == 'b') {
+    unit.resize(1);
+  }
+  static constexpr std::string_view kUnits = "kmgt";
+  std::size_t power = 0;
+  if (!unit.empty()) {
+    const auto at = kUnits.find(unit);
+    if (unit.size() != 1 || at == std::string_view::npos) throw bad();
+    power = at + 1;
+  }
+  const double bytes = std::ldexp(number, 10 * static_cast<int>(power));
+  if (!(bytes < 0x1p64)) throw bad();
+  return static_cast<std::uint64_t>(bytes);
+}
+
 LoadOptions load_options(const DataFlags& flags, const std::string& path,
                          const std::string& labels) {
   LoadOptions options;
+  if (!flags.max_memory.empty()) options.max_memory = parse_memory_size(flags.max_memory);
   if (!flags.cache_dir.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(flags.cache_dir, ec);
@@ -333,6 +370,9 @@ int run_guarded(const std::function<int()>& body) {
   } catch (const TrainingDiverged& e) {
     std::fprintf(stderr, "dude: error: %s\n", e.what());
     return kDiverged;
+  } catch (const MemoryLimitError& e) {
+    std::fprintf(stderr, "dude: error: %s; raise it with --max-memory\n", e.what());
+    return kDataOrModelError;
   } catch (const Error& e) {
     std::fprintf(stderr, "dude: error: %s\n", e.what());
     return kDataOrModelError;

@@ -30,15 +30,19 @@ struct DataFlags {
   std::string format = "auto";
   int csv_label_column = 0;
   bool csv_header = false;
-  TextHashing hashing;    // fastText
-  std::string cache_dir;  // --cache: where parsed text data is cached (empty: no cache)
+  TextHashing hashing;     // fastText
+  std::string cache_dir;   // --cache: where parsed text data is cached (empty: no cache)
+  std::string max_memory;  // --max-memory SIZE (empty: LoadOptions' default)
 };
-/// Registers --format and the CSV flags.
+/// Registers --format, the CSV flags, --cache and --max-memory.
 void add_data_flags(CLI::App& command, DataFlags& flags);
 /// Registers --hash-bits and --ngrams: for the commands that read fastText text on their own
 /// (a model brings its hashing to eval and predict).
 void add_hashing_flags(CLI::App& command, DataFlags& flags);
 
+/// A byte count as --max-memory takes it: N, or N with a unit K, M, G or T (powers of 1024,
+/// also written KiB or KB ...): "512M", "16GiB", "1.5G". Throws ConfigError naming the flag.
+std::uint64_t parse_memory_size(const std::string& text);
 /// The load options the flags give; `labels` is the IDX labels file, or empty.
 LoadOptions load_options(const DataFlags& flags, const std::string& path,
                          const std::string& labels);

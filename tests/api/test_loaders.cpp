@@ -808,3 +808,193 @@ TEST_CASE("features: mapped arrays are zeroed, aligned, and kept alive by the da
   CHECK_THROWS_AS(dude::Dataset::dense(3, 2, std::shared_ptr<const float[]>(), {0, 1}),
                   dude::ConfigError);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Hostile inputs: refused early, naming the file, the place and the sizes
+
+namespace {
+
+/// The MemoryLimitError `f` throws, after checking its file, place and phrase.
+template <class F>
+dude::MemoryLimitError memory_error_of(F&& f, const std::string& file, Where where,
+                                       std::uint64_t position, const std::string& phrase) {
+  try {
+    f();
+  } catch (const dude::MemoryLimitError& e) {
+    INFO(e.what());
+    CHECK(e.file() == file);
+    CHECK(e.where() == where);
+    CHECK(e.position() == position);
+    CHECK_THAT(e.reason(), Catch::Contains(phrase));
+    return e;
+  }
+  throw std::runtime_error("expected a MemoryLimitError, none was thrown");
+}
+
+}  // namespace
+
+TEST_CASE("limits: a feature index whose model passes the memory limit, before allocating",
+          "[loaders][libsvm][limits]") {
+  LoadOptions options;
+  options.max_memory = std::uint64_t{1} << 30;
+  const auto e = memory_error_of(
+      [&] { dude::parse_libsvm("0 1:1\n1 1000000000:1\n0 2:1\n", "t.svm", options); }, "t.svm",
+      Where::Line, 2,
+      "feature index 1000000000: a model of 1000000000 features x 2 classes (a weight and a "
+      "gradient each) needs 14.9 GiB, over the memory limit of 1.0 GiB");
+  CHECK(e.needed() == std::uint64_t{16'000'000'000});
+  CHECK(e.limit() == options.max_memory);
+  memory_error_of([&] { dude::parse_libsvm("1 4294967295:1\n", "t.svm", options); }, "t.svm",
+                  Where::Line, 1, "needs 64.0 GiB");
+  // The classes count: 3 classes make the same index too large for a limit 2 would fit.
+  options.max_memory = 16'000'000;
+  CHECK(dude::parse_libsvm("0 1:1\n1 1000000:1\n", "t.svm", options).features() == 1'000'000);
+  memory_error_of([&] { dude::parse_libsvm("0 1:1\n2 1000000:1\n", "t.svm", options); }, "t.svm",
+                  Where::Line, 2, "x 3 classes");
+  // A model's feature count is the model's: its data is not sized again.
+  options.features = 1'000'000'000;
+  CHECK(dude::parse_libsvm("1 1000000000:1\n", "t.svm", options).features() == 1'000'000'000);
+}
+
+TEST_CASE("limits: fastText hashing, CSV rows and IDX headers past the memory limit",
+          "[loaders][limits]") {
+  LoadOptions options;
+  options.max_memory = std::uint64_t{1} << 30;
+  options.hashing.bits = 30;
+  memory_error_of([&] { dude::parse_fasttext("__label__a x\n__label__b y\n", "t.ft", options); },
+                  "t.ft", Where::File, 0, "hash bits 30: a model of 1073741824 features");
+  options = {};
+  options.max_memory = 50;
+  memory_error_of([&] { dude::parse_csv("0,1,2\n1,3,4\n0,5,6\n1,7,8\n", "t.csv", options); },
+                  "t.csv", Where::File, 0,
+                  "4 rows x 2: 32 bytes of features and a model of 2 features x 2 classes");
+  options.max_memory = std::uint64_t{1} << 30;
+  const std::string labels = idx_labels(kLabels);
+  memory_error_of(
+      [&] { dude::parse_idx(idx_images(1 << 20, 1024, 1024, kPixels), "i", labels, "l", options); },
+      "i", Where::ByteOffset, 4,
+      "the header's 1048576 x 1024 x 1024 images: 4.0 TiB of features and a model of 1048576 "
+      "features x 2 classes");
+}
+
+TEST_CASE("limits: a file, plain or compressed, larger than the memory limit is not read whole",
+          "[loaders][gzip][limits]") {
+  const testdata::TempDir dir;
+  const std::string text = generate_libsvm(3000).text;
+  LoadOptions options;
+  options.max_memory = 1000;
+  const std::string plain = write_file(dir, "big.svm", text);
+  memory_error_of([&] { dude::load_dataset(plain, options); }, plain, Where::File, 0,
+                  "the file needs " + dude::format_bytes(text.size()) +
+                      ", over the memory limit of 1000 bytes");
+  const std::string packed = write_file(dir, "big.svm.gz", gzip(text));
+  memory_error_of([&] { dude::load_dataset(packed, options); }, packed, Where::File, 0,
+                  "the inflated file needs more than 1000 bytes");
+  CHECK_THROWS_AS(dude::read_file(packed, 1000), dude::MemoryLimitError);
+  CHECK(dude::read_file(packed, text.size()) == text);
+}
+
+TEST_CASE("limits: a cut gzip file is refused as truncated whatever its trailer claims",
+          "[loaders][gzip][limits]") {
+  const testdata::TempDir dir;
+  const std::string text = generate_libsvm(3000).text;
+  const std::string whole = gzip(text);
+  std::string cut = whole.substr(0, whole.size() / 2);
+  // The last 4 bytes, read as the trailer's size, claim 4 GiB; the stream still inflates its
+  // first bytes, and is refused where it ends, within a limit far below the claim.
+  cut.replace(cut.size() - 4, 4, "\xff\xff\xff\xff");
+  const std::string path = write_file(dir, "cut.svm.gz", cut);
+  LoadOptions options;
+  options.max_memory = 4 * text.size();
+  const DataError e = data_error_of([&] { dude::load_dataset(path, options); });
+  INFO(e.what());
+  CHECK(e.where() == Where::ByteOffset);
+  CHECK_THAT(e.reason(), Catch::Contains("gzip") && !Catch::Contains("memory limit"));
+}
+
+TEST_CASE("limits: a NUL byte in LIBSVM or CSV text is refused as soon as it is read",
+          "[loaders][gzip][limits]") {
+  const testdata::TempDir dir;
+  // Megabytes of zeros after a good line: the error names line 2 and the first NUL byte.
+  const std::string bomb = gzip("1 1:1\n" + std::string(std::size_t{8} << 20, '\0'));
+  for (const std::string name : {"bomb.svm.gz", "bomb.csv.gz"}) {
+    const std::string path = write_file(dir, name, bomb);
+    check_error([&] { dude::load_dataset(path); }, path, Where::Line, 2,
+                "a NUL byte (byte 6 of the text): not ");
+  }
+}
+
+TEST_CASE("limits: a line longer than kMaxLineBytes is refused once it passes the limit",
+          "[loaders][gzip][limits]") {
+  const testdata::TempDir dir;
+  // fastText splits words at NUL bytes, so a file of them is one overlong line of blanks.
+  const std::string nuls = gzip("__label__a x\n" + std::string(dude::kMaxLineBytes + 1, '\0'));
+  const std::string ft = write_file(dir, "long.ft.gz", nuls);
+  check_error([&] { dude::load_dataset(ft); }, ft, Where::Line, 2,
+              "a line longer than 32.0 MiB, the most a line may hold");
+  // A line of exactly the limit is read (and parsed: here, a label too large).
+  const std::string svm =
+      write_file(dir, "long.svm.gz", gzip(std::string(dude::kMaxLineBytes, '1') + "\n"));
+  check_error([&] { dude::load_dataset(svm); }, svm, Where::Line, 1,
+              std::string("label '").append(40, '1').append("...'"));
+}
+
+TEST_CASE("limits: messages quote at most 40 bytes of a token", "[loaders][errors][limits]") {
+  const std::string huge(10'000'000, 'x');
+  // Built with append: operator+ chains trip a false -Wrestrict in GCC 12 (bug 105329).
+  const std::string shown = std::string(30, 'x').append("...'");
+  for (const std::string& text : {huge + " 1:1\n", "1 " + huge + "\n", "1 1:" + huge + "\n"}) {
+    const DataError e = data_error_of([&] { dude::parse_libsvm(text, "t.svm"); });
+    CHECK_THAT(e.reason(), Catch::Contains(shown));
+    CHECK(std::string(e.what()).size() < 200);
+  }
+  for (const std::string& text : {huge + ",1\n", "1," + huge + "\n"}) {
+    const DataError e = data_error_of([&] { dude::parse_csv(text, "t.csv"); });
+    CHECK_THAT(e.reason(), Catch::Contains(shown));
+    CHECK(std::string(e.what()).size() < 200);
+  }
+  LoadOptions named;
+  named.label_names = {"a", "b"};
+  for (const std::string& text : {"__label__" + huge + " w\n", "__label__a __label__" + huge + "\n",
+                                  "__label__a w\n__label__" + huge.substr(0, 1000) + " w\n"}) {
+    const DataError e = data_error_of([&] { dude::parse_fasttext(text, "t.ft", named); });
+    INFO(e.reason().substr(0, 200));
+    CHECK(std::string(e.what()).size() < 200);
+  }
+}
+
+TEST_CASE("csv error: a header read as data says how to skip it", "[loaders][csv][errors]") {
+  check_csv_error("label,f1,f2\n0,1,2\n", 1,
+                  "no field is a number: 'label,f1,f2' looks like a header; skip it with "
+                  "--csv-header (LoadOptions::csv_header)");
+  // A line with any number in it is data, malformed or not.
+  check_csv_error("a,2,3\n", 1, "cannot parse label 'a'");
+}
+
+TEST_CASE("files: a byte order mark and CRLF line ends, in every text format, plain or gzip",
+          "[loaders][gzip]") {
+  const testdata::TempDir dir;
+  struct Case {
+    const char* name;
+    std::string text;
+  };
+  const Case cases[] = {{"t.svm", "1 1:0.5 3:2\n0 2:1\n"},
+                        {"t.csv", "1,0.5,2\n0,1,3\n"},
+                        {"t.ft", "__label__a hello world\n__label__b bye\n"}};
+  for (const Case& c : cases) {
+    INFO(c.name);
+    std::string windows = "\xEF\xBB\xBF";
+    for (const char ch : c.text) windows += ch == '\n' ? std::string("\r\n") : std::string(1, ch);
+    const Dataset plain = dude::load_dataset(write_file(dir, c.name, c.text));
+    for (const std::string& name :
+         {std::string("bom-") + c.name, std::string("bom-") + c.name + ".gz"}) {
+      const std::string bytes = name.ends_with(".gz") ? gzip(windows) : windows;
+      const Dataset d = dude::load_dataset(write_file(dir, name, bytes));
+      CHECK(d.rows() == plain.rows());
+      CHECK(d.features() == plain.features());
+      CHECK(d.stored_values() == plain.stored_values());
+      CHECK(std::vector<std::uint32_t>(d.labels().begin(), d.labels().end()) ==
+            std::vector<std::uint32_t>(plain.labels().begin(), plain.labels().end()));
+    }
+  }
+}

@@ -101,6 +101,22 @@ TEST_CASE("damaged model files are refused with a reason", "[model]") {
       CHECK_THROWS_WITH(load_model(path), Catch::Contains("features"));
     }
   }
+  SECTION("a header claiming more parameters than the file holds") {
+    // Consistent dimensions (2^28 features and the parameter count they need) in a file of a
+    // few hundred bytes: refused by the file's length before anything that size is allocated.
+    std::uint32_t spec_length = 0;
+    std::memcpy(&spec_length, good.data() + kSpecLengthOffset, 4);
+    const std::uint64_t features = std::uint64_t{1} << 28;
+    Model claimed = sample_model();
+    claimed.features = features;
+    const std::uint64_t count = claimed.objective().num_params();
+    const std::size_t count_offset = good.size() - 4 - sample_model().params.size() * 4 - 8;
+    std::string bad = good;
+    std::memcpy(bad.data() + kSpecLengthOffset + 4 + spec_length, &features, 8);
+    std::memcpy(bad.data() + count_offset, &count, 8);
+    write_bytes(path, with_valid_crc(bad));
+    CHECK_THROWS_WITH(load_model(path), Catch::Contains("file size does not match its header"));
+  }
   SECTION("NaN parameter") {
     std::string bad = good;
     const float nan = std::numeric_limits<float>::quiet_NaN();

@@ -4,12 +4,17 @@
 # train -> eval -> predict works. Usage: test_cli.sh path/to/dude
 source "$(dirname "$0")/harness.sh" "$1"
 
+# The dude command, under an address-space limit of $memory_kb KB where that is set.
+run_dude() {
+  if [ -n "${memory_kb:-}" ]; then (ulimit -v "$memory_kb" && exec "$dude" "$@"); else "$dude" "$@"; fi
+}
+
 # expect CODE PATTERN -- dude args...: exit code and a fixed string on stderr; no model left.
 expect() {
   local code=$1 pattern=$2
   shift 3
   rm -f model.dude
-  "$dude" "$@" >out.txt 2>err.txt
+  run_dude "$@" >out.txt 2>err.txt
   local got=$?
   if [ "$got" -ne "$code" ]; then
     fail "dude $* exited $got, expected $code; stderr: $(cat err.txt)"
@@ -168,6 +173,60 @@ if "$dude" eval --model ft.dude --data good.svm2 --format libsvm >out.txt 2>err.
 else fail "eval converted with the fasttext model: $(cat out.txt err.txt)"; fi
 expect 2 "--labels-out" -- convert --data good.svm --out x.svm --labels-out x.txt
 if [ ! -e x.svm ] && [ ! -e x.txt ]; then ok; else fail "convert --labels-out on numeric data left files"; fi
+
+# Hostile inputs are refused, naming the file and what is wrong, without reading (or
+# allocating) much: each runs under a 300 MB address-space limit (ulimit -v, in KB), far
+# below what the file claims or inflates to.
+limited() { expect "$1" "$2" -- train --train "$3" --epochs 1 --quiet --holdout 0 --threads 1 "${@:4}"; }
+bounded() { memory_kb=300000 limited "$@"; }
+# A gzip bomb: 100 MB of NUL bytes, refused at its first byte (fastText, where NUL separates
+# words, at the 32 MiB line limit).
+head -c 100000000 /dev/zero | gzip -1 > bomb.svm.gz
+cp bomb.svm.gz bomb.csv.gz
+cp bomb.svm.gz bomb.ft.gz
+bounded 1 "bomb.svm.gz:1: a NUL byte" bomb.svm.gz
+bounded 1 "bomb.csv.gz:1: a NUL byte" bomb.csv.gz
+bounded 1 "bomb.ft.gz:1: a line longer than 32.0 MiB" bomb.ft.gz
+# A gzip file cut in half, its last bytes read as a trailer claiming 4 GiB.
+seq 1 300000 | awk '{ print $1 % 2 " 1:" $1 " 7:" ($1 * 7) % 1000 }' | gzip > whole.svm.gz
+head -c $(($(wc -c < whole.svm.gz) / 2)) whole.svm.gz > cut.svm.gz
+printf '\xff\xff\xff\xff' >> cut.svm.gz
+bounded 1 "cut.svm.gz: byte" cut.svm.gz
+# A 10 MB token is quoted in 40 bytes.
+{ head -c 10000000 /dev/zero | tr '\0' x; printf ',1\n'; } > longfield.csv
+bounded 1 "cannot parse label 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'" longfield.csv
+if [ "$(wc -c < err.txt)" -lt 200 ]; then ok; else fail "a 10 MB token made a $(wc -c < err.txt)-byte message"; fi
+# One huge feature index would size a huge model; an IDX header claims 4 TiB of images.
+printf '0 1:1\n1 1000000000:1\n' > bigindex.svm
+printf '1 4294967295:1\n0 1:1\n' > maxindex.svm
+bounded 1 "bigindex.svm:2: feature index 1000000000: a model of 1000000000 features x 2 classes" bigindex.svm --max-memory 8G
+bounded 1 "needs 14.9 GiB, over the memory limit of 8.0 GiB; raise it with --max-memory" bigindex.svm --max-memory 8G
+bounded 1 "maxindex.svm:1: feature index 4294967295" maxindex.svm --max-memory 32G
+printf '\x00\x00\x08\x03\x00\x10\x00\x00\x00\x00\x04\x00\x00\x00\x04\x00\x00\x10' > huge-images-idx3-ubyte
+cp ok-labels-idx1-ubyte huge-labels-idx1-ubyte
+bounded 1 "huge-images-idx3-ubyte: byte 4: the header's 1048576 x 1024 x 1024 images: 4.0 TiB" huge-images-idx3-ubyte
+bounded 1 "good.svm: the file needs 39 bytes, over the memory limit of 16 bytes" good.svm --max-memory 16
+expect 2 "--max-memory: expected a size" -- train --train good.svm --max-memory 12x
+for sub in eval predict convert bench compare; do
+  if "$dude" "$sub" --help 2>&1 | grep -q -- "--max-memory"; then ok; else fail "$sub lacks --max-memory"; fi
+done
+# A CSV header without --csv-header says what to do; with it, the file trains.
+printf 'label,f1,f2\n0,1,2\n1,3,4\n' > header.csv
+limited 1 "header.csv:1: no field is a number: 'label,f1,f2' looks like a header; skip it with --csv-header" header.csv
+trains() {  # trains FILE ARGS...: exit 0 and the rows reported
+  if run_dude train --train "$1" --epochs 1 --holdout 0 --threads 1 "${@:2}" >out.txt 2>err.txt \
+    && grep -q "train rows: 2" out.txt; then ok; else fail "train $*: $(cat out.txt err.txt)"; fi
+}
+trains header.csv --csv-header
+# A UTF-8 byte order mark and CRLF line ends, in every text format, plain and compressed.
+printf '\xef\xbb\xbf1 1:0.5\r\n0 2:1\r\n' > bom.svm
+printf '\xef\xbb\xbf1,0.5\r\n0,2\r\n' > bom.csv
+printf '\xef\xbb\xbf__label__a hello world\r\n__label__b bye\r\n' > bom.ft
+for f in bom.svm bom.csv bom.ft; do
+  gzip -c "$f" > "$f.gz"
+  trains "$f"
+  trains "$f.gz"
+done
 
 echo "cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

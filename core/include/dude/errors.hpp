@@ -38,6 +38,27 @@ class DataError : public Error {
   std::string reason_;
 };
 
+/// Input whose loading would need more memory than LoadOptions::max_memory allows, refused
+/// before anything that size is allocated. reason() names what needs the memory, how much,
+/// and the limit.
+class MemoryLimitError : public DataError {
+ public:
+  /// `what` needs `needed` bytes, or more than that when `at_least` (the input had not said how
+  /// many when it was stopped).
+  MemoryLimitError(std::string file, Where where, std::uint64_t position, const std::string& what,
+                   std::uint64_t needed, std::uint64_t limit, bool at_least = false);
+
+  std::uint64_t needed() const noexcept { return needed_; }
+  std::uint64_t limit() const noexcept { return limit_; }
+
+ private:
+  std::uint64_t needed_;
+  std::uint64_t limit_;
+};
+
+/// A byte count as people read it: "512 bytes", "3.5 MiB", "14.9 GiB".
+std::string format_bytes(std::uint64_t bytes);
+
 /// A configuration value out of range or inconsistent; what() names the field.
 class ConfigError : public Error {
  public:

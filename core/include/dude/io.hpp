@@ -2,7 +2,10 @@
 //
 // Every loader reads gzip transparently (detected by its magic bytes, not the name) and stops
 // at the first malformed input with a DataError naming the file, the line (byte offset for
-// binary formats) and what is wrong. Nothing is ever silently skipped or clamped.
+// binary formats) and what is wrong. Nothing is ever silently skipped or clamped. The text
+// formats accept a UTF-8 byte order mark and CRLF line ends; a NUL byte in LIBSVM or CSV
+// text, or a line longer than kMaxLineBytes, is refused as soon as it is read, before the
+// rest of the file.
 #pragma once
 
 #include <cstddef>
@@ -48,6 +51,15 @@ std::uint64_t hash_token(std::string_view bytes) noexcept;
 /// The feature a word or n-gram hashes to: hash_token(bytes) mod 2^bits.
 std::uint32_t hashed_feature(std::string_view bytes, std::uint32_t bits) noexcept;
 
+/// The default LoadOptions::max_memory: half of the machine's physical memory (16 GiB where the
+/// system does not say), leaving the other half to the rest of the machine.
+std::uint64_t default_max_memory() noexcept;
+
+/// The longest line the text formats accept, 32 MiB: far beyond any real row (a LIBSVM row of
+/// a million features is about 15 MiB), and what stops a file of zeros or of garbage without
+/// line breaks after reading little.
+inline constexpr std::size_t kMaxLineBytes = std::size_t{32} << 20;
+
 struct LoadOptions {
   /// Auto picks by the file name, as detect_format.
   Format format = Format::Auto;
@@ -75,14 +87,21 @@ struct LoadOptions {
   /// set is read from it instead of parsed; otherwise the file is parsed and the cache
   /// written (whole or not at all) for the next load.
   std::string cache_path;
+  /// The most memory a load may commit to, in bytes: the text of a text file, the features of
+  /// the data set, and a dense model over its features and classes (a weight and a gradient
+  /// per feature and class, as training holds them). Anything needing more is refused with a
+  /// MemoryLimitError naming the file, the size and the limit before it is allocated. It does
+  /// not change what a load produces.
+  std::uint64_t max_memory = default_max_memory();
 };
 
 /// Loads a data set from a file in any supported format.
 Dataset load_dataset(const std::string& path, const LoadOptions& options = {});
 
 /// Reads a whole file, inflating it if it is gzip-compressed (one or more members).
-/// Throws DataError on an unreadable file or a truncated or corrupt gzip stream.
-std::string read_file(const std::string& path);
+/// Throws DataError on an unreadable file or a truncated or corrupt gzip stream, and
+/// MemoryLimitError when its bytes are more than `max_memory`.
+std::string read_file(const std::string& path, std::uint64_t max_memory = default_max_memory());
 
 /// Parsers over text already in memory; `name` is the file name used in error messages.
 /// Large inputs are parsed in parallel chunks (oneTBB); the result does not depend on it.

@@ -1,6 +1,7 @@
 #include "dude/errors.hpp"
 
 #include <cstdio>
+#include <iterator>
 #include <utility>
 
 namespace dude {
@@ -54,6 +55,32 @@ DataError::DataError(std::string file, Where where, std::uint64_t position, std:
       where_(where),
       position_(position),
       reason_(std::move(reason)) {}
+
+MemoryLimitError::MemoryLimitError(std::string file, Where where, std::uint64_t position,
+                                   const std::string& what, std::uint64_t needed,
+                                   std::uint64_t limit, bool at_least)
+    : DataError(std::move(file), where, position,
+                std::string(what)
+                    .append(at_least ? " needs more than " : " needs ")
+                    .append(format_bytes(needed))
+                    .append(", over the memory limit of ")
+                    .append(format_bytes(limit))),
+      needed_(needed),
+      limit_(limit) {}
+
+std::string format_bytes(std::uint64_t bytes) {
+  if (bytes < 1024) return std::to_string(bytes) + " bytes";
+  constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+  double scaled = static_cast<double>(bytes) / 1024;
+  std::size_t unit = 0;
+  while (scaled >= 1024 && unit + 1 < std::size(kUnits)) {
+    scaled /= 1024;
+    ++unit;
+  }
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f %s", scaled, kUnits[unit]);
+  return text;
+}
 
 TrainingDiverged::TrainingDiverged(std::uint64_t step, std::optional<std::uint32_t> worker,
                                    std::string reason, std::optional<GoodPoint> last_good)

@@ -7,12 +7,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <new>
 #include <system_error>
 #include <utility>
 
+#include "data/text_parse.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
 
@@ -30,9 +32,10 @@ constexpr std::size_t kMaxReadSpan = std::size_t{1} << 30;
 // zlib counts bytes in uInt; larger buffers are fed to it in pieces of at most this size.
 constexpr std::size_t kMaxZlibSpan = std::numeric_limits<uInt>::max();
 
-// Deflate never compresses better than about 1032:1, so a gzip trailer claiming more is
-// corrupt and must not drive a huge allocation.
-constexpr std::size_t kMaxDeflateRatio = 1032;
+// A gzip trailer records the inflated size, but it is garbage once a file is cut short, so it
+// is trusted only up to this ratio to the compressed size (text rarely compresses better);
+// a stream that inflates to more grows its buffer as it goes.
+constexpr std::size_t kMaxTrustedRatio = 16;
 
 // The smallest gzip member: a 10-byte header and an 8-byte trailer.
 constexpr std::size_t kMinGzipSize = 18;
@@ -45,32 +48,98 @@ bool is_gzip(std::string_view bytes) noexcept {
 }
 
 // The inflated size the last 4 bytes of a gzip stream of `compressed_size` bytes record
-// (modulo 2^32), within what deflate allows.
+// (modulo 2^32), within the ratio trusted.
 std::size_t gzip_size_hint(const char* trailer_end, std::size_t compressed_size) {
   if (compressed_size < kMinGzipSize) return 0;
   const auto* tail = reinterpret_cast<const unsigned char*>(trailer_end) - 4;
   const std::size_t recorded = std::size_t{tail[0]} | std::size_t{tail[1]} << 8 |
                                std::size_t{tail[2]} << 16 | std::size_t{tail[3]} << 24;
-  return std::min(recorded, compressed_size * kMaxDeflateRatio);
+  return std::min(recorded, compressed_size * kMaxTrustedRatio);
 }
 
-// Reads all of a stream into one string, sized from the stream's hint so that the usual file
-// is never reallocated.
-std::string read_all(ByteStream& stream) {
-  constexpr std::size_t kMinimum = 64 * 1024;
-  // One spare byte lets the read that finds the end do so without asking for more room.
-  std::string out(std::max(stream.size_hint(), kMinimum) + 1, '\0');
-  std::size_t filled = 0;
-  for (;;) {
-    filled += stream.read(out.data() + filled, out.size() - filled);
-    if (filled < out.size()) break;  // a short read: the end of the data
-    out.resize(out.size() * 2);
+// Whole streams are read this many bytes at a time, each piece checked as it arrives.
+constexpr std::size_t kPieceSize = std::size_t{1} << 20;
+
+// Checks each piece of a stream read whole against ReadLimits as it arrives.
+class PieceChecker {
+ public:
+  PieceChecker(const ReadLimits& limits, const std::string& name) : limits_(limits), name_(name) {}
+
+  // Checks text[begin, end), the newest piece of `text`.
+  void check(std::string_view text, std::size_t begin, std::size_t end) {
+    const std::string_view piece = text.substr(begin, end - begin);
+    if (limits_.nul_refused_in != nullptr) {
+      if (const auto nul = piece.find('\0'); nul != std::string_view::npos) {
+        throw DataError(name_, DataError::Where::Line, line_number(text, begin + nul),
+                        "a NUL byte (byte " + std::to_string(begin + nul) + " of the text): not " +
+                            limits_.nul_refused_in + " text");
+      }
+    }
+    if (limits_.max_line_bytes == 0) return;
+    // Only the line running on from the previous piece and the one left open can be long:
+    // those in between are shorter than a piece.
+    const auto first = piece.find('\n');
+    if (end - line_start_ > limits_.max_line_bytes &&
+        (first == std::string_view::npos || begin + first - line_start_ > limits_.max_line_bytes)) {
+      throw DataError(name_, DataError::Where::Line, line_number(text, line_start_),
+                      "a line longer than " + format_bytes(limits_.max_line_bytes) +
+                          ", the most a line may hold");
+    }
+    if (first != std::string_view::npos) line_start_ = begin + piece.rfind('\n') + 1;
   }
-  out.resize(filled);
-  return out;
+
+ private:
+  const ReadLimits& limits_;
+  const std::string& name_;
+  std::size_t line_start_ = 0;  // where the line left open by the pieces so far starts
+};
+
+[[noreturn]] void refuse_size(const ByteStream& stream, std::uint64_t bytes, std::uint64_t limit) {
+  const bool exact = !stream.inflates();
+  throw MemoryLimitError(stream.name(), DataError::Where::File, 0,
+                         exact ? "the file" : "the inflated file", bytes, limit, !exact);
 }
 
 }  // namespace
+
+void TextBuffer::Free::operator()(char* p) const noexcept { std::free(p); }
+
+void TextBuffer::reserve(std::size_t capacity) {
+  if (capacity <= capacity_) return;
+  void* grown = std::realloc(data_.get(), capacity);
+  if (grown == nullptr) throw std::bad_alloc();
+  (void)data_.release();  // realloc freed or kept it
+  data_.reset(static_cast<char*>(grown));
+  capacity_ = capacity;
+}
+
+TextBuffer read_all(ByteStream& stream, const ReadLimits& limits) {
+  // The size of a plain file is known: one larger than the limit is not read at all.
+  if (!stream.inflates() && stream.size_hint() > limits.max_bytes) {
+    refuse_size(stream, stream.size_hint(), limits.max_bytes);
+  }
+  constexpr std::size_t kMinimum = 64 * 1024;
+  // One byte over the limit is all it takes to know it is broken.
+  const std::size_t most = static_cast<std::size_t>(
+      std::min<std::uint64_t>(limits.max_bytes, std::numeric_limits<std::size_t>::max() - 1) + 1);
+  TextBuffer text;
+  // One spare byte lets the read that finds the end do so without asking for more room.
+  text.reserve(std::min(std::max(stream.size_hint(), kMinimum) + 1, most));
+  PieceChecker checker(limits, stream.name());
+  for (;;) {
+    const std::size_t filled = text.view().size();
+    if (text.room() == 0) {
+      if (filled == most) refuse_size(stream, limits.max_bytes, limits.max_bytes);
+      text.reserve(filled > most / 2 ? most : filled * 2);
+    }
+    const std::size_t want = std::min(text.room(), kPieceSize);
+    const std::size_t got = stream.read(text.end(), want);
+    text.grow(got);
+    checker.check(text.view(), filled, filled + got);
+    if (got < want) break;  // a short read: the end of the data
+  }
+  return text;
+}
 
 class ByteStream::Inflater {
  public:
@@ -225,14 +294,14 @@ std::size_t ByteStream::read_raw(char* dst, std::size_t n) {
 
 std::string inflate_gzip(std::string_view compressed, const std::string& name) {
   ByteStream stream(compressed, name, Encoding::Gzip);
-  return read_all(stream);
+  return std::string(read_all(stream, {std::numeric_limits<std::uint64_t>::max()}).view());
 }
 
 }  // namespace detail
 
-std::string read_file(const std::string& path) {
+std::string read_file(const std::string& path, std::uint64_t max_memory) {
   detail::ByteStream stream(path);
-  return detail::read_all(stream);
+  return std::string(detail::read_all(stream, {max_memory}).view());
 }
 
 }  // namespace dude

@@ -51,6 +51,10 @@ class ByteStream {
   /// file or buffer, or for gzip the size the last member's trailer records (exact for the
   /// usual single-member file), within what deflate can produce. A hint, not a promise.
   std::size_t size_hint() const noexcept { return size_hint_; }
+  /// Whether the bytes are inflated, so that size_hint() is only a hint.
+  bool inflates() const noexcept { return inflater_ != nullptr; }
+  /// The name used in errors.
+  const std::string& name() const noexcept { return name_; }
 
  private:
   class Inflater;
@@ -79,6 +83,42 @@ class ByteStream {
   GzipState gzip_state_ = GzipState::InMember;
   std::size_t size_hint_ = 0;
 };
+
+/// What reading a whole stream refuses, as soon as it has read it.
+struct ReadLimits {
+  std::uint64_t max_bytes;  // more is a MemoryLimitError
+  /// 0: lines are not looked at; otherwise a longer line (without its '\n') is a DataError.
+  std::size_t max_line_bytes = 0;
+  /// The format whose text a NUL byte can never be ("LIBSVM"), named in the DataError; null:
+  /// NUL bytes are allowed.
+  const char* nul_refused_in = nullptr;
+};
+
+/// Bytes read whole into memory. Their room comes from malloc, which leaves the pages of a large
+/// buffer untouched (costing no memory) until the bytes reach them and grows it by remapping
+/// (realloc), so that room reserved from a size hint costs nothing where the hint is wrong.
+class TextBuffer {
+ public:
+  std::string_view view() const noexcept { return {data_.get(), size_}; }
+  /// Room for at least `capacity` bytes, keeping the bytes held; throws std::bad_alloc.
+  void reserve(std::size_t capacity);
+  char* end() noexcept { return data_.get() + size_; }
+  std::size_t room() const noexcept { return capacity_ - size_; }
+  /// Counts `n` more bytes, written at end(), as held.
+  void grow(std::size_t n) noexcept { size_ += n; }
+
+ private:
+  struct Free {
+    void operator()(char* p) const noexcept;
+  };
+  std::unique_ptr<char, Free> data_;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+};
+
+/// Reads all of a stream within `limits`. The bytes are checked as they arrive, so that a
+/// file that breaks a limit is refused after reading little more than the limit allows.
+TextBuffer read_all(ByteStream& stream, const ReadLimits& limits);
 
 /// Inflates a gzip stream of one or more members held in memory. Throws DataError naming
 /// `name` and the compressed byte offset when the stream is truncated, corrupt, or followed by

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "data/memory_limit.hpp"
 #include "data/text_parse.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
@@ -31,6 +32,20 @@ struct CsvLayout {
 
 std::size_t count_fields(const char* begin, const char* end) {
   return 1 + static_cast<std::size_t>(std::count(begin, end, ','));
+}
+
+/// Whether no field of a line is a number, as in a header of column names.
+bool holds_no_number(const detail::Line& line) {
+  for (const char* p = line.begin;;) {
+    const char* stop = std::find(p, line.end, ',');
+    float value = 0;
+    const auto parsed = detail::parse_float(skip_blanks(p, stop), stop, value);
+    if (parsed.status == detail::NumberStatus::Ok && skip_blanks(parsed.end, stop) == stop) {
+      return false;
+    }
+    if (stop == line.end) return true;
+    p = stop + 1;
+  }
 }
 
 std::string column_name(std::size_t column) { return "column " + std::to_string(column + 1); }
@@ -93,6 +108,12 @@ Dataset parse_csv(std::string_view text, const std::string& name, const LoadOpti
   if (skip_blanks(first.begin, first.end) == first.end) {
     throw DataError(name, DataError::Where::Line, first_line(), "empty line");
   }
+  if (!options.csv_header && holds_no_number(first)) {
+    throw DataError(
+        name, DataError::Where::Line, first_line(),
+        "no field is a number: " + detail::quoted_token(first.begin, first.end, "") +
+            " looks like a header; skip it with --csv-header (LoadOptions::csv_header)");
+  }
   CsvLayout layout{count_fields(first.begin, first.end), 0, options.classes};
   if (layout.fields < 2) {
     throw DataError(name, DataError::Where::Line, first_line(),
@@ -127,6 +148,11 @@ Dataset parse_csv(std::string_view text, const std::string& name, const LoadOpti
   std::vector<std::uint32_t> labels = detail::concatenate(chunks, &CsvChunk::labels);
   const std::uint32_t classes =
       detail::resolve_labels(labels, label_summary, text, name, options.classes);
+  // Before the chunks' features are joined (a copy) and a model is sized over them.
+  detail::check_memory(name, DataError::Where::File, 0,
+                       std::to_string(labels.size()) + " rows x " + std::to_string(features),
+                       std::uint64_t{labels.size()} * features * sizeof(float),
+                       options.features == 0 ? features : 0, classes, options.max_memory);
   std::vector<float> x = detail::concatenate(chunks, &CsvChunk::x);
   return Dataset::dense(features, classes, std::move(x), std::move(labels));
 }

@@ -18,6 +18,7 @@
 
 #include "common/parallel.hpp"
 #include "data/label_names.hpp"
+#include "data/memory_limit.hpp"
 #include "data/text_parse.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
@@ -107,9 +108,8 @@ class LineParser {
     }
     const auto it = training_->find(label);
     if (it == training_->end()) {
-      fail(offset, "label " + detail::quoted_token(label.data(), label.data() + label.size(), "") +
-                       " is not among the " + std::to_string(training_->size()) +
-                       " labels of the model/training data");
+      fail(offset, "label " + detail::quoted(label) + " is not among the " +
+                       std::to_string(training_->size()) + " labels of the model/training data");
     }
     return it->second;
   }
@@ -166,8 +166,8 @@ std::vector<std::string> settle_label_ids(std::vector<FasttextChunk>& chunks,
                               std::to_string(detail::kMaxClasses) + " classes a model may have");
   }
   if (names.size() < 2) {
-    throw DataError(name, "a single label, '" + std::string(names.front()) +
-                              "': a classifier needs at least two");
+    throw DataError(name, "a single label, " + detail::quoted(names.front()) +
+                              ": a classifier needs at least two");
   }
   detail::parallel_for(chunks.size(), [&](std::size_t i) {
     std::vector<std::uint32_t> global;
@@ -244,11 +244,18 @@ Dataset parse_fasttext(std::string_view text, const std::string& name, const Loa
   std::vector<std::string> names =
       training.empty() ? settle_label_ids(chunks, name) : options.label_names;
 
+  const auto classes = static_cast<std::uint32_t>(names.size());
+  // Given the features (a model's), the model exists; otherwise the hashing sizes it.
+  if (options.features == 0) {
+    detail::check_memory(name, DataError::Where::File, 0,
+                         "hash bits " + std::to_string(options.hashing.bits), 0,
+                         options.hashing.features(), classes, options.max_memory);
+  }
+
   std::vector<std::uint32_t> labels = detail::concatenate(chunks, &FasttextChunk::labels);
   std::vector<std::uint64_t> row_ptr = detail::join_row_ptr(chunks);
   std::vector<std::uint32_t> index = detail::concatenate(chunks, &FasttextChunk::index);
   std::vector<float> value = detail::concatenate(chunks, &FasttextChunk::value);
-  const auto classes = static_cast<std::uint32_t>(names.size());
   return Dataset::sparse(options.hashing.features(), classes, std::move(row_ptr), std::move(index),
                          std::move(value), std::move(labels))
       .with_label_names(std::move(names));

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "data/byte_stream.hpp"
+#include "data/memory_limit.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
 
@@ -149,9 +150,33 @@ struct IdxImages {
   std::shared_ptr<float[]> x;  // count * rows * columns features (allocate_features)
 };
 
-IdxImages read_images(detail::ByteStream& in, const std::string& name) {
+/// The dimensions of a header as "60000 x 28 x 28".
+std::string shape_of(const IdxHeader& header) {
+  std::string shape;
+  for (const std::uint32_t dim : header.dims) {
+    shape += (shape.empty() ? "" : " x ") + std::to_string(dim);
+  }
+  return shape;
+}
+
+/// Refuses a header whose elements, at `element_bytes` each in memory, and a model over
+/// `features` (0: none) would not fit in options.max_memory, before anything is allocated.
+void check_header_memory(const IdxHeader& header, const std::string& name, const char* kind,
+                         std::size_t element_bytes, std::uint64_t features,
+                         const LoadOptions& options) {
+  constexpr std::uint64_t kMax = std::numeric_limits<std::uint64_t>::max();
+  const std::uint64_t elements = header.elements.value_or(kMax);
+  const std::uint64_t bytes = elements > kMax / element_bytes ? kMax : elements * element_bytes;
+  detail::check_memory(name, DataError::Where::ByteOffset, 4,
+                       std::string("the header's ") + shape_of(header) + " " + kind, bytes,
+                       options.features == 0 ? features : 0, options.classes, options.max_memory);
+}
+
+IdxImages read_images(detail::ByteStream& in, const std::string& name, const LoadOptions& options) {
   const IdxHeader header =
       read_header(in, name, {"images", "image rows", "image columns"}, "images");
+  check_header_memory(header, name, "images", sizeof(float),
+                      std::uint64_t{header.dims[1]} * header.dims[2], options);
   // Pixels p become p / 255, correctly rounded (so 255 is exactly 1), through a table.
   std::array<float, 256> scaled{};
   for (std::size_t p = 0; p < scaled.size(); ++p) scaled[p] = static_cast<float>(p) / 255.0f;
@@ -178,8 +203,9 @@ struct IdxLabels {
   std::size_t data_offset;  // where the labels start in the file
 };
 
-IdxLabels read_labels(detail::ByteStream& in, const std::string& name) {
+IdxLabels read_labels(detail::ByteStream& in, const std::string& name, const LoadOptions& options) {
   const IdxHeader header = read_header(in, name, {"labels"}, "labels");
+  check_header_memory(header, name, "labels", sizeof(std::uint32_t), 0, options);
   std::vector<std::uint32_t> ids;
   ids.reserve(capacity_for(header, in));
   read_elements(in, name, header, "labels", [&](const unsigned char* bytes, std::size_t count) {
@@ -226,9 +252,9 @@ Dataset assemble(IdxImages images, const std::string& images_name, IdxLabels lab
 Dataset parse_idx(std::string_view images, const std::string& images_name, std::string_view labels,
                   const std::string& labels_name, const LoadOptions& options) {
   detail::ByteStream image_stream(images, images_name, detail::Encoding::Plain);
-  IdxImages image_data = read_images(image_stream, images_name);
+  IdxImages image_data = read_images(image_stream, images_name, options);
   detail::ByteStream label_stream(labels, labels_name, detail::Encoding::Plain);
-  IdxLabels label_data = read_labels(label_stream, labels_name);
+  IdxLabels label_data = read_labels(label_stream, labels_name, options);
   return assemble(std::move(image_data), images_name, std::move(label_data), labels_name, options);
 }
 
@@ -239,10 +265,10 @@ Dataset load_idx(const std::string& images_path, const std::string& labels_path,
   // The images file is closed (and its buffers freed) before the labels file is opened.
   IdxImages images = [&] {
     ByteStream stream(images_path);
-    return read_images(stream, images_path);
+    return read_images(stream, images_path, options);
   }();
   ByteStream label_stream(labels_path);
-  IdxLabels labels = read_labels(label_stream, labels_path);
+  IdxLabels labels = read_labels(label_stream, labels_path, options);
   return assemble(std::move(images), images_path, std::move(labels), labels_path, options);
 }
 

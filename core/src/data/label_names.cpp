@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/quote.hpp"
+
 namespace dude::detail {
 
 std::string label_names_problem(std::span<const std::string> names, std::size_t classes) {
@@ -25,7 +27,7 @@ std::string label_names_problem(std::span<const std::string> names, std::size_t 
   std::vector<std::string_view> sorted(names.begin(), names.end());
   std::sort(sorted.begin(), sorted.end());
   const auto repeated = std::adjacent_find(sorted.begin(), sorted.end());
-  if (repeated != sorted.end()) return "the label name '" + std::string(*repeated) + "' repeats";
+  if (repeated != sorted.end()) return "the label name " + quoted(*repeated) + " repeats";
   return {};
 }
 

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "data/memory_limit.hpp"
 #include "data/text_parse.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
@@ -33,6 +34,7 @@ struct LibsvmChunk {
   std::vector<float> value;
   std::vector<std::uint32_t> labels;  // raw: -1 still unresolved
   std::uint64_t max_index = 0;        // largest 1-based index seen
+  std::size_t max_index_offset = 0;   // of the first line holding it
   detail::LabelSummary label_summary;
 };
 
@@ -90,7 +92,10 @@ class ChunkParser {
     chunk.labels.push_back(label);
     chunk.row_ptr.push_back(chunk.index.size());
     chunk.label_summary.add(label, line.offset);
-    chunk.max_index = std::max(chunk.max_index, previous);
+    if (previous > chunk.max_index) {
+      chunk.max_index = previous;
+      chunk.max_index_offset = line.offset;
+    }
   }
 
  private:
@@ -121,9 +126,13 @@ Dataset parse_libsvm(std::string_view text, const std::string& name, const LoadO
       });
 
   std::uint64_t max_index = 0;
+  std::size_t max_index_offset = 0;
   detail::LabelSummary label_summary;
   for (const LibsvmChunk& chunk : chunks) {
-    max_index = std::max(max_index, chunk.max_index);
+    if (chunk.max_index > max_index) {
+      max_index = chunk.max_index;
+      max_index_offset = chunk.max_index_offset;
+    }
     label_summary.append(chunk.label_summary);
   }
   std::vector<std::uint32_t> labels = detail::concatenate(chunks, &LibsvmChunk::labels);
@@ -132,6 +141,12 @@ Dataset parse_libsvm(std::string_view text, const std::string& name, const LoadO
       detail::resolve_labels(labels, label_summary, text, name, options.classes);
   const std::size_t features = options.features != 0 ? options.features : max_index;
   if (features == 0) throw DataError(name, "no features: every row is empty");
+  // The largest index sizes the model; one absurd index must not make an absurd model.
+  if (options.features == 0) {
+    detail::check_memory(name, DataError::Where::Line, detail::line_number(text, max_index_offset),
+                         "feature index " + std::to_string(max_index), 0, features, classes,
+                         options.max_memory);
+  }
 
   std::vector<std::uint64_t> row_ptr = detail::join_row_ptr(chunks);
   std::vector<std::uint32_t> index = detail::concatenate(chunks, &LibsvmChunk::index);

@@ -1,10 +1,13 @@
 // Loading by file name (format detection, the IDX labels file) and the built-in data sets.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
 #include <string>
 #include <vector>
 
+#include "common/quote.hpp"
 #include "data/byte_stream.hpp"
 #include "data/cache.hpp"
 #include "data/idx.hpp"
@@ -48,6 +51,15 @@ constexpr IdxNaming kIdxNamings[] = {{"images-idx3-ubyte", "labels-idx1-ubyte"},
 
 constexpr std::string_view kDigits = "digits";
 
+/// The text of a file in a text format, refused as soon as it breaks the limits: more bytes
+/// than the memory limit, a line longer than kMaxLineBytes, or a NUL byte where `format` (not
+/// null) has none.
+detail::TextBuffer read_text(const std::string& path, const LoadOptions& options,
+                             const char* format) {
+  detail::ByteStream stream(path);
+  return detail::read_all(stream, {options.max_memory, kMaxLineBytes, format});
+}
+
 }  // namespace
 
 Format parse_format(std::string_view name) {
@@ -56,8 +68,8 @@ Format parse_format(std::string_view name) {
   if (name == "csv") return Format::Csv;
   if (name == "idx") return Format::Idx;
   if (name == "fasttext") return Format::Fasttext;
-  throw ConfigError("format: unknown data format '" + std::string(name) +
-                    "' (expected auto, libsvm, csv, idx or fasttext)");
+  throw ConfigError("format: unknown data format " + detail::quoted(name) +
+                    " (expected auto, libsvm, csv, idx or fasttext)");
 }
 
 Format detect_format(std::string_view path) {
@@ -101,12 +113,22 @@ Dataset load_dataset(const std::string& path, const LoadOptions& options) {
           options.labels_path.empty() ? idx_labels_path(path) : options.labels_path;
       return detail::load_idx(path, labels_path, options);
     }
-    case Format::Csv: return parse_csv(read_file(path), path, options);
-    case Format::Fasttext: return parse_fasttext(read_file(path), path, options);
+    case Format::Csv: return parse_csv(read_text(path, options, "CSV").view(), path, options);
+    // NUL bytes separate words in fastText text, as fastText reads it.
+    case Format::Fasttext:
+      return parse_fasttext(read_text(path, options, nullptr).view(), path, options);
     case Format::Libsvm:
     case Format::Auto: break;
   }
-  return parse_libsvm(read_file(path), path, options);
+  return parse_libsvm(read_text(path, options, "LIBSVM").view(), path, options);
+}
+
+std::uint64_t default_max_memory() noexcept {
+  constexpr std::uint64_t kUnknown = std::uint64_t{16} << 30;
+  const long pages = ::sysconf(_SC_PHYS_PAGES);
+  const long page_size = ::sysconf(_SC_PAGE_SIZE);
+  if (pages <= 0 || page_size <= 0) return kUnknown;
+  return static_cast<std::uint64_t>(pages) * static_cast<std::uint64_t>(page_size) / 2;
 }
 
 bool is_builtin_dataset(std::string_view name) { return name == kDigits; }
@@ -131,7 +153,7 @@ Dataset fit_builtin(const Dataset& d, const std::string& name, const LoadOptions
 
 Dataset load_builtin_dataset(std::string_view name, const LoadOptions& fit) {
   if (!is_builtin_dataset(name)) {
-    throw ConfigError("unknown built-in data set '" + std::string(name) + "' (known: digits)");
+    throw ConfigError("unknown built-in data set " + detail::quoted(name) + " (known: digits)");
   }
   const std::string display_name = "digits (built-in)";
   const std::string text =

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/parallel.hpp"
+#include "common/quote.hpp"
 #include "data/label_names.hpp"
 #include "dude/errors.hpp"
 
@@ -56,19 +57,13 @@ struct ParseFailure {
   throw ParseFailure{offset, std::move(reason)};
 }
 
-/// The token starting at p, up to the first of `delimiters` and without trailing blanks, in
-/// single quotes and shortened for messages.
+/// The token starting at p, up to the first of `delimiters` and without trailing blanks,
+/// quoted().
 inline std::string quoted_token(const char* p, const char* end, std::string_view delimiters) {
-  constexpr std::size_t kMaxShown = 40;
   const char* stop = p;
   while (stop != end && delimiters.find(*stop) == std::string_view::npos) ++stop;
   while (stop != p && is_blank(stop[-1])) --stop;
-  const auto length = static_cast<std::size_t>(stop - p);
-  std::string quoted(1, '\'');
-  quoted.append(p, std::min(length, kMaxShown));
-  if (length > kMaxShown) quoted += "...";
-  quoted += '\'';
-  return quoted;
+  return quoted(std::string_view(p, static_cast<std::size_t>(stop - p)));
 }
 
 /// One line without its terminator ("\n" or "\r\n").
@@ -227,7 +222,7 @@ inline constexpr std::uint32_t kMinusOneLabel = std::numeric_limits<std::uint32_
 /// `offset` locates the line for error messages.
 inline std::uint32_t parse_label(const char* p, const char* end, std::size_t offset,
                                  std::uint32_t classes) {
-  const auto token = [&] { return std::string(p, end); };  // built only for a message
+  const auto token = [&] { return quoted(std::string_view(p, static_cast<std::size_t>(end - p))); };
   const char* digits = (p != end && *p == '+' && end - p > 1 && p[1] != '-') ? p + 1 : p;
   std::int64_t label = 0;
   const auto [stop, ec] = std::from_chars(digits, end, label);
@@ -236,10 +231,10 @@ inline std::uint32_t parse_label(const char* p, const char* end, std::size_t off
     double wide = 0;
     const auto [wide_stop, wide_ec] = std::from_chars(digits, end, wide);
     if (wide_ec == std::errc::invalid_argument || wide_stop != end) {
-      fail(offset, "cannot parse label '" + token() + "'");
+      fail(offset, "cannot parse label " + token());
     }
     if (wide_ec != std::errc{} || !std::isfinite(wide) || wide != std::trunc(wide)) {
-      fail(offset, "label '" + token() + "' is not an integer class id");
+      fail(offset, "label " + token() + " is not an integer class id");
     }
     label = std::fabs(wide) < 1e18 ? static_cast<std::int64_t>(wide)
                                    : std::numeric_limits<std::int64_t>::max();
@@ -247,15 +242,15 @@ inline std::uint32_t parse_label(const char* p, const char* end, std::size_t off
   if (label == -1) return kMinusOneLabel;
   if (label < 0) {
     fail(offset,
-         "label '" + token() +
-             "' is negative: class ids start at 0 (-1 is only valid with +1, as binary labels)");
+         "label " + token() +
+             " is negative: class ids start at 0 (-1 is only valid with +1, as binary labels)");
   }
   if (label >= std::int64_t{kMaxClasses}) {
-    fail(offset, "label '" + token() + "' is too large: class ids must be below " +
+    fail(offset, "label " + token() + " is too large: class ids must be below " +
                      std::to_string(kMaxClasses));
   }
   if (classes != 0 && label >= std::int64_t{classes}) {
-    fail(offset, "label '" + token() + "' is out of range: the model/training data has " +
+    fail(offset, "label " + token() + " is out of range: the model/training data has " +
                      std::to_string(classes) + " classes");
   }
   return static_cast<std::uint32_t>(label);
