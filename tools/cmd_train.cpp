@@ -1,6 +1,7 @@
 // dude train: load data, train a model, report progress and the final test accuracy.
 #include <nlohmann/json.hpp>
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <memory>
@@ -9,6 +10,7 @@
 #include "cli_common.hpp"
 #include "commands.hpp"
 #include "dude/async.hpp"
+#include "dude/checkpoint.hpp"
 #include "dude/errors.hpp"
 #include "dude/model.hpp"
 #include "dude/partition.hpp"
@@ -25,12 +27,30 @@ struct TrainFlags {
   std::uint64_t seed = 1;
   std::string out;
   std::string metrics;
+  std::string checkpoint;        // --checkpoint FILE
+  std::string checkpoint_every;  // N (server steps) or Ts (seconds)
+  std::string resume;            // --resume FILE
   bool quiet = false;
   bool verbose = false;
   bool keep_last_good = false;
   // Asynchronous training (any --algo but sgd).
   std::string algo = "sgd";
   EngineFlags engine;
+};
+
+/// The metrics file, and a copy of the records in it: a checkpoint carries them, so that a
+/// resumed run's file holds every record as an uninterrupted run's would.
+struct MetricsOutput {
+  MetricsOutput(const std::string& path, std::string resumed)
+      : file(path), written(std::move(resumed)) {
+    std::fputs(written.c_str(), file.stream());
+  }
+  void add(const std::string& record) {
+    written.append(record).append("\n");
+    std::fprintf(file.stream(), "%s\n", record.c_str());
+  }
+  AtomicOutput file;
+  std::string written;
 };
 
 /// "min..max" of the per-worker arrival counts, for the progress line.
@@ -97,7 +117,7 @@ std::string evaluation_line(const Progress& p) {
 /// The progress callback: evaluation lines and the progress line on stderr, records into the
 /// metrics file. None when nothing would show the points (quiet, no metrics file), so that
 /// the run evaluates only at its end.
-ProgressCallback progress_printer(const TrainFlags& f, ProgressLine& line, AtomicOutput* metrics) {
+ProgressCallback progress_printer(const TrainFlags& f, ProgressLine& line, MetricsOutput* metrics) {
   if (f.quiet && metrics == nullptr) return {};
   return [&f, &line, metrics](const Progress& p) {
     if (!p.evaluation) {
@@ -108,17 +128,58 @@ ProgressCallback progress_printer(const TrainFlags& f, ProgressLine& line, Atomi
       line.update(text, p.wall_seconds, p.fraction_done);
       return;
     }
-    if (metrics != nullptr)
-      std::fprintf(metrics->stream(), "%s\n", metrics_record(p).dump().c_str());
+    if (metrics != nullptr) metrics->add(metrics_record(p).dump());
     if (!f.quiet) line.print(evaluation_line(p));
   };
 }
 
+/// The whole of `text` as a T, or none.
+template <class T>
+std::optional<T> whole(std::string_view text) {
+  T value{};
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+/// --checkpoint-every: N server steps or T seconds ("30s"); 60 s when not given.
+void parse_checkpoint_every(const std::string& text, CheckpointPlan& plan) {
+  if (text.empty()) {
+    plan.every_seconds = 60;
+    return;
+  }
+  if (text.back() == 's') {
+    plan.every_seconds =
+        whole<double>(std::string_view(text).substr(0, text.size() - 1)).value_or(0);
+  } else {
+    plan.every_steps = whole<std::uint64_t>(text).value_or(0);
+  }
+  if (!(plan.every_seconds > 0 && std::isfinite(plan.every_seconds)) && plan.every_steps == 0) {
+    throw ConfigError("--checkpoint-every '" + text +
+                      "': expected N (server steps) or Ts (seconds), positive");
+  }
+}
+
+/// Checkpoints to write (--checkpoint) and the run to continue (--resume), if any.
+std::optional<CheckpointPlan> checkpoint_plan(const TrainFlags& f, MetricsOutput* metrics,
+                                              const Checkpoint* resumed) {
+  if (f.checkpoint.empty() && resumed == nullptr) return std::nullopt;
+  CheckpointPlan plan;
+  plan.resume = resumed;
+  if (f.checkpoint.empty()) return plan;
+  parse_checkpoint_every(f.checkpoint_every, plan);
+  plan.on_checkpoint = [&f, metrics](Checkpoint& c) {
+    if (metrics != nullptr) c.user = metrics->written;
+    save_checkpoint(f.checkpoint, c);
+  };
+  return plan;
+}
+
 /// A diverged run's outputs: the metrics written so far (whole records), and with
 /// --keep-last-good the model of its last good evaluation point; nothing else.
-void keep_diverged_outputs(const TrainFlags& f, const Model& model, AtomicOutput* metrics,
+void keep_diverged_outputs(const TrainFlags& f, const Model& model, MetricsOutput* metrics,
                            const TrainingDiverged& e) {
-  if (metrics) metrics->commit();
+  if (metrics) metrics->file.commit();
   if (!f.keep_last_good || f.out.empty()) return;
   save_model(f.out, model);
   const std::string step = e.last_good() ? std::to_string(e.last_good()->step) : "0 (initial)";
@@ -128,15 +189,16 @@ void keep_diverged_outputs(const TrainFlags& f, const Model& model, AtomicOutput
 
 /// Trains `model` in place; the first SIGINT or SIGTERM ends the run after its current step.
 Progress train_model(const TrainFlags& f, const AsyncConfig& config, const TrainTestData& d,
-                     Model& model, AtomicOutput* metrics, const StopSignals& signals) {
+                     Model& model, MetricsOutput* metrics, const StopSignals& signals,
+                     const CheckpointPlan* checkpoints) {
   const Objective objective = model.objective();
   ProgressLine line(!f.quiet);
   const Subset train_set{&d.train, d.train_rows};
   const Subset test_set{&d.test, d.test_rows};
   try {
-    const Progress last =
-        train_async(objective, train_set, d.test_rows.empty() ? nullptr : &test_set, config,
-                    model.params.data(), progress_printer(f, line, metrics), &signals.stop_flag());
+    const Progress last = train_async(
+        objective, train_set, d.test_rows.empty() ? nullptr : &test_set, config,
+        model.params.data(), progress_printer(f, line, metrics), &signals.stop_flag(), checkpoints);
     line.clear();
     return last;
   } catch (const TrainingDiverged& e) {
@@ -160,16 +222,23 @@ int run_train(const TrainFlags& f) {
   const Objective objective = model.objective();
   model.params.resize(objective.num_params());
   objective.init_params(model.params.data(), f.seed);
-  std::unique_ptr<AtomicOutput> metrics;
-  if (!f.metrics.empty()) metrics = std::make_unique<AtomicOutput>(f.metrics);
+  const std::optional<Checkpoint> resumed =
+      f.resume.empty() ? std::nullopt : std::optional(load_checkpoint(f.resume));
+  std::unique_ptr<MetricsOutput> metrics;
+  if (!f.metrics.empty()) {
+    metrics = std::make_unique<MetricsOutput>(f.metrics, resumed ? resumed->user : "");
+  }
+  const std::optional<CheckpointPlan> checkpoints =
+      checkpoint_plan(f, metrics.get(), resumed ? &*resumed : nullptr);
   if (f.verbose && config.algorithm.kind != AlgorithmSpec::Kind::Sgd) {
     print_shards(d.train, d.train_rows, config);
   }
 
   const StopSignals signals;
-  const Progress last = train_model(f, config, d, model, metrics.get(), signals);
+  const Progress last = train_model(f, config, d, model, metrics.get(), signals,
+                                    checkpoints ? &*checkpoints : nullptr);
   if (!f.out.empty()) save_model(f.out, model);
-  if (metrics) metrics->commit();
+  if (metrics) metrics->file.commit();
   std::printf("train rows: %zu  features: %zu  classes: %u  model: %s  steps: %llu  time: %.2fs\n",
               d.train_rows.size(), d.train.features(), d.classes(), spec.to_string().c_str(),
               static_cast<unsigned long long>(last.steps), last.wall_seconds);
@@ -177,9 +246,10 @@ int run_train(const TrainFlags& f) {
     std::printf("test accuracy: %.4f\ntest loss: %.4f\n", last.test_accuracy, last.test_loss);
   }
   if (signals.signal() == 0) return kOk;
-  std::fprintf(stderr, "dude: stopped by %s at step %llu%s\n", signals.signal_name(),
+  std::fprintf(stderr, "dude: stopped by %s at step %llu%s%s\n", signals.signal_name(),
                static_cast<unsigned long long>(last.steps),
-               f.out.empty() ? "" : ("; the model is in " + f.out).c_str());
+               f.out.empty() ? "" : ("; the model is in " + f.out).c_str(),
+               f.checkpoint.empty() ? "" : ("; continue with --resume " + f.checkpoint).c_str());
   return signals.exit_code();
 }
 
@@ -209,6 +279,15 @@ Command add_train_command(CLI::App& app) {
                   "Evaluate every N steps (default: every epoch)");
   cmd->add_option("--out", f.out, "Write the trained model here (atomically)");
   cmd->add_option("--metrics", f.metrics, "Write evaluation points here as JSON Lines");
+  auto* checkpoint = cmd->add_option(
+      "--checkpoint", f.checkpoint,
+      "Write the run's state here as it goes (atomically) and when a signal stops it");
+  cmd->add_option("--checkpoint-every", f.checkpoint_every,
+                  "With --checkpoint: every N server steps, or every T seconds as Ts (default 60s)")
+      ->needs(checkpoint);
+  cmd->add_option("--resume", f.resume,
+                  "Continue the run of this checkpoint (same flags and data: refused otherwise)")
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--quiet,-q", f.quiet, "No progress output; only the final summary");
   cmd->add_flag("--verbose,-v", f.verbose, "Also print each worker's shard (rows per class)");
   cmd->add_flag("--keep-last-good", f.keep_last_good,

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dude/checkpoint.hpp"
 #include "dude/partition.hpp"
 #include "dude/trainer.hpp"
 
@@ -101,8 +102,12 @@ float default_learning_rate(const AlgorithmSpec& algorithm, std::size_t workers)
 /// With algorithm sgd it is train_sgd on config.sgd (the engine's fields do not apply).
 /// Without on_progress only the final point is evaluated on the test rows (nobody could see
 /// the others); every point is still checked for divergence (SgdConfig::divergence_factor).
+/// With `checkpoints` it hands out checkpoints as it goes, or continues a run from one
+/// (dude/checkpoint.hpp): on the deterministic replay a resumed run gives the same points and
+/// the same model, bit for bit, as one never stopped.
 Progress train_async(const Objective& objective, const Subset& train, const Subset* test,
                      const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
-                     const std::atomic<bool>* stop = nullptr);
+                     const std::atomic<bool>* stop = nullptr,
+                     const CheckpointPlan* checkpoints = nullptr);
 
 }  // namespace dude

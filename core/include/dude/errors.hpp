@@ -71,6 +71,13 @@ class ModelFileError : public Error {
   using Error::Error;
 };
 
+/// A checkpoint that cannot be written, read or used: unreadable, corrupt, or of a run with
+/// other settings or data (what() names the difference).
+class CheckpointError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A run stopped because it diverged, almost always a learning rate too large for the model:
 /// a gradient's loss was not finite, the training loss stayed far above its initial value
 /// (SgdConfig::divergence_factor), or a parameter overflowed (not finite, or so large that its

@@ -2,6 +2,7 @@
 // library (model files, LIBSVM text).
 #pragma once
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -14,9 +15,9 @@
 namespace dude::detail {
 
 /// Written to a temporary file beside the target and renamed over it by commit(), after an
-/// fsync, so a reader sees the old file or the new one, never half of one; removed if never
-/// committed. Every failure throws `Failure` (a dude::Error type) with a message starting with
-/// the target path.
+/// fsync (and the folder synced after), so a reader sees the old file or the new one, never half of
+/// one; removed if never committed. Every failure throws `Failure` (a dude::Error type) with a
+/// message starting with the target path.
 template <class Failure>
 class AtomicFile {
  public:
@@ -55,9 +56,26 @@ class AtomicFile {
       throw Failure(
           path_ + ": cannot rename the temporary file into place: " + std::strerror(rename_errno));
     }
+    sync_folder();
   }
 
  private:
+  /// Makes the rename itself durable: without an fsync of the folder, a crash soon after can
+  /// leave the folder's entry pointing at the old file (or none) although the data is on disk.
+  void sync_folder() const {
+    const std::size_t slash = path_.rfind('/');
+    const std::string folder = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
+    const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY);
+    if (fd < 0) return;  // the file is in place; only its durability is not confirmed
+    const int result = ::fsync(fd);
+    const int saved_errno = errno;
+    ::close(fd);
+    // EINVAL: a file system that cannot sync folders (their entries are then synchronous).
+    if (result != 0 && saved_errno != EINVAL) {
+      throw Failure(path_ + ": cannot sync its folder: " + std::strerror(saved_errno));
+    }
+  }
+
   // The destructor removes the temporary file as the exception unwinds.
   [[noreturn]] void fail_writing() {
     throw Failure(path_ + ": cannot write " + temporary_ + ": " + std::strerror(errno));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "common/rng.hpp"
+#include "common/state_stream.hpp"
 #include "dude/trainer.hpp"
 
 namespace dude::detail {
@@ -41,6 +42,24 @@ class MinibatchSampler {
     return order_ == BatchOrder::Contiguous ? next_run() : next_shuffled();
   }
   std::size_t batch() const { return batch_; }
+
+  /// Its position: this epoch's order, where it is in it, and its random stream (checkpoints;
+  /// load() into a sampler made for the same rows and settings). The minibatch handed out
+  /// last is not part of it: next() makes a new one.
+  void save(StateWriter& out) const {
+    out.put_vector(rows_);
+    out.put_vector(runs_);
+    out.put(rng_);
+    out.put(offset_);
+    out.put(cursor_);
+  }
+  void load(StateReader& in) {
+    in.get_span(std::span<std::uint32_t>(rows_));
+    in.get_span(std::span<std::uint32_t>(runs_));
+    rng_ = in.get<Rng>();
+    offset_ = in.get<std::size_t>();
+    cursor_ = in.get<std::size_t>();
+  }
 
  private:
   std::span<const std::uint32_t> next_shuffled() {

@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "common/state_stream.hpp"
+
 namespace dude::engine {
 
 /// When the next evaluation point of an asynchronous run is due: every SgdConfig::eval_every
@@ -18,6 +20,14 @@ class EvalSchedule {
         next_samples_(eval_every > 0 ? 0 : rows) {}
   bool due(std::uint64_t steps, std::uint64_t samples) const {
     return every_ > 0 ? steps >= next_steps_ : samples >= next_samples_;
+  }
+  void save(detail::StateWriter& out) const {
+    out.put(next_steps_);
+    out.put(next_samples_);
+  }
+  void load(detail::StateReader& in) {
+    next_steps_ = in.get<std::uint64_t>();
+    next_samples_ = in.get<std::uint64_t>();
   }
   /// After a point at (steps, samples): the next is the first multiple past them.
   void advance(std::uint64_t steps, std::uint64_t samples) {

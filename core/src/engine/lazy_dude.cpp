@@ -66,6 +66,25 @@ class LazyDude final : public SparsePolicy {
     std::memcpy(params + stamp_.size() * width_, tail_x_.data(), tail_size_ * sizeof(float));
   }
 
+  void save(detail::StateWriter& out) const override {
+    out.put_span(std::span<const float>(v_.data(), v_.size()));
+    out.put_span(std::span<const double>(sum_.data(), sum_.size()));
+    out.put_span(std::span<const double>(stamp_.data(), stamp_.size()));
+    out.put(clock_);
+    out.put_vector(tail_x_);
+    out.put_vector(tail_sum_);
+    for (const SparsePost& entry : table_) entry.save(out);
+  }
+  void load(detail::StateReader& in) override {
+    in.get_span(std::span<float>(v_.data(), v_.size()));
+    in.get_span(std::span<double>(sum_.data(), sum_.size()));
+    in.get_span(std::span<double>(stamp_.data(), stamp_.size()));
+    clock_ = in.get<double>();
+    in.get_span(std::span<float>(tail_x_));
+    in.get_span(std::span<double>(tail_sum_));
+    for (SparsePost& entry : table_) entry.load(in, stamp_.size(), width_, tail_size_);
+  }
+
  private:
   void read_row(std::uint32_t row, float* out) const {
     const std::size_t at = std::size_t{row} * width_;

@@ -71,6 +71,14 @@ class DudePolicy final : public ServerPolicy {
   std::span<const float> table_entry(std::size_t worker) const override {
     return {table_.data() + worker * params_, params_};
   }
+  void save(detail::StateWriter& out) const override {
+    out.put_vector(table_);
+    out.put_vector(sum_);
+  }
+  void load(detail::StateReader& in) override {
+    in.get_span(std::span<float>(table_));
+    in.get_span(std::span<double>(sum_));
+  }
 
  private:
   static constexpr std::size_t kBatch = 64;  // arrivals per batched pass (stack arrays)
@@ -123,6 +131,16 @@ class FedBuffPolicy final : public ServerPolicy {
  public:
   FedBuffPolicy(std::size_t buffer, std::size_t params)
       : ServerPolicy(params), buffer_size_(buffer), accumulated_(params, 0.0f) {}
+
+  void save(detail::StateWriter& out) const override {
+    out.put_vector(accumulated_);
+    out.put(buffered_);
+  }
+  void load(detail::StateReader& in) override {
+    in.get_span(std::span<float>(accumulated_));
+    buffered_ = in.get<std::size_t>();
+    if (buffered_ >= buffer_size_) throw CheckpointError("checkpoint: fedbuff's buffer overflows");
+  }
 
   std::uint64_t begin_round(std::span<const Arrival> arrivals) override {
     buffered_at_start_ = buffered_;

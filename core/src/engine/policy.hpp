@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/aligned_buffer.hpp"
+#include "common/state_stream.hpp"
 #include "dude/async.hpp"
 #include "engine/gradient_slot.hpp"
 
@@ -52,6 +53,10 @@ class ServerPolicy {
   /// DuDe's running sum S and gradient table (empty for the others), for invariant checks.
   virtual std::span<const double> running_sum() const { return {}; }
   virtual std::span<const float> table_entry(std::size_t /*worker*/) const { return {}; }
+  /// The algorithm's memory between rounds (DuDe's table and S, FedBuff's buffer), for
+  /// checkpoints; load() into a policy made with the same settings. None for the others.
+  virtual void save(detail::StateWriter& /*out*/) const {}
+  virtual void load(detail::StateReader& /*in*/) {}
 
  private:
   const std::size_t params_;

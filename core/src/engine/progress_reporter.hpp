@@ -3,6 +3,7 @@
 
 #include <cstdint>
 
+#include "dude/checkpoint.hpp"
 #include "dude/objective.hpp"
 #include "dude/trainer.hpp"
 #include "engine/run_state.hpp"
@@ -17,6 +18,8 @@ struct RunHooks {
   const ProgressCallback& on_progress;
   const std::atomic<bool>* stop;
   detail::DivergenceGuard& guard;
+  const CheckpointPlan* checkpoints = nullptr;  // none: no checkpoints, no resume
+  const std::string* identity = nullptr;        // run_identity(), when checkpoints are planned
 
   bool stop_requested() const { return stop != nullptr && stop->load(std::memory_order_relaxed); }
 };
@@ -36,6 +39,17 @@ class ProgressReporter {
   Progress point(bool evaluation, std::uint64_t steps, const float* model);
   /// The run's last point: checked and evaluated on the test rows.
   Progress final_point(std::uint64_t steps, const float* model);
+  /// The window since the previous evaluation (checkpoints).
+  void save(detail::StateWriter& out) const {
+    out.put(loss_at_last_);
+    out.put(count_at_last_);
+    out.put(staleness_at_last_);
+  }
+  void load(detail::StateReader& in) {
+    loss_at_last_ = in.get<double>();
+    count_at_last_ = in.get<std::uint64_t>();
+    staleness_at_last_ = in.get<std::uint64_t>();
+  }
 
  private:
   Progress point(bool evaluation, std::uint64_t steps, const float* model, bool final);

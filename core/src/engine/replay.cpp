@@ -54,6 +54,19 @@ class DenseBackend {
 
   const float* model() const { return model_.data(); }
 
+  void save(detail::StateWriter& out) const {
+    out.put_vector(model_);
+    for (const auto& sampler : samplers_) sampler.save(out);
+    for (const auto& gradient : gradients_) out.put_vector(gradient);
+    policy_->save(out);
+  }
+  void load(detail::StateReader& in) {
+    in.get_span(std::span<float>(model_));
+    for (auto& sampler : samplers_) sampler.load(in);
+    for (auto& gradient : gradients_) in.get_span(std::span<float>(gradient));
+    policy_->load(in);
+  }
+
  private:
   const Objective& objective_;
   const Dataset& data_;

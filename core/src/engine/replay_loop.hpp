@@ -18,6 +18,7 @@
 #include "common/rng.hpp"
 #include "dude/async.hpp"
 #include "dude/errors.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "engine/eval_schedule.hpp"
 #include "engine/gradient_slot.hpp"
 #include "engine/progress_reporter.hpp"
@@ -74,6 +75,7 @@ inline AlgorithmSpec replay_rule(AlgorithmSpec algorithm) {
 ///                       const std::vector<GradientHeader>& headers, float lr);  // the
 ///       // pending arrivals, in order; returns the model steps taken
 ///   const float* model();               // the whole model now
+///   void save(detail::StateWriter&) const; void load(detail::StateReader&);  // checkpoints
 template <class Backend>
 class ReplayLoop {
  public:
@@ -94,7 +96,13 @@ class ReplayLoop {
   /// the events run out; copies the model into `params` and returns the final point.
   Progress run(float* params, std::size_t params_count) {
     const ProgressCallback& on_progress = hooks_.on_progress;
-    for (std::size_t w = 0; w < headers_.size(); ++w) start(w, 0.0);
+    const CheckpointPlan* plan = hooks_.checkpoints;
+    if (plan != nullptr && plan->resume != nullptr) {
+      resume(open_state(*plan->resume, *hooks_.identity));
+    } else {
+      for (std::size_t w = 0; w < headers_.size(); ++w) start(w, 0.0);
+    }
+    CheckpointClock checkpoints(plan, version_);
     const Budget& budget = run_.budget;
     while (!events_.empty() && !hooks_.stop_requested()) {
       const Event event = events_.top();
@@ -113,6 +121,18 @@ class ReplayLoop {
       }
       for (const std::uint32_t w : pending_) start(w, event.time);
       pending_.clear();
+      if (checkpoints.due(version_)) {
+        Checkpoint c = checkpoint();
+        plan->on_checkpoint(c);
+        checkpoints.taken(version_);
+      }
+    }
+    // A stop request before the end: the state to continue from (the loop stopped between two
+    // arrivals).
+    if (hooks_.stop_requested() && !budget.spent(version_, samples_) && plan != nullptr &&
+        plan->on_checkpoint) {
+      Checkpoint c = checkpoint();
+      plan->on_checkpoint(c);
     }
     const float* model = backend_.model();
     std::copy(model, model + params_count, params);
@@ -130,6 +150,45 @@ class ReplayLoop {
     h = {static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(samples), version_,
          h.sequence + 1, loss};
     events_.push({now + times_[w].next(), static_cast<std::uint32_t>(w)});
+  }
+
+  /// The whole state between two arrivals (none pending): clocks, events, gradients in flight,
+  /// counters, evaluation window, divergence memory, and the backend's model and policy.
+  Checkpoint checkpoint() const {
+    detail::StateWriter out;
+    out.put(version_);
+    out.put(samples_);
+    out.put(run_.virtual_now);
+    out.put_vector(headers_);
+    out.put_vector(times_);
+    auto queue = events_;
+    std::vector<Event> events;
+    for (; !queue.empty(); queue.pop()) events.push_back(queue.top());
+    out.put_vector(events);
+    schedule_.save(out);
+    run_.counters.save(out, headers_.size());
+    reporter_.save(out);
+    hooks_.guard.save(out);
+    backend_.save(out);
+    return seal_state(*hooks_.identity, version_, std::move(out.bytes()));
+  }
+
+  void resume(std::string_view state) {
+    detail::StateReader in(state);
+    version_ = in.get<std::uint64_t>();
+    samples_ = in.get<std::uint64_t>();
+    run_.virtual_now = in.get<double>();
+    in.get_span(std::span<GradientHeader>(headers_));
+    in.get_span(std::span<ComputeTimes>(times_));
+    std::vector<Event> events;
+    in.get_vector(events, headers_.size());
+    for (const Event& e : events) events_.push(e);
+    schedule_.load(in);
+    run_.counters.load(in, headers_.size());
+    reporter_.load(in);
+    hooks_.guard.load(in);
+    backend_.load(in);
+    if (!in.done()) throw CheckpointError("checkpoint: the state has bytes left over");
   }
 
   /// The server's step: accounts for the pending arrivals and applies them.

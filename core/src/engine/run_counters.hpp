@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "common/cache_line.hpp"
+#include "common/state_stream.hpp"
 
 namespace dude::engine {
 
@@ -45,6 +46,21 @@ struct alignas(kFalseSharingRange) RunCounters {
     }
     loss_sum.fetch_add(losses, std::memory_order_relaxed);
     arrivals[worker].fetch_add(count, std::memory_order_relaxed);
+  }
+
+  /// Checkpoints, taken while nobody records (the replay's thread, or a paused engine).
+  void save(detail::StateWriter& out, std::size_t workers) const {
+    for (const auto* c : {&steps, &samples, &staleness_sum, &staleness_count, &staleness_max})
+      out.put(c->load(std::memory_order_relaxed));
+    out.put(loss_sum.load(std::memory_order_relaxed));
+    for (std::size_t w = 0; w < workers; ++w) out.put(arrivals[w].load(std::memory_order_relaxed));
+  }
+  void load(detail::StateReader& in, std::size_t workers) {
+    for (auto* c : {&steps, &samples, &staleness_sum, &staleness_count, &staleness_max})
+      c->store(in.get<std::uint64_t>(), std::memory_order_relaxed);
+    loss_sum.store(in.get<double>(), std::memory_order_relaxed);
+    for (std::size_t w = 0; w < workers; ++w)
+      arrivals[w].store(in.get<std::uint64_t>(), std::memory_order_relaxed);
   }
 };
 

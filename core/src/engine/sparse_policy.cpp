@@ -35,6 +35,11 @@ class EagerModel {
     std::memcpy(out_tail, x_.data() + shape_.first_layer(), shape_.tail * sizeof(float));
   }
   void read_all(float* params) const { std::copy(x_.data(), x_.data() + x_.size(), params); }
+  void save(detail::StateWriter& out) const {
+    out.put_span(std::span<const float>(x_.data(), x_.size()));
+  }
+  void load(detail::StateReader& in) { in.get_span(std::span<float>(x_.data(), x_.size())); }
+  const Shape& shape() const { return shape_; }
   /// x += alpha * g on g's rows and the tail.
   void add(float alpha, const SparsePost& g) {
     const std::size_t w = shape_.width;
@@ -57,6 +62,8 @@ class EagerPolicy : public SparsePolicy {
     model_.read(rows, out_rows, out_tail);
   }
   void read_all(float* params) const override { model_.read_all(params); }
+  void save(detail::StateWriter& out) const override { model_.save(out); }
+  void load(detail::StateReader& in) override { model_.load(in); }
 
  protected:
   EagerModel model_;
@@ -85,6 +92,19 @@ class SparseSync final : public EagerPolicy {
     for (const SparsePost& post : round_) model_.add(-lr / static_cast<float>(workers_), post);
     round_.clear();
     return 1;
+  }
+  void save(detail::StateWriter& out) const override {
+    model_.save(out);
+    out.put(round_.size());
+    for (const SparsePost& post : round_) post.save(out);
+  }
+  void load(detail::StateReader& in) override {
+    model_.load(in);
+    const auto size = in.get<std::size_t>();
+    if (size >= workers_) throw CheckpointError("checkpoint: sync's round overflows");
+    round_.resize(size);
+    const Shape& shape = model_.shape();
+    for (SparsePost& post : round_) post.load(in, shape.rows, shape.width, shape.tail);
   }
 
  private:
@@ -117,6 +137,24 @@ class SparseFedBuff final : public EagerPolicy {
     if (++buffered_ < buffer_size_) return 0;
     flush(lr);
     return 1;
+  }
+  void save(detail::StateWriter& out) const override {
+    model_.save(out);
+    out.put_span(std::span<const float>(sum_.data(), sum_.size()));
+    out.put_vector(touched_.rows);
+    out.put(buffered_);
+  }
+  void load(detail::StateReader& in) override {
+    model_.load(in);
+    in.get_span(std::span<float>(sum_.data(), sum_.size()));
+    in.get_vector(touched_.rows, shape_.rows);
+    buffered_ = in.get<std::size_t>();
+    if (buffered_ >= buffer_size_) throw CheckpointError("checkpoint: fedbuff's buffer overflows");
+    std::fill(in_sum_.begin(), in_sum_.end(), 0);
+    for (const std::uint32_t row : touched_.rows) {
+      if (row >= shape_.rows) throw CheckpointError("checkpoint: fedbuff's row is out of range");
+      in_sum_[row] = 1;
+    }
   }
 
  private:

@@ -13,6 +13,7 @@
 #include <span>
 #include <vector>
 
+#include "common/state_stream.hpp"
 #include "dude/async.hpp"
 
 namespace dude::engine {
@@ -22,6 +23,21 @@ struct SparsePost {
   std::vector<std::uint32_t> rows;
   std::vector<float> values;  // rows.size() x width
   std::vector<float> tail;
+
+  /// Checkpoints; load() takes at most `max_rows` rows of `width` and a tail of `tail` floats.
+  void save(detail::StateWriter& out) const {
+    out.put_vector(rows);
+    out.put_vector(values);
+    out.put_vector(tail);
+  }
+  void load(detail::StateReader& in, std::size_t max_rows, std::size_t width, std::size_t tail) {
+    in.get_vector(rows, max_rows);
+    in.get_vector(values, rows.size() * width);
+    in.get_vector(this->tail, tail);
+    if (values.size() != rows.size() * width) {
+      throw CheckpointError("checkpoint: a sparse gradient's size differs");
+    }
+  }
 };
 
 class SparsePolicy {
@@ -43,6 +59,10 @@ class SparsePolicy {
   /// DuDe's running sum S, rows x width + tail doubles, for invariant checks (the others
   /// write nothing).
   virtual void running_sum(double* /*out*/) const {}
+  /// The model and the algorithm's memory (checkpoints); load() into a policy made with the
+  /// same settings.
+  virtual void save(detail::StateWriter& out) const = 0;
+  virtual void load(detail::StateReader& in) = 0;
 };
 
 /// The sparse server side of `spec` (dude, asgd, sync or fedbuff; hogwild has none) for

@@ -24,7 +24,10 @@ class SparseBackend {
             objective.first_layer_width(),
             objective.num_params() - objective.features() * objective.first_layer_width(), params)),
         model_(objective.num_params()),
-        gradients_(shards.size()) {
+        gradients_(shards.size()),
+        rows_(objective.features()),
+        width_(objective.first_layer_width()),
+        tail_(objective.num_params() - rows_ * width_) {
     const SgdConfig& sgd = config.sgd;
     for (std::size_t w = 0; w < shards.size(); ++w) {
       samplers_.emplace_back(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
@@ -53,6 +56,17 @@ class SparseBackend {
     return steps;
   }
 
+  void save(detail::StateWriter& out) const {
+    for (const auto& sampler : samplers_) sampler.save(out);
+    for (const SparsePost& gradient : gradients_) gradient.save(out);
+    policy_->save(out);
+  }
+  void load(detail::StateReader& in) {
+    for (auto& sampler : samplers_) sampler.load(in);
+    for (SparsePost& gradient : gradients_) gradient.load(in, rows_, width_, tail_);
+    policy_->load(in);
+  }
+
   /// The whole model, read from the policy (evaluations and the end only).
   const float* model() {
     policy_->read_all(model_.data());
@@ -64,7 +78,8 @@ class SparseBackend {
   std::vector<float> model_;
   std::vector<detail::MinibatchSampler> samplers_;
   std::vector<CompactBatch> batches_;
-  std::vector<SparsePost> gradients_;  // computed at the start, delivered at the arrival
+  std::vector<SparsePost> gradients_;      // computed at the start, delivered at the arrival
+  const std::size_t rows_, width_, tail_;  // the model's shape: first-layer rows x width, tail
 };
 
 }  // namespace

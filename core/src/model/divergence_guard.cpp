@@ -47,6 +47,20 @@ DivergenceGuard::DivergenceGuard(const Objective& objective, const Subset& train
   if (config.keep_last_good) last_good_model_.assign(params, params + params_count_);
 }
 
+void DivergenceGuard::save(StateWriter& out) const {
+  out.put(initial_loss_);
+  out.put(above_bound_);
+  out.put(last_good_);
+  out.put_vector(last_good_model_);
+}
+
+void DivergenceGuard::load(StateReader& in) {
+  initial_loss_ = in.get<double>();
+  above_bound_ = in.get<bool>();
+  last_good_ = in.get<std::optional<TrainingDiverged::GoodPoint>>();
+  in.get_span(std::span<float>(last_good_model_));
+}
+
 void DivergenceGuard::check(const Progress& point, const float* model) {
   if (const auto bad = first_overflowing(model, params_count_)) {
     char reason[128];

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "common/state_stream.hpp"
 #include "dude/errors.hpp"
 #include "dude/objective.hpp"
 #include "dude/trainer.hpp"
@@ -25,6 +26,10 @@ class DivergenceGuard {
   /// Checks an evaluation point of `model`; throws TrainingDiverged if it fails, else
   /// remembers it (and a copy of the model with keep_last_good).
   void check(const Progress& point, const float* model);
+
+  /// Its memory of the run (checkpoints).
+  void save(StateWriter& out) const;
+  void load(StateReader& in);
 
   /// Runs a trainer; a TrainingDiverged it throws is rethrown naming the last good point,
   /// with params holding that point's model when the configuration keeps it.

@@ -6,6 +6,7 @@
 #include "data/minibatch_sampler.hpp"
 #include "dude/async.hpp"
 #include "dude/errors.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "engine/eval_schedule.hpp"
 #include "engine/gradient_slot.hpp"
 #include "engine/hogwild_engine.hpp"
@@ -113,9 +114,18 @@ Progress run_sparse_server(const Objective& objective, const Dataset& data,
 
 /// The engine the configuration asks for, on shards of the training rows.
 Progress dispatch(const Objective& objective, const Subset& train, const AsyncConfig& config,
-                  float* params, const engine::RunHooks& hooks) {
+                  float* params, const engine::RunHooks& caller) {
   const std::vector<std::vector<std::uint32_t>> shards =
       partition_rows(*train.data, train.rows, config.workers, config.partition, config.sgd.seed);
+  std::string identity;
+  if (caller.checkpoints != nullptr) {
+    if (!config.deterministic) {
+      throw ConfigError("checkpoints: only the deterministic replay takes them yet");
+    }
+    identity = engine::run_identity(objective, train, caller.test, config, shards);
+  }
+  const engine::RunHooks hooks{caller.test,  caller.on_progress, caller.stop,
+                               caller.guard, caller.checkpoints, &identity};
   const Dataset& data = *train.data;
   const std::size_t rows = train.rows.size();
   if (data.is_sparse()) {
@@ -150,14 +160,15 @@ Progress dispatch(const Objective& objective, const Subset& train, const AsyncCo
 
 Progress train_async(const Objective& objective, const Subset& train, const Subset* test,
                      const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
-                     const std::atomic<bool>* stop) {
+                     const std::atomic<bool>* stop, const CheckpointPlan* checkpoints) {
   config.validate();
   if (config.algorithm.kind == AlgorithmSpec::Kind::Sgd) {
+    if (checkpoints != nullptr) throw ConfigError("checkpoints: sgd takes none yet");
     return train_sgd(objective, train, test, config.sgd, params, on_progress, stop);
   }
   if (train.data == nullptr || train.rows.empty()) throw ConfigError("train: no training rows");
   detail::DivergenceGuard guard(objective, train, config.sgd, params);
-  const engine::RunHooks hooks{test, on_progress, stop, guard};
+  const engine::RunHooks hooks{test, on_progress, stop, guard, checkpoints};
   return guard.run(params, [&] { return dispatch(objective, train, config, params, hooks); });
 }
 

@@ -1,0 +1,50 @@
+// checkpoint_state.hpp (internal): what every trainer's checkpoints share: the identity of the
+// run a checkpoint belongs to, its cadence, and the sealing of a state into a Checkpoint
+// (docs/DESIGN.md §12).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dude/async.hpp"
+#include "dude/checkpoint.hpp"
+
+namespace dude::engine {
+
+/// The settings and data a run's trajectory depends on, one "name=value" line each: the model,
+/// the SGD and engine settings, digests of the training and test rows and of the workers'
+/// shards. Settings that change only how fast it goes (threads, pinning, ticks) are left out.
+std::string run_identity(const Objective& objective, const Subset& train, const Subset* test,
+                         const AsyncConfig& config,
+                         std::span<const std::vector<std::uint32_t>> shards);
+
+/// A Checkpoint of `payload` for the run `identity` after `steps` model updates.
+Checkpoint seal_state(const std::string& identity, std::uint64_t steps, std::string payload);
+/// The payload of `checkpoint`; throws CheckpointError naming the first setting that differs
+/// when it belongs to another run.
+std::string_view open_state(const Checkpoint& checkpoint, const std::string& identity);
+
+/// When the next checkpoint is due: each time the steps pass a multiple of every_steps, or
+/// every_seconds of wall time after the previous one. Never without a plan or a callback.
+class CheckpointClock {
+ public:
+  explicit CheckpointClock(const CheckpointPlan* plan, std::uint64_t steps = 0);
+  bool enabled() const { return enabled_; }
+  bool due(std::uint64_t steps) const;
+  /// After a checkpoint at `steps`.
+  void taken(std::uint64_t steps);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  bool enabled_;
+  std::uint64_t every_steps_;
+  double every_seconds_;
+  std::uint64_t next_steps_;
+  Clock::time_point last_ = Clock::now();
+};
+
+}  // namespace dude::engine

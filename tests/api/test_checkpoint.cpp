@@ -1,0 +1,199 @@
+// Checkpoints: a replay stopped and resumed any number of times equals one never stopped, bit
+// for bit, for every algorithm on dense and sparse data; a checkpoint of another run is
+// refused naming the difference; a damaged file is refused.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "dude/async.hpp"
+#include "dude/checkpoint.hpp"
+#include "dude/errors.hpp"
+#include "dude/io.hpp"
+#include "temp_dir.hpp"
+#include "test_data.hpp"
+
+using namespace dude;
+
+namespace {
+
+struct Problem {
+  Dataset data;
+  std::vector<std::uint32_t> train_rows, test_rows;
+  Objective objective;
+};
+
+Problem dense_problem() {
+  Dataset digits = load_builtin_dataset("digits");
+  RowSplit split = split_rows(digits.rows(), 0.2, 1);
+  Objective objective(ModelSpec::parse("mlp:16"), digits.features(), digits.classes());
+  return {std::move(digits), std::move(split.train), std::move(split.holdout),
+          std::move(objective)};
+}
+
+Problem sparse_problem() {
+  Dataset data = testdata::random_sparse(300, 500, 3, 12, 4);
+  RowSplit split = split_rows(data.rows(), 0.2, 1);
+  Objective objective(ModelSpec::parse("softmax"), data.features(), data.classes());
+  return {std::move(data), std::move(split.train), std::move(split.holdout), std::move(objective)};
+}
+
+AsyncConfig replay_of(const std::string& algo) {
+  AsyncConfig config;
+  config.algorithm = AlgorithmSpec::parse(algo);
+  config.workers = 3;
+  config.slowdown = {1, 2, 3};
+  config.deterministic = true;
+  config.sgd.steps = 150;
+  config.sgd.eval_every = 10;
+  config.sgd.lr = 0.05f;
+  config.sgd.schedule = Schedule::Cosine;
+  config.sgd.tick_seconds = 0;
+  config.sgd.keep_last_good = true;  // its model is part of the state too
+  return config;
+}
+
+/// A run's evaluation points and final model.
+struct Outcome {
+  std::vector<Progress> points;
+  std::vector<float> params;
+};
+
+void require_same(const Progress& a, const Progress& b) {
+  INFO("step " << a.steps);
+  REQUIRE(a.steps == b.steps);
+  REQUIRE(a.samples == b.samples);
+  REQUIRE(a.wall_seconds == b.wall_seconds);  // virtual time
+  REQUIRE(a.lr == b.lr);
+  REQUIRE(a.train_loss == b.train_loss);
+  REQUIRE(a.test_loss == b.test_loss);
+  REQUIRE(a.test_accuracy == b.test_accuracy);
+  REQUIRE(a.staleness_mean == b.staleness_mean);
+  REQUIRE(a.staleness_max == b.staleness_max);
+  REQUIRE(a.arrivals == b.arrivals);
+  REQUIRE(a.final == b.final);
+}
+
+Outcome uninterrupted(const Problem& p, const AsyncConfig& config) {
+  Outcome o;
+  o.params.resize(p.objective.num_params());
+  p.objective.init_params(o.params.data(), 1);
+  const Subset train{&p.data, p.train_rows}, test{&p.data, p.test_rows};
+  train_async(p.objective, train, &test, config, o.params.data(),
+              [&](const Progress& point) { o.points.push_back(point); });
+  return o;
+}
+
+/// The same run stopped after every `per_segment`-th checkpoint and resumed from the newest
+/// one, the points of each segment kept up to that checkpoint, as the CLI keeps its metrics.
+Outcome in_segments(const Problem& p, const AsyncConfig& config, int per_segment, int& segments) {
+  Outcome o;
+  const Subset train{&p.data, p.train_rows}, test{&p.data, p.test_rows};
+  Checkpoint newest;
+  bool have = false;
+  for (segments = 1;; ++segments) {
+    o.params.assign(p.objective.num_params(), 0.0f);
+    p.objective.init_params(o.params.data(), 1);
+    std::atomic<bool> stop{false};
+    int taken = 0;
+    CheckpointPlan plan;
+    plan.every_steps = 7;
+    plan.resume = have ? &newest : nullptr;
+    Checkpoint next;
+    plan.on_checkpoint = [&](Checkpoint& c) {
+      c.user = std::to_string(o.points.size());
+      next = c;
+      if (++taken == per_segment) stop = true;
+    };
+    train_async(
+        p.objective, train, &test, config, o.params.data(),
+        [&](const Progress& point) { o.points.push_back(point); }, &stop, &plan);
+    if (!stop) return o;  // the run ended on its budget
+    newest = next;
+    have = true;
+    o.points.resize(std::stoul(newest.user));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("a replay resumed from its checkpoints any number of times equals one never stopped",
+          "[checkpoint]") {
+  const std::string algo =
+      GENERATE(as<std::string>{}, "dude", "asgd", "hogwild", "sync", "fedbuff:2");
+  const bool sparse = GENERATE(false, true);
+  INFO(algo << (sparse ? " sparse" : " dense"));
+  const Problem p = sparse ? sparse_problem() : dense_problem();
+  const AsyncConfig config = replay_of(algo);
+  const Outcome whole = uninterrupted(p, config);
+  int segments = 0;
+  const Outcome pieces = in_segments(p, config, 2, segments);
+  CHECK(segments >= 5);
+  REQUIRE(pieces.points.size() == whole.points.size());
+  for (std::size_t i = 0; i < whole.points.size(); ++i) {
+    require_same(pieces.points[i], whole.points[i]);
+  }
+  CHECK(pieces.params == whole.params);
+}
+
+TEST_CASE("a checkpoint of another run is refused naming the difference", "[checkpoint]") {
+  const Problem p = dense_problem();
+  const AsyncConfig config = replay_of("dude");
+  Checkpoint saved;
+  CheckpointPlan plan;
+  plan.every_steps = 50;
+  plan.on_checkpoint = [&](Checkpoint& c) { saved = c; };
+  std::vector<float> params(p.objective.num_params());
+  const Subset train{&p.data, p.train_rows}, test{&p.data, p.test_rows};
+  train_async(p.objective, train, &test, config, params.data(), {}, nullptr, &plan);
+  REQUIRE(saved.steps == 100);  // at 50 and 100; the run ends at 150 on its budget
+
+  CheckpointPlan resume;
+  resume.resume = &saved;
+  AsyncConfig other = config;
+  other.sgd.lr = 0.1f;
+  CHECK_THROWS_WITH(
+      train_async(p.objective, train, &test, other, params.data(), {}, nullptr, &resume),
+      Catch::Contains("lr=0.0500000007") && Catch::Contains("not lr=0.100000001"));
+  other = config;
+  other.workers = 2;
+  other.slowdown = {1, 2};
+  CHECK_THROWS_AS(
+      train_async(p.objective, train, &test, other, params.data(), {}, nullptr, &resume),
+      CheckpointError);
+  const std::vector<std::uint32_t> fewer(p.train_rows.begin(), p.train_rows.end() - 1);
+  CHECK_THROWS_WITH(train_async(p.objective, Subset{&p.data, fewer}, &test, config, params.data(),
+                                {}, nullptr, &resume),
+                    Catch::Contains("train_rows="));
+}
+
+TEST_CASE("a checkpoint file reads back whole, and a damaged one is refused", "[checkpoint]") {
+  const testdata::TempDir dir;
+  const std::string path = dir.file("run.ckpt");
+  const Checkpoint written{42, std::string("state\0bytes", 11), "user bytes"};
+  save_checkpoint(path, written);
+  const Checkpoint read = load_checkpoint(path);
+  CHECK(read.steps == 42);
+  CHECK(read.state == written.state);
+  CHECK(read.user == written.user);
+
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  auto write = [&](const std::string& content) {
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << content;
+  };
+  std::string flipped = bytes;
+  flipped[45] ^= 1;
+  write(flipped);
+  CHECK_THROWS_WITH(load_checkpoint(path), Catch::Contains("checksum fails"));
+  write(bytes.substr(0, bytes.size() - 3));
+  CHECK_THROWS_WITH(load_checkpoint(path), Catch::Contains("sizes do not match"));
+  write("not a checkpoint at all, but long enough to have a header.....");
+  CHECK_THROWS_WITH(load_checkpoint(path), Catch::Contains("not a dude checkpoint"));
+  CHECK_THROWS_WITH(load_checkpoint(dir.file("missing")), Catch::Contains("cannot open"));
+}
