@@ -293,6 +293,10 @@ TEST_CASE("every algorithm learns sparse data with 3 threaded workers", "[sparse
   config.sgd.epochs = 40;  // long enough that no worker is starved of the 2 cores throughout
   config.sgd.batch = 4;
   config.sgd.lr = 0.5f;
+  // A starved worker's stale gradient can keep the training loss of a window or two far above
+  // its start (27.7 against 1.1 once, under ctest -j2) in a run that still learns: this test is
+  // about learning through that, not about the divergence bound.
+  config.sgd.divergence_factor = 0;
   std::vector<float> params(objective.num_params(), 0.0f);
   const std::vector<std::uint32_t> rows = first_rows(600);
   const Subset set{&data, rows};
