@@ -14,7 +14,9 @@
 // server keeps DuDe's table, see policies.cpp).
 //
 // The atomic type is a template parameter so that the model checker (tests/model_check/)
-// runs this very code on its own atomics; the engine uses the aliases, on std::atomic.
+// runs this very code on its own atomics; the engine uses the aliases, on std::atomic. It
+// seeds each memory order the Design blocks call necessary, weakened, as a bug that Relacy
+// must find.
 #pragma once
 
 #include <atomic>

@@ -21,7 +21,9 @@
 // - Invariant: at most W buffers are pinned and one is current, so of W + 2 at least one is
 //   free: publish() never waits. Versions a reader sees never go back.
 // - The atomic type is a template parameter so that the model checker (tests/model_check/)
-//   runs this very code on its own atomics; the engine uses ModelPool, on std::atomic.
+//   runs this very code on its own atomics; the engine uses ModelPool, on std::atomic. Each of
+//   the four seq_cst above and the unpin's release, weakened alone, is a seeded bug that
+//   Relacy must find (a writer rewriting a pinned buffer).
 #pragma once
 
 #include <algorithm>
