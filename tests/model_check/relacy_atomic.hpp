@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <source_location>
+#include <string>
 #include <string_view>
 
 #include <relacy/relacy.hpp>
@@ -28,15 +29,25 @@ using Site = std::source_location;
 
 enum class Op { load, store, exchange };
 
-/// A seeded bug: the `op`s that the functions whose signature contains `function` perform run
+/// A seeded bug: the `op`s that member function `member` of class template `type` performs run
 /// with `order` instead of the order the code names. Set only between simulations.
 struct Weakening {
-  std::string_view function;  // empty: the code as written
+  std::string_view type;  // e.g. "BasicHandoffSlot"; empty: the code as written
+  std::string_view member;
   Op op = Op::load;
   std::memory_order order = std::memory_order::seq_cst;
 };
 inline Weakening weakening;
 inline bool weakening_applied = false;  // whether any operation matched, for the report
+// How GCC's signatures spell the weakened member: "RESULT ns::TYPE<PARAMS>::MEMBER(ARGS) [with
+// ...]". Built by seed(), outside the simulation, in which Relacy owns operator new.
+inline std::string weakened_type, weakened_member;
+
+inline void seed(const Weakening& bug) {
+  weakening = bug;
+  weakened_type = std::string(bug.type) + "<";
+  weakened_member = ">::" + std::string(bug.member) + "(";
+}
 
 inline rl::memory_order to_relacy(std::memory_order order) {
   switch (order) {
@@ -50,11 +61,16 @@ inline rl::memory_order to_relacy(std::memory_order order) {
   return rl::mo_seq_cst;
 }
 
+inline bool in_weakened_member(const Site& site) {
+  const std::string_view signature = site.function_name();
+  const std::size_t type = signature.find(weakened_type);
+  const std::size_t member = signature.find(weakened_member);
+  return type != std::string_view::npos && member != std::string_view::npos && type < member;
+}
+
 /// The order an operation runs with: the code's, unless the seeded bug names it.
 inline rl::memory_order order_at(Op op, std::memory_order order, const Site& site) {
-  const bool named =
-      !weakening.function.empty() && op == weakening.op &&
-      std::string_view(site.function_name()).find(weakening.function) != std::string_view::npos;
+  const bool named = !weakening.type.empty() && op == weakening.op && in_weakened_member(site);
   if (!named) return to_relacy(order);
   weakening_applied = true;
   return to_relacy(weakening.order);
@@ -63,6 +79,12 @@ inline rl::memory_order order_at(Op op, std::memory_order order, const Site& sit
 inline rl::debug_info info_at(const Site& site) {
   return rl::debug_info(site.function_name(), site.file_name(), site.line());
 }
+
+/// The hand-off's yield between polls: a preemption point of Relacy's scheduler. (A real yield
+/// would make the check as slow as the machine is busy. Not rl::yield: after it Relacy lets a
+/// load see only the newest store, even one made after the yield, which would close the window
+/// a lost wake-up needs.)
+inline void yield() noexcept { rl::ctx().sched(); }
 
 template <class T>
 class Atomic {

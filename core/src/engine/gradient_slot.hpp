@@ -123,7 +123,9 @@ static_assert(std::atomic<std::uint8_t>::is_always_lock_free);
 /// - Waiting must not starve the server when threads outnumber cores: spin briefly, then
 ///   yield, then block in std::atomic::wait (a futex, no mutex); release() notifies. With a
 ///   core per thread the caller asks for a long spin: a futex wake-up costs more than a fold.
-template <template <class> class Atomic = std::atomic>
+///   The yield is a template parameter too, so that the model checker's is its scheduler's.
+template <template <class> class Atomic = std::atomic,
+          void (*kYield)() noexcept = std::this_thread::yield>
 class BasicHandoffSlot {
  public:
   static constexpr bool kLossless = true;
@@ -148,7 +150,7 @@ class BasicHandoffSlot {
     for (int i = 0; i < kYields;) {
       if (state_.load(std::memory_order_acquire) == kEmpty) return;
       if (!idle()) {
-        std::this_thread::yield();
+        kYield();
         ++i;
       }
     }
