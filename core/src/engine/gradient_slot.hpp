@@ -13,8 +13,8 @@
 // the wait is one fold's latency while the server keeps up. Both carry whole gradients (the
 // server keeps DuDe's table, see policies.cpp).
 //
-// The atomic type is a template parameter so that the model checker (tests/model_check/)
-// runs this very code on its own atomics; the engine uses the aliases, on std::atomic. It
+// The atomic type (and the hand-off's yield) is a template parameter so that the model checker
+// (tests/model_check/) runs this very code on its own; the engine uses the aliases. It
 // seeds each memory order the Design blocks call necessary, weakened, as a bug that Relacy
 // must find.
 #pragma once
