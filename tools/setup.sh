@@ -14,6 +14,7 @@ packages=(
   libcli11-dev                   # CLI11: the command line
   nlohmann-json3-dev             # JSON Lines metrics
   catch2                         # Catch2 v2: tests
+  relacy-dev                     # Relacy: model checks of the lock-free protocols
   libbenchmark-dev               # Google Benchmark: micro benchmarks
   dataset-fashion-mnist          # Fashion-MNIST in IDX format, the main data set
   python3-matplotlib             # plots of dude compare (tools/plot_compare.py)

@@ -12,6 +12,11 @@
 // HandoffSlot: the worker waits until the server has consumed its post, so nothing is lost;
 // the wait is one fold's latency while the server keeps up. Both carry whole gradients (the
 // server keeps DuDe's table, see policies.cpp).
+//
+// The atomic type (and the hand-off's yield) is a template parameter so that the model checker
+// (tests/model_check/) runs this very code on its own; the engine uses the aliases. It
+// seeds each memory order the Design blocks call necessary, weakened, as a bug that Relacy
+// must find.
 #pragma once
 
 #include <atomic>
@@ -50,11 +55,12 @@ struct GradientHeader {
 /// - Invariants: the three indices are always a permutation of {0,1,2}; the consumer never
 ///   sees a buffer the producer is writing (no torn reads); posts arrive in order and the
 ///   consumer always gets the newest.
-class TripleBufferSlot {
+template <template <class> class Atomic = std::atomic>
+class BasicTripleBufferSlot {
  public:
   static constexpr bool kLossless = false;
 
-  explicit TripleBufferSlot(std::size_t floats)
+  explicit BasicTripleBufferSlot(std::size_t floats)
       : stride_(round_up_to_line(floats)), storage_(3 * stride_) {}
 
   // Producer side.
@@ -96,10 +102,11 @@ class TripleBufferSlot {
   const std::size_t stride_;  // floats per buffer, a whole number of cache lines
   AlignedFloats storage_;     // the three buffers, back to back
   PaddedHeader headers_[3];   // one header per buffer, each on its own lines
-  alignas(kFalseSharingRange) std::atomic<std::uint8_t> state_{1};  // middle index | dirty
-  alignas(kFalseSharingRange) std::uint8_t write_index_ = 0;        // producer-owned
-  alignas(kFalseSharingRange) std::uint8_t read_index_ = 2;         // consumer-owned
+  alignas(kFalseSharingRange) Atomic<std::uint8_t> state_{1};  // middle index | dirty
+  alignas(kFalseSharingRange) std::uint8_t write_index_ = 0;   // producer-owned
+  alignas(kFalseSharingRange) std::uint8_t read_index_ = 2;    // consumer-owned
 };
+using TripleBufferSlot = BasicTripleBufferSlot<>;
 static_assert(std::atomic<std::uint8_t>::is_always_lock_free);
 
 /// Single-producer single-consumer hand-off of one buffer (the paper's protocol: the worker
@@ -116,11 +123,15 @@ static_assert(std::atomic<std::uint8_t>::is_always_lock_free);
 /// - Waiting must not starve the server when threads outnumber cores: spin briefly, then
 ///   yield, then block in std::atomic::wait (a futex, no mutex); release() notifies. With a
 ///   core per thread the caller asks for a long spin: a futex wake-up costs more than a fold.
-class HandoffSlot {
+///   The yield is a template parameter too, so that the model checker's is its scheduler's.
+template <template <class> class Atomic = std::atomic,
+          void (*kYield)() noexcept = std::this_thread::yield>
+class BasicHandoffSlot {
  public:
   static constexpr bool kLossless = true;
+  static constexpr int kYields = 64;  // yielding polls after the spins, before the wait blocks
 
-  explicit HandoffSlot(std::size_t floats) : storage_(round_up_to_line(floats)) {}
+  explicit BasicHandoffSlot(std::size_t floats) : storage_(round_up_to_line(floats)) {}
 
   // Producer side.
   float* producer_buffer() noexcept { return storage_.data(); }
@@ -139,7 +150,7 @@ class HandoffSlot {
     for (int i = 0; i < kYields;) {
       if (state_.load(std::memory_order_acquire) == kEmpty) return;
       if (!idle()) {
-        std::this_thread::yield();
+        kYield();
         ++i;
       }
     }
@@ -167,12 +178,12 @@ class HandoffSlot {
   static constexpr std::uint32_t kEmpty = 0;
   static constexpr std::uint32_t kFull = 1;
   static constexpr unsigned kSpins = 256;
-  static constexpr int kYields = 64;
 
-  AlignedFloats storage_;                                                 // the one buffer
-  alignas(kFalseSharingRange) GradientHeader header_;                     // owned with the buffer
-  alignas(kFalseSharingRange) std::atomic<std::uint32_t> state_{kEmpty};  // who owns the buffer
+  AlignedFloats storage_;                                            // the one buffer
+  alignas(kFalseSharingRange) GradientHeader header_;                // owned with the buffer
+  alignas(kFalseSharingRange) Atomic<std::uint32_t> state_{kEmpty};  // who owns the buffer
 };
+using HandoffSlot = BasicHandoffSlot<>;
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
 }  // namespace dude::engine

@@ -20,6 +20,10 @@
 //   later writes, which follow its (seq_cst, hence acquire) scan that saw the pin gone.
 // - Invariant: at most W buffers are pinned and one is current, so of W + 2 at least one is
 //   free: publish() never waits. Versions a reader sees never go back.
+// - The atomic type is a template parameter so that the model checker (tests/model_check/)
+//   runs this very code on its own atomics; the engine uses ModelPool, on std::atomic. Each of
+//   the four seq_cst above and the unpin's release, weakened alone, is a seeded bug that
+//   Relacy must find (a writer rewriting a pinned buffer).
 #pragma once
 
 #include <algorithm>
@@ -34,7 +38,8 @@
 
 namespace dude::engine {
 
-class ModelPool {
+template <template <class> class Atomic = std::atomic>
+class BasicModelPool {
  public:
   /// A pinned, read-only model: valid until release(reader).
   struct View {
@@ -42,7 +47,7 @@ class ModelPool {
     std::uint64_t version;
   };
 
-  ModelPool(std::size_t floats, std::size_t readers)
+  BasicModelPool(std::size_t floats, std::size_t readers)
       : stride_(round_up_to_line(floats)),
         buffers_(readers + 2),
         storage_(buffers_ * stride_, AlignedFloats::Uninitialized{}),
@@ -62,8 +67,7 @@ class ModelPool {
   View acquire(std::size_t reader) noexcept {
     std::uint32_t seen = current_.load(std::memory_order_seq_cst);
     while (true) {
-      pins_[reader].buffer.store(seen, std::memory_order_seq_cst);
-      const std::uint32_t again = current_.load(std::memory_order_seq_cst);
+      const std::uint32_t again = pin_and_recheck(reader, seen);
       if (again == seen) break;
       seen = again;
     }
@@ -95,6 +99,12 @@ class ModelPool {
  private:
   static constexpr std::uint32_t kNone = ~std::uint32_t{0};
 
+  /// The reader's half of the Dekker pair (see Design): pins `seen`, then loads current_.
+  std::uint32_t pin_and_recheck(std::size_t reader, std::uint32_t seen) noexcept {
+    pins_[reader].buffer.store(seen, std::memory_order_seq_cst);
+    return current_.load(std::memory_order_seq_cst);
+  }
+
   /// Loads each pin exactly once. (Loading every pin once per candidate buffer is not enough:
   /// the scan is not a snapshot, and a reader whose acquire() is retrying moves its pin from
   /// one stale buffer to another meanwhile, so it can be seen on two buffers; with the other
@@ -115,7 +125,7 @@ class ModelPool {
   const float* buffer(std::uint32_t b) const noexcept { return storage_.data() + b * stride_; }
 
   struct alignas(kFalseSharingRange) PaddedPin {
-    std::atomic<std::uint32_t> buffer;  // the buffer reader r computes on, or kNone
+    Atomic<std::uint32_t> buffer;  // the buffer reader r computes on, or kNone
   };
   struct alignas(kFalseSharingRange) PaddedVersion {
     std::uint64_t version = 0;  // written before the buffer is published, read after acquire
@@ -130,8 +140,9 @@ class ModelPool {
   std::uint32_t current_index_ = 0;      // writer's copy of current_
   std::uint32_t next_ = kNone;           // writer: the buffer being filled, if chosen
   std::vector<unsigned char> excluded_;  // writer: find_free()'s scratch, one per buffer
-  alignas(kFalseSharingRange) std::atomic<std::uint32_t> current_{0};  // newest published buffer
+  alignas(kFalseSharingRange) Atomic<std::uint32_t> current_{0};  // newest published buffer
 };
+using ModelPool = BasicModelPool<>;
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
 }  // namespace dude::engine
