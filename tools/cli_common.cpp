@@ -300,6 +300,7 @@ TrainTestData load_train_test(const TrainTestFlags& flags, std::uint64_t split_s
 
 AtomicOutput::AtomicOutput(std::string path)
     : path_(std::move(path)), temporary_(path_ + ".tmp." + std::to_string(::getpid())) {
+  remove_stale_temporaries(path_);
   file_ = std::fopen(temporary_.c_str(), "w");
   if (file_ == nullptr) {
     throw Error(path_ + ": cannot create " + temporary_ + ": " + std::strerror(errno));

@@ -124,6 +124,11 @@ Dataset parse_idx(std::string_view images, const std::string& images_name, std::
 /// dude::Error naming the path when it cannot be written.
 void write_libsvm(const std::string& path, const Dataset& data);
 
+/// Removes the temporary files PATH.tmp.PID that writers of PATH killed mid-write left behind
+/// (their process no longer exists). Every writer of the library and of the dude command calls
+/// it before writing PATH; a temporary file of a live writer is left alone.
+void remove_stale_temporaries(const std::string& path);
+
 /// The IDX labels file that goes with an images file by the standard naming; throws
 /// DataError when the name does not follow it.
 std::string idx_labels_path(const std::string& images_path);

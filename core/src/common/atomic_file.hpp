@@ -12,6 +12,8 @@
 #include <string_view>
 #include <utility>
 
+#include "dude/io.hpp"
+
 namespace dude::detail {
 
 /// Written to a temporary file beside the target and renamed over it by commit(), after an
@@ -23,6 +25,7 @@ class AtomicFile {
  public:
   explicit AtomicFile(std::string path)
       : path_(std::move(path)), temporary_(path_ + ".tmp." + std::to_string(::getpid())) {
+    remove_stale_temporaries(path_);
     file_ = std::fopen(temporary_.c_str(), "wb");
     if (file_ == nullptr) {
       throw Failure(path_ + ": cannot create " + temporary_ + ": " + std::strerror(errno));
