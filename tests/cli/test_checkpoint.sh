@@ -7,7 +7,7 @@
 source "$(dirname "$0")/harness.sh" "$1"
 
 run=(train --train digits --model mlp:32 --algo dude --workers 3 --slowdown 1,2,4 --deterministic
-  --epochs 80 --eval-every 25 --quiet)
+  --epochs 600 --eval-every 200 --quiet)
 "$dude" "${run[@]}" --out whole.dude --metrics whole.jsonl >/dev/null 2>err.txt \
   || fail "the uninterrupted run: $(cat err.txt)"
 
@@ -20,7 +20,16 @@ for _ in $(seq 50); do
   "$dude" "${run[@]}" --out run.dude --metrics run.jsonl --checkpoint run.ckpt \
     --checkpoint-every 5 "${resume[@]}" >/dev/null 2>err.txt &
   pid=$!
-  sleep "0.$(printf '%03d' $((RANDOM % 100 + 20)))"
+  # Kill at a random moment after this run's first checkpoint (a new file: rename gives it a
+  # new inode), so every run makes progress whatever the machine's speed.
+  before=$(stat -c %i run.ckpt 2>/dev/null)
+  for _ in $(seq 1000); do
+    now=$(stat -c %i run.ckpt 2>/dev/null)
+    [ -n "$now" ] && [ "$now" != "$before" ] && break
+    kill -0 $pid 2>/dev/null || break
+    sleep 0.005
+  done
+  sleep "0.00$((RANDOM % 5))"
   if kill -KILL $pid 2>/dev/null; then kills=$((kills + 1)); fi
   wait $pid
   code=$?
@@ -30,7 +39,9 @@ for _ in $(seq 50); do
   [ "$code" -eq 0 ] && break
 done
 if [ "$kills" -ge 50 ] && [ "$resumes" -ge 49 ]; then ok; else fail "only $kills kills, $resumes resumes"; fi
-"$dude" "${run[@]}" --out run.dude --metrics run.jsonl --resume run.ckpt >/dev/null 2>err.txt \
+# The last resume checkpoints too, rarely: its writes sweep what the last kill left.
+"$dude" "${run[@]}" --out run.dude --metrics run.jsonl --resume run.ckpt --checkpoint run.ckpt \
+  --checkpoint-every 1000 >/dev/null 2>err.txt \
   || fail "the last resume: $(cat err.txt)"
 if cmp -s whole.dude run.dude && cmp -s whole.jsonl run.jsonl; then ok
 else fail "killed $kills times and resumed: the model or the metrics differ from the uninterrupted run's"; fi

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "dude/checkpoint.hpp"
 #include "dude/dataset.hpp"
 #include "dude/objective.hpp"
 
@@ -105,8 +106,11 @@ struct Subset {
 /// loss or a parameter is not finite, or the training loss stays above its bound
 /// (SgdConfig::divergence_factor).
 /// `stop`, when non-null and set by another thread, ends the run after the current step.
+/// With `checkpoints` it hands out checkpoints as it goes, or continues a run from one
+/// (dude/checkpoint.hpp): the same points but their wall times, and the same model bit for bit.
 Progress train_sgd(const Objective& objective, const Subset& train, const Subset* test,
                    const SgdConfig& config, float* params, const ProgressCallback& on_progress,
-                   const std::atomic<bool>* stop = nullptr);
+                   const std::atomic<bool>* stop = nullptr,
+                   const CheckpointPlan* checkpoints = nullptr);
 
 }  // namespace dude

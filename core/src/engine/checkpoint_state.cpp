@@ -142,7 +142,8 @@ std::string_view open_state(const Checkpoint& checkpoint, const std::string& ide
 }
 
 CheckpointClock::CheckpointClock(const CheckpointPlan* plan, std::uint64_t steps)
-    : enabled_(plan != nullptr && plan->on_checkpoint &&
+    : plan_(plan),
+      enabled_(plan != nullptr && plan->on_checkpoint &&
                (plan->every_steps > 0 || plan->every_seconds > 0)),
       every_steps_(enabled_ ? plan->every_steps : 0),
       every_seconds_(enabled_ ? plan->every_seconds : 0),

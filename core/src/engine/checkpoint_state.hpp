@@ -38,8 +38,25 @@ class CheckpointClock {
   /// After a checkpoint at `steps`.
   void taken(std::uint64_t steps);
 
+  /// Between two steps: hands make()'s checkpoint to the plan when one is due.
+  template <class Make>
+  void offer(std::uint64_t steps, Make&& make) {
+    if (!due(steps)) return;
+    Checkpoint c = make();
+    plan_->on_checkpoint(c);
+    taken(steps);
+  }
+  /// When a stop request ends the run before its budget: the state to continue from.
+  template <class Make>
+  void offer_final(Make&& make) {
+    if (plan_ == nullptr || !plan_->on_checkpoint) return;
+    Checkpoint c = make();
+    plan_->on_checkpoint(c);
+  }
+
  private:
   using Clock = std::chrono::steady_clock;
+  const CheckpointPlan* plan_;
   bool enabled_;
   std::uint64_t every_steps_;
   double every_seconds_;

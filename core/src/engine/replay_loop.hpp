@@ -121,18 +121,12 @@ class ReplayLoop {
       }
       for (const std::uint32_t w : pending_) start(w, event.time);
       pending_.clear();
-      if (checkpoints.due(version_)) {
-        Checkpoint c = checkpoint();
-        plan->on_checkpoint(c);
-        checkpoints.taken(version_);
-      }
+      checkpoints.offer(version_, [&] { return checkpoint(); });
     }
     // A stop request before the end: the state to continue from (the loop stopped between two
     // arrivals).
-    if (hooks_.stop_requested() && !budget.spent(version_, samples_) && plan != nullptr &&
-        plan->on_checkpoint) {
-      Checkpoint c = checkpoint();
-      plan->on_checkpoint(c);
+    if (hooks_.stop_requested() && !budget.spent(version_, samples_)) {
+      checkpoints.offer_final([&] { return checkpoint(); });
     }
     const float* model = backend_.model();
     std::copy(model, model + params_count, params);

@@ -16,6 +16,7 @@
 #include <span>
 #include <vector>
 
+#include "common/state_stream.hpp"
 #include "dude/objective.hpp"
 
 namespace dude::detail {
@@ -34,6 +35,15 @@ class LazyL2 {
   /// was computed), the tail (whose L2 term `grad` includes) by its gradient; the untouched
   /// rows decay lazily. Throws ConfigError when lr l2 >= 1.
   void step(const SparseGradient& grad, float lr, float* params);
+  /// The clocks (checkpoints).
+  void save(StateWriter& out) const {
+    out.put(clock_);
+    out.put_vector(stamp_);
+  }
+  void load(StateReader& in) {
+    clock_ = in.get<double>();
+    in.get_span(std::span<double>(stamp_));
+  }
 
  private:
   void bring_up(std::uint32_t row, float* params);

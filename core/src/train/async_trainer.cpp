@@ -120,7 +120,8 @@ Progress dispatch(const Objective& objective, const Subset& train, const AsyncCo
   std::string identity;
   if (caller.checkpoints != nullptr) {
     if (!config.deterministic) {
-      throw ConfigError("checkpoints: only the deterministic replay takes them yet");
+      throw ConfigError(
+          "checkpoints: threaded runs take none yet (the deterministic replay and sgd do)");
     }
     identity = engine::run_identity(objective, train, caller.test, config, shards);
   }
@@ -163,8 +164,7 @@ Progress train_async(const Objective& objective, const Subset& train, const Subs
                      const std::atomic<bool>* stop, const CheckpointPlan* checkpoints) {
   config.validate();
   if (config.algorithm.kind == AlgorithmSpec::Kind::Sgd) {
-    if (checkpoints != nullptr) throw ConfigError("checkpoints: sgd takes none yet");
-    return train_sgd(objective, train, test, config.sgd, params, on_progress, stop);
+    return train_sgd(objective, train, test, config.sgd, params, on_progress, stop, checkpoints);
   }
   if (train.data == nullptr || train.rows.empty()) throw ConfigError("train: no training rows");
   detail::DivergenceGuard guard(objective, train, config.sgd, params);

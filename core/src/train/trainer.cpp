@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "data/minibatch_sampler.hpp"
+#include "dude/async.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "model/divergence_guard.hpp"
 #include "model/lazy_l2.hpp"
 
@@ -92,6 +94,8 @@ class SgdStep {
 
   /// Brings the lazily decayed rows up to date, before the model is read whole.
   void sync(float* params) { lazy_.catch_up_all(params); }
+  void save(detail::StateWriter& out) const { lazy_.save(out); }
+  void load(detail::StateReader& in) { lazy_.load(in); }
 
  private:
   const Objective& objective_;
@@ -129,6 +133,27 @@ class SgdRun {
     return static_cast<double>(p_.samples) / static_cast<double>(rows_);
   }
   std::uint64_t steps() const { return p_.steps; }
+
+  /// The position of the run (checkpoints): counts, the window since the last evaluation,
+  /// wall time so far.
+  void save(detail::StateWriter& out) const {
+    out.put(p_.steps);
+    out.put(p_.samples);
+    out.put(p_.lr);
+    out.put(loss_since_eval_);
+    out.put(steps_since_eval_);
+    out.put(seconds_since(start_));
+  }
+  void load(detail::StateReader& in) {
+    p_.steps = in.get<std::uint64_t>();
+    p_.samples = in.get<std::uint64_t>();
+    p_.lr = in.get<double>();
+    loss_since_eval_ = in.get<double>();
+    steps_since_eval_ = in.get<std::uint64_t>();
+    const auto elapsed = std::chrono::duration<double>(in.get<double>());
+    start_ = Clock::now() - std::chrono::duration_cast<Clock::duration>(elapsed);
+    last_tick_ = seconds_since(start_);
+  }
 
   /// Accounts for a step of `samples` rows taken at rate `lr` with minibatch loss `loss`.
   void stepped(double lr, std::size_t samples, double loss) {
@@ -188,7 +213,7 @@ class SgdRun {
   const ProgressCallback& on_progress_;
   const std::size_t rows_;
   const double total_samples_;
-  const Clock::time_point start_ = Clock::now();
+  Clock::time_point start_ = Clock::now();
   Progress p_;
   double last_tick_ = 0;
   double loss_since_eval_ = 0;
@@ -197,9 +222,48 @@ class SgdRun {
 
 }  // namespace
 
+/// A single-thread run's checkpoints: the model, the sampler, the lazy L2 clocks, the run's
+/// counts and window, the divergence memory.
+class SgdCheckpoints {
+ public:
+  SgdCheckpoints(const CheckpointPlan* plan, const Objective& objective, const Subset& train,
+                 const Subset* test, const SgdConfig& config)
+      : plan_(plan), params_count_(objective.num_params()) {
+    if (plan == nullptr) return;
+    AsyncConfig as_run;
+    as_run.sgd = config;
+    as_run.algorithm = AlgorithmSpec{AlgorithmSpec::Kind::Sgd, 0};
+    as_run.workers = 1;
+    const std::vector<std::vector<std::uint32_t>> one_shard{{train.rows.begin(), train.rows.end()}};
+    identity_ = engine::run_identity(objective, train, test, as_run, one_shard);
+  }
+
+  template <class... Parts>
+  Checkpoint make(std::uint64_t steps, const float* params, const Parts&... parts) const {
+    detail::StateWriter out;
+    out.put_span(std::span<const float>(params, params_count_));
+    (parts.save(out), ...);
+    return engine::seal_state(identity_, steps, std::move(out.bytes()));
+  }
+  /// Continues the plan's checkpoint, if it has one.
+  template <class... Parts>
+  void resume(float* params, Parts&... parts) const {
+    if (plan_ == nullptr || plan_->resume == nullptr) return;
+    detail::StateReader in(engine::open_state(*plan_->resume, identity_));
+    in.get_span(std::span<float>(params, params_count_));
+    (parts.load(in), ...);
+    if (!in.done()) throw CheckpointError("checkpoint: the state has bytes left over");
+  }
+
+ private:
+  const CheckpointPlan* plan_;
+  std::size_t params_count_;
+  std::string identity_;
+};
+
 Progress train_sgd(const Objective& objective, const Subset& train, const Subset* test,
                    const SgdConfig& config, float* params, const ProgressCallback& on_progress,
-                   const std::atomic<bool>* stop) {
+                   const std::atomic<bool>* stop, const CheckpointPlan* checkpoints) {
   config.validate();
   if (train.data == nullptr || train.rows.empty()) throw ConfigError("train: no training rows");
   const Dataset& data = *train.data;
@@ -209,18 +273,24 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   SgdStep step(objective, data, sampler.batch());
   detail::DivergenceGuard guard(objective, train, config, params);
   SgdRun run(objective, train, test, config, params, on_progress, step, guard);
-  auto finished = [&] {
-    return run.fraction_done() >= 1.0 || (stop != nullptr && stop->load(std::memory_order_relaxed));
+  const SgdCheckpoints saved(checkpoints, objective, train, test, config);
+  saved.resume(params, sampler, step, run, guard);
+  engine::CheckpointClock clock(checkpoints, run.steps());
+  const auto checkpoint = [&] {
+    return saved.make(run.steps(), params, sampler, step, run, guard);
   };
+  const auto stopped = [&] { return stop != nullptr && stop->load(std::memory_order_relaxed); };
   return guard.run(params, [&] {
-    while (!finished()) {
+    while (run.fraction_done() < 1.0 && !stopped()) {
       const std::span<const std::uint32_t> rows = sampler.next();
       const double lr = learning_rate(config, run.epochs_done(), run.fraction_done());
       const double loss = step(params, rows, static_cast<float>(lr), run.steps());
       run.stepped(lr, rows.size(), loss);
-      if (finished()) break;  // the final report below evaluates
+      if (run.fraction_done() >= 1.0 || stopped()) break;  // the final report below evaluates
       run.report_if_due(eval_every);
+      clock.offer(run.steps(), checkpoint);
     }
+    if (stopped() && run.fraction_done() < 1.0) clock.offer_final(checkpoint);
     return run.report(true, true);
   });
 }
