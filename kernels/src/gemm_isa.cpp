@@ -13,8 +13,9 @@
 //     gives every function declared after it the same target attribute.
 //  2. Eigen is compiled in a namespace of its own per set (`#define Eigen dude_eigen_avx2`), so
 //     its instantiations cannot collide with another set's or with a user's Eigen.
-// The test gemm_symbols (tests/CMakeLists.txt) checks the result: every weak symbol in the
-// objects of the non-baseline sets lies in the renamed namespace.
+// The test gemm_symbols (tests/check_gemm_symbols.cmake) checks the result: every weak symbol
+// in the objects of the non-baseline sets lies in the renamed namespace, or is data, or is a
+// function without AVX instructions (baseline code a sanitizer build emits out of line).
 //
 // Neither compiler defines __AVX2__ and friends inside a target region, and Eigen picks its
 // vector code from them, so they are defined by hand for the sets that need them.
