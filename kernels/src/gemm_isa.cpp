@@ -6,15 +6,18 @@
 // symbol, and the linker keeps one copy of each name for the whole program: it could keep the
 // AVX-512 copy of a function that the baseline code calls on a CPU without AVX-512. Two rules
 // prevent that here:
-//  1. Only code defined after `#pragma GCC target` is built for the instruction set, and the
+//  1. Only code defined after the target pragma is built for the instruction set, and the
 //     standard headers Eigen uses are included before it, so their inline functions stay
-//     baseline (and may be inlined into the vector code, never the other way round).
+//     baseline (and may be inlined into the vector code, never the other way round). GCC's
+//     pragma is `#pragma GCC target`; clang ignores it and has `#pragma clang attribute`, which
+//     gives every function declared after it the same target attribute.
 //  2. Eigen is compiled in a namespace of its own per set (`#define Eigen dude_eigen_avx2`), so
 //     its instantiations cannot collide with another set's or with a user's Eigen.
-// The test gemm_symbols (tests/CMakeLists.txt) checks the result: every weak symbol in the
-// objects of the non-baseline sets lies in the renamed namespace.
+// The test gemm_symbols (tests/check_gemm_symbols.cmake) checks the result: every weak symbol
+// in the objects of the non-baseline sets lies in the renamed namespace, or is data, or is a
+// function without AVX instructions (baseline code a sanitizer build emits out of line).
 //
-// GCC does not define __AVX2__ and friends inside a target pragma, and Eigen picks its
+// Neither compiler defines __AVX2__ and friends inside a target region, and Eigen picks its
 // vector code from them, so they are defined by hand for the sets that need them.
 
 #include <algorithm>
@@ -34,10 +37,19 @@
 
 #include "gemm_isa.hpp"
 
+#define DUDE_PRAGMA(text) _Pragma(#text)
+#if defined(__clang__)
+#define DUDE_GEMM_TARGET_PUSH(isa) \
+  DUDE_PRAGMA(clang attribute push(__attribute__((target(isa))), apply_to = function))
+#define DUDE_GEMM_TARGET_POP DUDE_PRAGMA(clang attribute pop)
+#else
+#define DUDE_GEMM_TARGET_PUSH(isa) DUDE_PRAGMA(GCC push_options) DUDE_PRAGMA(GCC target(isa))
+#define DUDE_GEMM_TARGET_POP DUDE_PRAGMA(GCC pop_options)
+#endif
+
 #if defined(DUDE_GEMM_ISA_AVX2) || defined(DUDE_GEMM_ISA_AVX512)
-#pragma GCC push_options
 #if defined(DUDE_GEMM_ISA_AVX512)
-#pragma GCC target("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,f16c")
+DUDE_GEMM_TARGET_PUSH("avx512f,avx512dq,avx512vl,avx512bw,avx2,fma,f16c")
 #define DUDE_GEMM_TABLE kAvx512
 #define Eigen dude_eigen_avx512
 #ifndef __AVX512F__
@@ -47,7 +59,7 @@
 #define __AVX512BW__ 1
 #endif
 #else
-#pragma GCC target("avx2,fma,f16c")
+DUDE_GEMM_TARGET_PUSH("avx2,fma,f16c")
 #define DUDE_GEMM_TABLE kAvx2
 #define Eigen dude_eigen_avx2
 #endif
@@ -100,5 +112,5 @@ const Products DUDE_GEMM_TABLE{nn, tn, nt};
 }  // namespace dude::kernels::gemm_isa
 
 #if defined(DUDE_GEMM_ISA_AVX2) || defined(DUDE_GEMM_ISA_AVX512)
-#pragma GCC pop_options
+DUDE_GEMM_TARGET_POP
 #endif

@@ -433,15 +433,15 @@ TEST_CASE("kernels: sparse dot handles indices at and above 2^31", "[kernels]") 
   // Gathers take signed 32-bit indices; the kernel must route larger ones around them. A
   // dense vector that large (8 GiB) is reserved, not committed: only touched pages use
   // memory, and they read as zeros until written.
-  const std::size_t dense_size = (std::size_t{1} << 31) + (std::size_t{1} << 20);
-  const std::size_t bytes = dense_size * sizeof(float);
+  constexpr std::size_t dense_size = (std::size_t{1} << 31) + (std::size_t{1} << 20);
+  constexpr std::size_t bytes = dense_size * sizeof(float);
   void* mapping = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mapping == MAP_FAILED) {
     WARN("cannot reserve 8 GiB of address space; skipped");
     return;
   }
-  const auto unmap = [bytes](float* p) { munmap(p, bytes); };
+  const auto unmap = [](float* p) { munmap(p, bytes); };
   const std::unique_ptr<float, decltype(unmap)> dense(static_cast<float*>(mapping), unmap);
   // 64 indices straddling 2^31 with every vector width, some below and some above; small
   // integer values, so every sum is exact.
