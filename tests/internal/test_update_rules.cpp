@@ -10,6 +10,7 @@
 
 #include "dude/async.hpp"
 #include "dude/partition.hpp"
+#include "engine/policy.hpp"
 
 using namespace dude;
 
@@ -144,7 +145,7 @@ std::vector<Params> replay_by_hand(const std::vector<Arrival>& arrivals, Rule&& 
 
 // Two workers, slowdowns 1 and 2.5: worker 0 arrives at t = 1, 2, 3, worker 1 at 2.5. Each
 // starts again on the model its arrival produced, so worker 0 reads versions 0, 1, 2 and
-// worker 1 version 0. Staleness = the version applied to minus the version read.
+// worker 1 version 0. Staleness: the steps the server took between the read and the arrival.
 const std::vector<Arrival> kTwoWorkers = {{0, 0}, {0, 1}, {1, 0}, {0, 2}};
 const std::vector<Window> kTwoWorkersPoints = {
     {1, 0, 0, {1, 0}}, {2, 0, 0, {2, 0}}, {3, 2, 2, {2, 1}}, {4, 1, 2, {3, 1}}};
@@ -243,4 +244,42 @@ TEST_CASE("update rules: fedbuff:2 flushes every second arrival and carries the 
   check_params(out.params, models.back());
   // Staleness per arrival: 0, 0 | 1, 1 | 1, 1 (a point follows each flush).
   check_points(out.points, {{1, 0, 0, {1, 1, 0}}, {2, 1, 1, {2, 1, 1}}, {3, 1, 1, {3, 2, 1}}});
+}
+
+TEST_CASE("update rules: fedbuff:2 rounds of several arrivals flush from the carried count",
+          "[rules]") {
+  // The threaded server hands a policy whole rounds; the replay above gives it one arrival at a
+  // time. One arrival carried from round 1 and three in round 2 make two flushes in round 2,
+  // each of two gradients in arrival order. Gradients and steps are exact in float.
+  auto policy = engine::make_policy(AlgorithmSpec::parse("fedbuff:2"), 3, 3);
+  const std::vector<std::vector<float>> g = {
+      {1, 2, -1}, {0.5f, -2, 4}, {-3, 1, 0.25f}, {2, 2, 2}, {-1, 0.5f, 1}};
+  std::vector<engine::GradientHeader> headers(g.size());
+  std::vector<engine::Arrival> all;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    headers[i].worker = static_cast<std::uint32_t>(i % 3);
+    all.push_back({g[i].data(), &headers[i]});
+  }
+  const std::span<const engine::Arrival> arrivals(all);
+  std::vector<float> x = {0.5f, -0.25f, 1}, next(3, 0.0f);
+  // A round applied in two ranges, as the fold team may split it.
+  auto round = [&](std::size_t first, std::size_t count) {
+    const auto part = arrivals.subspan(first, count);
+    const std::uint64_t steps = policy->begin_round(part);
+    policy->apply_range(part, x.data(), next.data(), kLr, 0, 1);
+    policy->apply_range(part, x.data(), next.data(), kLr, 1, 3);
+    if (steps > 0) x = next;
+    return steps;
+  };
+  std::vector<float> expected = x;
+  auto flush = [&](std::size_t a, std::size_t b) {
+    for (std::size_t i = 0; i < 3; ++i) expected[i] -= kLr / 2 * (g[a][i] + g[b][i]);
+  };
+  CHECK(round(0, 1) == 0);
+  CHECK(round(1, 3) == 2);
+  flush(0, 1);
+  flush(2, 3);
+  CHECK(x == expected);
+  CHECK(round(4, 1) == 0);  // carried again: one arrival in the buffer, no step
+  CHECK(x == expected);
 }
