@@ -14,7 +14,7 @@ Progress ProgressReporter::point(bool evaluation, std::uint64_t steps, const flo
 
 Progress ProgressReporter::point(bool evaluation, std::uint64_t steps, const float* model,
                                  bool final) {
-  const RunCounters& counters = run_.counters;
+  RunCounters& counters = run_.counters;
   const Budget& budget = run_.budget;
   Progress p;
   p.evaluation = evaluation;
@@ -25,11 +25,14 @@ Progress ProgressReporter::point(bool evaluation, std::uint64_t steps, const flo
   p.fraction_done = std::min(1.0, budget.fraction(p.steps, p.samples, p.wall_seconds));
   p.lr = run_.learning_rate(p.steps, p.samples);
   const std::uint64_t count = counters.staleness_count.load(std::memory_order_relaxed);
-  const double loss = counters.loss_sum.load(std::memory_order_relaxed);
+  // The window's loss is summed on its own, restarted at each evaluation: after a huge loss a
+  // running total would swallow the small ones that follow (1e23 + 1e7 is 1e23 in double).
+  const double loss = evaluation ? counters.loss_sum.exchange(0.0, std::memory_order_relaxed)
+                                 : counters.loss_sum.load(std::memory_order_relaxed);
   const std::uint64_t staleness = counters.staleness_sum.load(std::memory_order_relaxed);
   if (count > count_at_last_) {
     const double n = static_cast<double>(count - count_at_last_);
-    p.train_loss = (loss - loss_at_last_) / n;
+    p.train_loss = loss / n;
     p.staleness_mean = static_cast<double>(staleness - staleness_at_last_) / n;
   }
   p.staleness_max = counters.staleness_max.load(std::memory_order_relaxed);
@@ -37,7 +40,6 @@ Progress ProgressReporter::point(bool evaluation, std::uint64_t steps, const flo
     p.arrivals.push_back(counters.arrivals[w].load(std::memory_order_relaxed));
   }
   if (evaluation) {
-    loss_at_last_ = loss;
     count_at_last_ = count;
     staleness_at_last_ = staleness;
     if ((shown_ || final) && test_ != nullptr && test_->data != nullptr && !test_->rows.empty()) {

@@ -41,12 +41,10 @@ class ProgressReporter {
   Progress final_point(std::uint64_t steps, const float* model);
   /// The window since the previous evaluation (checkpoints).
   void save(detail::StateWriter& out) const {
-    out.put(loss_at_last_);
     out.put(count_at_last_);
     out.put(staleness_at_last_);
   }
   void load(detail::StateReader& in) {
-    loss_at_last_ = in.get<double>();
     count_at_last_ = in.get<std::uint64_t>();
     staleness_at_last_ = in.get<std::uint64_t>();
   }
@@ -58,9 +56,8 @@ class ProgressReporter {
   const Objective& objective_;
   const Subset* test_;
   detail::DivergenceGuard& guard_;
-  const bool shown_;         // a callback sees the points: the evaluations are worth the test rows
-  double loss_at_last_ = 0;  // counters at the previous evaluation point
-  std::uint64_t count_at_last_ = 0;
+  const bool shown_;  // a callback sees the points: the evaluations are worth the test rows
+  std::uint64_t count_at_last_ = 0;  // counters at the previous evaluation point
   std::uint64_t staleness_at_last_ = 0;
 };
 

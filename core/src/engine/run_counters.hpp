@@ -21,7 +21,8 @@ struct alignas(kFalseSharingRange) RunCounters {
   std::atomic<std::uint64_t> staleness_sum{0};    // sum of tau over applied gradients
   std::atomic<std::uint64_t> staleness_count{0};  // applied gradients
   std::atomic<std::uint64_t> staleness_max{0};    // largest tau so far
-  std::atomic<double> loss_sum{0};                // sum of applied gradients' minibatch losses
+  std::atomic<double> loss_sum{0};  // applied gradients' minibatch losses since the last
+                                    // evaluation point (the reporter restarts it)
   std::unique_ptr<std::atomic<std::uint64_t>[]> arrivals;  // applied gradients per worker
 
   explicit RunCounters(std::size_t workers) : arrivals(new std::atomic<std::uint64_t>[workers]) {
