@@ -56,7 +56,7 @@ train 1 "value.svm:5:" value.svm
 train 1 "label.svm:5:" label.svm
 train 1 "empty.svm: empty" empty.svm
 train 1 "truncated.svm.gz" truncated.svm.gz
-train 1 "truncated" truncated.svm.gz
+train 1 "truncated gzip stream" truncated.svm.gz
 
 # Train/test mismatch: a test feature or label the training data does not have.
 printf '1 4:1\n' > wide.svm
@@ -91,10 +91,15 @@ expect 2 "--bogus" -- train --bogus
 expect 2 "logreg" -- train --train digits --model logreg --out model.dude
 expect 2 "--model" -- eval --data good.svm
 
-# Help exits 0 on each subcommand.
-for sub in train eval predict convert; do
-  if "$dude" "$sub" --help >out.txt 2>&1 && grep -q -- "--help" out.txt; then ok; else fail "$sub --help"; fi
+# Help exits 0 on each subcommand and lists the subcommand's own options.
+for case in "train --keep-last-good" "eval --no-confusion" "predict --proba" "convert --labels-out"; do
+  read -r sub flag <<<"$case"
+  if "$dude" "$sub" --help >out.txt 2>&1 && grep -q -- "$flag" out.txt; then ok; else fail "$sub --help lacks $flag"; fi
 done
+
+# A run that fails after training started (it diverges) leaves no model either.
+expect 3 "training diverged at step" -- train --train digits --model mlp:64 --algo dude --workers 4 \
+  --lr 50 --deterministic --quiet --out model.dude
 
 # The happy path: train on the built-in digits, evaluate, predict.
 if "$dude" train --train digits --epochs 3 --quiet --out trained.dude --metrics m.jsonl >out.txt 2>err.txt \
@@ -130,9 +135,10 @@ if "$dude" train --train digits --algo asgd --workers 4 --epochs 1 >/dev/null 2>
 if "$dude" train --train digits --algo asgd --workers 4 --epochs 1 --lr 0.2 --schedule constant --metrics lr.jsonl >/dev/null 2>err.txt \
   && ! grep -q 'learning rate' err.txt && grep -q '"lr":0.2' lr.jsonl; then ok; else fail "async --lr: $(cat err.txt)"; fi
 # A fold split over server threads gives the same model: one hand-off worker reproduces SGD
-# (exactly; with two workers the result would depend on the scheduling). Zero threads is refused.
-if "$dude" train --train digits --algo dude --workers 1 --server-threads 3 --epochs 3 --quiet >out.txt 2>err.txt \
-  && "$dude" train --train digits --epochs 3 --quiet >sgd.txt 2>>err.txt \
+# (exactly; with two workers the result would depend on the scheduling). mlp:256 has 19,210
+# parameters: several fold chunks for the 3 threads. Zero threads is refused.
+if "$dude" train --train digits --model mlp:256 --algo dude --workers 1 --server-threads 3 --epochs 3 --quiet >out.txt 2>err.txt \
+  && "$dude" train --train digits --model mlp:256 --epochs 3 --quiet >sgd.txt 2>>err.txt \
   && [ "$(grep '^test' out.txt)" = "$(grep '^test' sgd.txt)" ] && grep -q 'test accuracy: 0\.[89]' out.txt; then ok
 else fail "--server-threads 3: $(cat out.txt sgd.txt err.txt)"; fi
 expect 2 "server-threads" -- train --train digits --algo dude --server-threads 0 --out model.dude
