@@ -15,6 +15,12 @@
 
 namespace dude::engine {
 
+/// A running engine's state for a checkpoint, and the step it was taken at.
+struct EngineState {
+  std::string bytes;
+  std::uint64_t steps = 0;
+};
+
 /// The settings and data a run's trajectory depends on, one "name=value" line each: the model,
 /// the SGD and engine settings, digests of the training and test rows and of the workers'
 /// shards. Settings that change only how fast it goes (threads, pinning, ticks) are left out.

@@ -31,6 +31,7 @@
 #include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
 #include "dude/objective.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "engine/compact_batch.hpp"
 #include "engine/run_state.hpp"
 #include "engine/straggler.hpp"
@@ -70,6 +71,23 @@ class HogwildEngine {
     for (std::thread& t : threads_) t.join();
     threads_.clear();
   }
+  /// The model and the counters as they are now (monitor thread), racy as hogwild's reads
+  /// are, for a checkpoint.
+  EngineState save_state() const {
+    const std::uint64_t steps = run_.counters.steps.load(std::memory_order_relaxed);
+    detail::StateWriter out;
+    std::vector<float> model(params_);
+    load(0, params_, model.data());
+    out.put_vector(model);
+    run_.counters.save(out, shards_.size());
+    return {std::move(out.bytes()), steps};
+  }
+  /// Continues from save_state()'s bytes (before start()).
+  void load_state(detail::StateReader& in) {
+    in.get_span(std::span<float>(shared_, params_));
+    run_.counters.load(in, shards_.size());
+  }
+
   /// Copies the shared model as it is now (monitor thread); returns the step count.
   std::uint64_t snapshot(float* out) const {
     const std::uint64_t steps = run_.counters.steps.load(std::memory_order_relaxed);

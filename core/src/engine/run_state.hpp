@@ -39,7 +39,14 @@ struct RunState {
 
   const AsyncConfig& config;
   const Budget budget;
-  const std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+  /// Continues a run that had been going for `seconds` (a resumed checkpoint).
+  void resume_clock(double seconds) {
+    start = std::chrono::steady_clock::now() -
+            std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                std::chrono::duration<double>(seconds));
+  }
+
+  std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
   const bool virtual_clock = config.deterministic;
   double virtual_now = 0;  // deterministic runs: the simulated time, set by the driver
   RunCounters counters;

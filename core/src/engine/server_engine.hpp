@@ -23,6 +23,7 @@
 #include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
 #include "dude/objective.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "engine/fold_team.hpp"
 #include "engine/model_pool.hpp"
 #include "engine/policy.hpp"
@@ -73,6 +74,26 @@ class ServerEngine {
     pool_.release(workers_);
     return view.version;
   }
+  /// The engine's state between two rounds, for a checkpoint (monitor thread): the model, the
+  /// policy's memory and the counters, written by the server when it next looks, or by this
+  /// thread once the server has left. Gradients in the slots are not part of it: a resumed run
+  /// has its workers compute afresh.
+  EngineState save_state() {
+    const std::uint64_t wanted = state_wanted_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    while (state_served_.load(std::memory_order_acquire) < wanted) {
+      if (server_done_.load(std::memory_order_acquire)) return write_state();
+      std::this_thread::yield();
+    }
+    return state_;
+  }
+  /// Continues from save_state()'s bytes (before start()).
+  void load_state(detail::StateReader& in) {
+    in.get_span(std::span<float>(pool_.writable(), params_));
+    policy_.load(in);
+    run_.counters.load(in, workers_);
+    pool_.publish(run_.counters.steps.load(std::memory_order_relaxed));
+  }
+
   /// The final model, after join().
   const float* final_model() const { return pool_.current(); }
   std::uint64_t final_version() const { return pool_.current_version(); }
@@ -112,10 +133,12 @@ class ServerEngine {
     std::vector<Arrival> arrivals;
     arrivals.reserve(workers_);
     std::vector<char> taken(workers_, 0);
-    std::uint64_t version = 0;
-    std::uint64_t samples = 0;
+    std::uint64_t version = counters.steps.load(std::memory_order_relaxed);  // 0, or resumed
+    std::uint64_t samples = counters.samples.load(std::memory_order_relaxed);
     unsigned idle = 0;
+    const DoneOnExit done{server_done_};
     while (!run_.stopping()) {
+      serve_state_request();
       bool fresh = false;
       for (std::size_t w = 0; w < workers_; ++w) {
         if (!taken[w] && slots_[w]->poll()) {
@@ -165,6 +188,28 @@ class ServerEngine {
     }
   }
 
+  /// Sets the flag when the server leaves, by return or by exception.
+  struct DoneOnExit {
+    std::atomic<bool>& flag;
+    ~DoneOnExit() { flag.store(true, std::memory_order_release); }
+  };
+
+  /// Between rounds: answers the monitor's open request for the state, if any.
+  void serve_state_request() {
+    const std::uint64_t wanted = state_wanted_.load(std::memory_order_acquire);
+    if (wanted == state_served_.load(std::memory_order_relaxed)) return;
+    state_ = write_state();
+    state_served_.store(wanted, std::memory_order_release);
+  }
+
+  EngineState write_state() const {
+    detail::StateWriter out;
+    out.put_span(std::span<const float>(pool_.current(), params_));
+    policy_.save(out);
+    run_.counters.save(out, workers_);
+    return {std::move(out.bytes()), run_.counters.steps.load(std::memory_order_relaxed)};
+  }
+
   /// Idle server: spin, then yield, then sleep. With a core for every thread the server spins
   /// long (a sleeping server adds its wake-up latency to every hand-off: bench/RESULTS.md,
   /// "Measurements behind the code"); when threads outnumber cores it spins
@@ -198,6 +243,15 @@ class ServerEngine {
                                                                                        : 64u;
   FoldTeam team_;  // the server thread, its fold helpers and, as guests, the waiting workers
   ServerThreads threads_;
+  // Checkpoints of the running engine. The monitor counts its requests up (acq_rel: its
+  // request follows whatever it did before); the server, between rounds, writes state_ and
+  // then stores the count it answered (release); the monitor reads state_ after acquiring
+  // that count. Once the server has left (server_done_, release/acquire) the monitor writes
+  // the state itself: nothing else changes it then.
+  std::atomic<std::uint64_t> state_wanted_{0};
+  std::atomic<std::uint64_t> state_served_{0};
+  std::atomic<bool> server_done_{false};
+  EngineState state_;
 };
 
 }  // namespace dude::engine

@@ -36,6 +36,7 @@
 #include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
 #include "dude/objective.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "engine/compact_batch.hpp"
 #include "engine/gradient_slot.hpp"
 #include "engine/run_state.hpp"
@@ -94,6 +95,28 @@ class SparseServerEngine {
     }
   }
 
+  /// The state between two arrivals, for a checkpoint (monitor thread): the policy (which
+  /// holds the model) and the counters, written by the server when it next looks, or by this
+  /// thread once the server has left. The minibatches in the exchanges are not part of it.
+  EngineState save_state() {
+    if (joined_) return write_state();
+    const std::uint64_t wanted = state_wanted_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    for (;;) {
+      if (state_served_.load(std::memory_order_acquire) >= wanted) return state_;
+      if (server_done_.load(std::memory_order_acquire)) return write_state();
+      std::this_thread::yield();
+    }
+  }
+  /// Continues from save_state()'s bytes (before start()): every worker's first minibatch then
+  /// reads the resumed model.
+  void load_state(detail::StateReader& in) {
+    policy_.load(in);
+    run_.counters.load(in, workers_);
+    version_ = run_.counters.steps.load(std::memory_order_relaxed);
+    samples_ = run_.counters.samples.load(std::memory_order_relaxed);
+    for (auto& exchange : exchanges_) answer(*exchange);
+  }
+
  private:
   /// What a worker and the server hand each other through the slot.
   struct Exchange {
@@ -136,6 +159,7 @@ class SparseServerEngine {
     unsigned idle = 0;
     while (!run_.stopping()) {
       serve_snapshot();
+      serve_state_request();
       bool fresh = false;
       for (std::size_t w = 0; w < workers_ && !run_.stopping(); ++w) {
         Exchange& ex = *exchanges_[w];
@@ -183,6 +207,21 @@ class SparseServerEngine {
     snapshot_served_.store(wanted, std::memory_order_release);
   }
 
+  /// Between arrivals: answers the monitor's open request for the state, as for snapshots.
+  void serve_state_request() {
+    const std::uint64_t wanted = state_wanted_.load(std::memory_order_acquire);
+    if (wanted == state_served_.load(std::memory_order_relaxed)) return;
+    state_ = write_state();
+    state_served_.store(wanted, std::memory_order_release);
+  }
+
+  EngineState write_state() const {
+    detail::StateWriter out;
+    policy_.save(out);
+    run_.counters.save(out, workers_);
+    return {std::move(out.bytes()), run_.counters.steps.load(std::memory_order_relaxed)};
+  }
+
   /// Idle server: yield (a worker's next post is one small gradient away, and a sleeping
   /// server would add its wake-up latency to every step); sleep only after a long idle
   /// stretch, as when every worker straggles.
@@ -206,6 +245,10 @@ class SparseServerEngine {
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> snapshot_wanted_{0};  // monitor
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> snapshot_served_{0};  // server
   std::atomic<bool> server_done_{false};  // set by the server thread as it leaves
+  // Checkpoints: the snapshot's protocol, with the state's bytes as the target.
+  alignas(kFalseSharingRange) std::atomic<std::uint64_t> state_wanted_{0};  // monitor
+  alignas(kFalseSharingRange) std::atomic<std::uint64_t> state_served_{0};  // server
+  EngineState state_;
   ServerThreads threads_;
 };
 

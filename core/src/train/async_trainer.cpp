@@ -23,8 +23,49 @@ namespace {
 
 using engine::RunState;
 
-/// The calling thread's part of a run: budget by time and stop requests, evaluation points
-/// and ticks. `Engine` is a ServerEngine or the HogwildEngine.
+/// A threaded run's checkpoints: the engine's state (model, policy, counters), then the
+/// monitor's (evaluation schedule and window, divergence memory, time so far).
+template <class Engine>
+class MonitorState {
+ public:
+  MonitorState(Engine& engine, RunState& run, engine::EvalSchedule& schedule,
+               engine::ProgressReporter& reporter, const engine::RunHooks& hooks)
+      : engine_(engine), run_(run), schedule_(schedule), reporter_(reporter), hooks_(hooks) {}
+
+  /// Before the engine starts: continues the plan's checkpoint, if it has one.
+  void resume() {
+    const CheckpointPlan* plan = hooks_.checkpoints;
+    if (plan == nullptr || plan->resume == nullptr) return;
+    detail::StateReader in(engine::open_state(*plan->resume, *hooks_.identity));
+    engine_.load_state(in);
+    schedule_.load(in);
+    reporter_.load(in);
+    hooks_.guard.load(in);
+    run_.resume_clock(in.get<double>());
+    if (!in.done()) throw CheckpointError("checkpoint: the state has bytes left over");
+  }
+
+  Checkpoint make() {
+    engine::EngineState state = engine_.save_state();
+    detail::StateWriter out;
+    out.bytes() = std::move(state.bytes);
+    schedule_.save(out);
+    reporter_.save(out);
+    hooks_.guard.save(out);
+    out.put(run_.elapsed());
+    return engine::seal_state(*hooks_.identity, state.steps, std::move(out.bytes()));
+  }
+
+ private:
+  Engine& engine_;
+  RunState& run_;
+  engine::EvalSchedule& schedule_;
+  engine::ProgressReporter& reporter_;
+  const engine::RunHooks& hooks_;
+};
+
+/// The calling thread's part of a run: budget by time and stop requests, evaluation points,
+/// ticks and checkpoints. `Engine` is a ServerEngine or the HogwildEngine.
 template <class Engine>
 Progress monitor(Engine& engine, RunState& run, const Objective& objective,
                  const engine::RunHooks& hooks, float* params, std::size_t threads) {
@@ -40,13 +81,19 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective,
   auto point = [&](bool evaluation, std::uint64_t steps, const float* model) {
     return reporter.point(evaluation, steps, model);
   };
+  MonitorState<Engine> state(engine, run, schedule, reporter, hooks);
+  const auto checkpoint = [&] { return state.make(); };
+  state.resume();
+  engine::CheckpointClock checkpoints(hooks.checkpoints,
+                                      counters.steps.load(std::memory_order_relaxed));
 
   try {
     engine.start();
     while (!run.stopping()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      if ((budget.seconds > 0 && run.elapsed() >= budget.seconds) || hooks.stop_requested()) {
-        run.stop.store(true, std::memory_order_relaxed);
+      if (budget.seconds > 0 && run.elapsed() >= budget.seconds) break;
+      if (hooks.stop_requested()) {
+        checkpoints.offer_final(checkpoint);
         break;
       }
       const std::uint64_t steps = counters.steps.load(std::memory_order_relaxed);
@@ -62,6 +109,7 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective,
         if (on_progress) on_progress(p);
         last_tick = p.wall_seconds;
       }
+      checkpoints.offer(steps, checkpoint);
     }
   } catch (...) {
     run.fail(threads, std::current_exception());
@@ -112,21 +160,30 @@ Progress run_sparse_server(const Objective& objective, const Dataset& data,
   return monitor(server, run, objective, hooks, params, threads);
 }
 
+/// The settings a threaded run resumed from a checkpoint runs with: its workers' samplers
+/// take streams of their own (seeded from the step), or they would replay the first epochs'
+/// minibatches; its table is the checkpoint's, so no warm start. The replay and the shards
+/// keep the run's seed: the replay's samplers are part of its state.
+AsyncConfig resumed_settings(const AsyncConfig& config, const CheckpointPlan* plan) {
+  if (plan == nullptr || plan->resume == nullptr || config.deterministic) return config;
+  AsyncConfig resumed = config;
+  resumed.sgd.seed ^= 0x9E3779B97F4A7C15ull * (plan->resume->steps + 1);
+  resumed.warm_start = false;
+  return resumed;
+}
+
 /// The engine the configuration asks for, on shards of the training rows.
-Progress dispatch(const Objective& objective, const Subset& train, const AsyncConfig& config,
+Progress dispatch(const Objective& objective, const Subset& train, const AsyncConfig& requested,
                   float* params, const engine::RunHooks& caller) {
-  const std::vector<std::vector<std::uint32_t>> shards =
-      partition_rows(*train.data, train.rows, config.workers, config.partition, config.sgd.seed);
+  const std::vector<std::vector<std::uint32_t>> shards = partition_rows(
+      *train.data, train.rows, requested.workers, requested.partition, requested.sgd.seed);
   std::string identity;
   if (caller.checkpoints != nullptr) {
-    if (!config.deterministic) {
-      throw ConfigError(
-          "checkpoints: threaded runs take none yet (the deterministic replay and sgd do)");
-    }
-    identity = engine::run_identity(objective, train, caller.test, config, shards);
+    identity = engine::run_identity(objective, train, caller.test, requested, shards);
   }
   const engine::RunHooks hooks{caller.test,  caller.on_progress, caller.stop,
                                caller.guard, caller.checkpoints, &identity};
+  const AsyncConfig config = resumed_settings(requested, caller.checkpoints);
   const Dataset& data = *train.data;
   const std::size_t rows = train.rows.size();
   if (data.is_sparse()) {
