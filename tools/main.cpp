@@ -2,6 +2,7 @@
 // library's.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <vector>
 
 #include "cli_common.hpp"
@@ -9,6 +10,9 @@
 
 int main(int argc, char** argv) {
   using namespace dude::cli;
+  // Past a file size limit (ulimit -f) a write then fails with EFBIG, which the writers report
+  // naming the file and clean up after, instead of the signal killing the process mid-write.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{
       "dude: asynchronous SGD on every core (DuDe-ASGD), robust when every worker sees "
       "different data"};

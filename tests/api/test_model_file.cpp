@@ -1,10 +1,14 @@
 // The model file: round trip, and every kind of damage refused with a message.
 #include <catch2/catch.hpp>
 
+#include <sys/resource.h>
+
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <limits>
 
+#include "dude/checkpoint.hpp"
 #include "dude/errors.hpp"
 #include "dude/model.hpp"
 #include "file_bytes.hpp"
@@ -135,6 +139,54 @@ TEST_CASE("saving refuses a model that does not fit its spec, and leaves no file
   m.params[3] = std::numeric_limits<float>::infinity();
   CHECK_THROWS_AS(save_model(dir.file("m.dude"), m), ModelFileError);
   CHECK(std::filesystem::is_empty(dir.path()));
+}
+
+namespace {
+
+/// A file size limit (as a full disk would) for as long as it lives: writes past it fail with
+/// EFBIG instead of raising SIGXFSZ.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    previous_handler_ = std::signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &previous_);
+    rlimit limit = previous_;
+    limit.rlim_cur = bytes;
+    setrlimit(RLIMIT_FSIZE, &limit);
+  }
+  ~FileSizeLimit() {
+    setrlimit(RLIMIT_FSIZE, &previous_);
+    std::signal(SIGXFSZ, previous_handler_);
+  }
+  FileSizeLimit(const FileSizeLimit&) = delete;
+  FileSizeLimit& operator=(const FileSizeLimit&) = delete;
+
+ private:
+  rlimit previous_{};
+  void (*previous_handler_)(int) = nullptr;
+};
+
+}  // namespace
+
+TEST_CASE("a write that fails part-way leaves the old file whole and no temporary", "[model]") {
+  const testdata::TempDir dir;
+  const std::string path = dir.file("m.dude");
+  save_model(path, sample_model());
+  const std::string before = read_bytes(path);
+  Model big{ModelSpec::parse("mlp:256"), 64, 10, 0.0f, {}};
+  big.params.assign(big.objective().num_params(), 0.5f);  // 78 KB
+  {
+    const FileSizeLimit limit(4096);
+    CHECK_THROWS_WITH(save_model(path, big), Catch::Contains(path + ": cannot write"));
+    CHECK_THROWS_AS(
+        save_checkpoint(dir.file("run.ckpt"), Checkpoint{1, std::string(8192, 'x'), {}}),
+        CheckpointError);
+  }
+  CHECK(read_bytes(path) == before);
+  std::size_t files = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir.path()))
+    ++files;
+  CHECK(files == 1);  // m.dude alone: no temporary, no checkpoint
 }
 
 TEST_CASE("a directory given as the model file is a ModelFileError naming it", "[model]") {

@@ -68,5 +68,19 @@ if [ "$code" -eq 143 ] && loads model.dude \
   && { grep -q "stopped by" err.txt || cmp -s model.dude before.dude; }; then ok
 else fail "second SIGTERM: exited $code (want 143), or model.dude is neither the old one nor whole"; fi
 
+# Outputs that cannot be written: a missing folder, and a file size limit (a full disk) hit
+# part-way through the model. Each exits 1 naming the file and leaves nothing behind.
+"$dude" train --train digits --epochs 1 --quiet --out missing/model.dude >out.txt 2>err.txt
+code=$?
+if [ "$code" -eq 1 ] && grep -q "missing/model.dude: cannot create" err.txt; then ok
+else fail "--out in a missing folder: exit $code: $(cat err.txt)"; fi
+rm -f big.dude
+(ulimit -f 8 && "$dude" train --train digits --model mlp:512 --epochs 1 --quiet --out big.dude) \
+  >out.txt 2>err.txt
+code=$?
+if [ "$code" -eq 1 ] && grep -q "big.dude: cannot write" err.txt && [ ! -e big.dude ] \
+  && ! ls big.dude.tmp.* >/dev/null 2>&1; then ok
+else fail "a file size limit: exit $code, or a file left: $(cat err.txt; ls big.dude*)"; fi
+
 echo "stops: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

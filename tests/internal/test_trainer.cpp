@@ -131,7 +131,7 @@ TEST_CASE("a stop request from another thread ends the run early", "[trainer]") 
   CHECK(run.last.steps > 0);
 }
 
-TEST_CASE("divergence is reported, not saved", "[trainer]") {
+TEST_CASE("divergence is reported with its step and no worker", "[trainer]") {
   const Dataset data = testdata::random_dense(64, 4, 2, 8);
   const Objective objective(ModelSpec::parse("mlp:16"), 4, 2);
   SgdConfig c;
