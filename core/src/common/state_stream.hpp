@@ -30,7 +30,9 @@ class StateWriter {
   void put_span(std::span<const T> values) {
     static_assert(std::is_trivially_copyable_v<T>);
     put<std::uint64_t>(values.size());
-    bytes_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
+    if (!values.empty()) {  // an empty span's data() may be null, which append must not see
+      bytes_.append(reinterpret_cast<const char*>(values.data()), values.size_bytes());
+    }
   }
   template <class T>
   void put_vector(const std::vector<T>& values) {
@@ -61,7 +63,7 @@ class StateReader {
   void get_span(std::span<T> out) {
     if (get<std::uint64_t>() != out.size())
       throw CheckpointError("checkpoint: a state's size differs");
-    std::memcpy(out.data(), take(out.size_bytes()), out.size_bytes());
+    copy_out(out.data(), out.size_bytes());
   }
   /// Reads a length-prefixed array of at most `max` elements into `out`, resized to it.
   template <class T>
@@ -69,11 +71,16 @@ class StateReader {
     const auto n = get<std::uint64_t>();
     if (n > max) throw CheckpointError("checkpoint: a state's size is out of range");
     out.resize(n);
-    std::memcpy(out.data(), take(n * sizeof(T)), n * sizeof(T));
+    copy_out(out.data(), n * sizeof(T));
   }
   bool done() const { return at_ == bytes_.size(); }
 
  private:
+  /// An empty array's data() may be null, which memcpy must not see even for 0 bytes.
+  void copy_out(void* to, std::size_t n) {
+    const char* from = take(n);
+    if (n > 0) std::memcpy(to, from, n);
+  }
   const char* take(std::size_t n) {
     if (n > bytes_.size() - at_) throw CheckpointError("checkpoint: the state ends early");
     const char* p = bytes_.data() + at_;
