@@ -130,6 +130,49 @@ TEST_CASE("damaged model files are refused with a reason", "[model]") {
   }
 }
 
+TEST_CASE("every header field resealed at 0, at its limit and past it is a ModelFileError",
+          "[model]") {
+  // Each field rewritten in a valid file and the CRC recomputed (anyone can), so only the
+  // reader's own checks stand between the bytes and the allocation.
+  const testdata::TempDir dir;
+  const std::string path = dir.file("m.dude");
+  save_model(path, sample_model());
+  const std::string good = read_bytes(path);
+  std::uint32_t spec_length = 0;
+  std::memcpy(&spec_length, good.data() + kSpecLengthOffset, 4);
+  const std::size_t features_at = kSpecLengthOffset + 4 + spec_length;
+  const std::size_t classes_at = features_at + 8, l2_at = classes_at + 4;
+  auto resealed = [&](std::size_t offset, const auto& value) {
+    std::string bad = good;
+    std::memcpy(bad.data() + offset, &value, sizeof value);
+    write_bytes(path, with_valid_crc(bad));
+  };
+  const std::uint64_t max64 = ~std::uint64_t{0};
+  const std::uint32_t max32 = ~std::uint32_t{0};
+  for (const std::uint64_t features :
+       {std::uint64_t{0}, std::uint64_t{1} << 32, (std::uint64_t{1} << 32) + 1, max64}) {
+    INFO("features " << features);
+    resealed(features_at, features);
+    CHECK_THROWS_AS(load_model(path), ModelFileError);
+  }
+  for (const std::uint32_t classes : {0u, 1u, 1u << 20, max32}) {
+    INFO("classes " << classes);
+    resealed(classes_at, classes);
+    CHECK_THROWS_AS(load_model(path), ModelFileError);
+  }
+  for (const std::uint32_t length : {0u, spec_length + 1, 1u << 20, max32}) {
+    INFO("spec length " << length);
+    resealed(kSpecLengthOffset, length);
+    CHECK_THROWS_AS(load_model(path), ModelFileError);
+  }
+  for (const float l2 :
+       {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(), -1.0f}) {
+    INFO("l2 " << l2);
+    resealed(l2_at, l2);
+    CHECK_THROWS_AS(load_model(path), ModelFileError);
+  }
+}
+
 TEST_CASE("saving refuses a model that does not fit its spec, and leaves no file", "[model]") {
   testdata::TempDir dir;
   Model m = sample_model();
