@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   g++ make cmake                 # compiler and build
   clang-format                   # the format check (tests/check_format.sh)
+  clang libclang-rt-14-dev       # the clang build: ASan + UBSan and libFuzzer (.ci/run, tests/fuzz)
   libtbb-dev                     # oneTBB: parallel parsing and evaluation
   libeigen3-dev                  # Eigen: the MLP's matrix products
   libhwy-dev                     # Google Highway: SIMD kernels with run-time dispatch
