@@ -73,7 +73,10 @@ class StateReader {
     out.resize(n);
     copy_out(out.data(), n * sizeof(T));
   }
-  bool done() const { return at_ == bytes_.size(); }
+  /// After the last value: a state longer than what was read is of another shape.
+  void expect_end() const {
+    if (at_ != bytes_.size()) throw CheckpointError("checkpoint: the state has bytes left over");
+  }
 
  private:
   /// An empty array's data() may be null, which memcpy must not see even for 0 bytes.

@@ -3,12 +3,16 @@
 // (docs/DESIGN.md §12).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <span>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
+
+#include "common/cache_line.hpp"
 
 #include "dude/async.hpp"
 #include "dude/checkpoint.hpp"
@@ -19,6 +23,41 @@ namespace dude::engine {
 struct EngineState {
   std::string bytes;
   std::uint64_t steps = 0;
+};
+
+/// The monitor asking a running server for its state, for a checkpoint.
+///
+/// Design. The monitor counts its requests up (acq_rel: its request follows whatever it did
+/// before); the server, between two rounds, writes the state and then stores the count it
+/// answered (release); the monitor reads the state after acquiring that count. Once the server
+/// has left (`server_done`, stored with release by the server thread, read with acquire) the
+/// monitor writes the state itself: nothing else changes it then. One monitor at a time.
+class StateRequest {
+ public:
+  /// Monitor: the state `write` gives, as the server writes it at its next serve(), or as this
+  /// thread does once the server has left.
+  template <class Write>
+  EngineState ask(const std::atomic<bool>& server_done, Write&& write) {
+    const std::uint64_t wanted = wanted_.fetch_add(1, std::memory_order_acq_rel) + 1;
+    while (served_.load(std::memory_order_acquire) < wanted) {
+      if (server_done.load(std::memory_order_acquire)) return write();
+      std::this_thread::yield();
+    }
+    return state_;
+  }
+  /// Server, between two rounds: answers an open request, if any.
+  template <class Write>
+  void serve(Write&& write) {
+    const std::uint64_t wanted = wanted_.load(std::memory_order_acquire);
+    if (wanted == served_.load(std::memory_order_relaxed)) return;
+    state_ = write();
+    served_.store(wanted, std::memory_order_release);
+  }
+
+ private:
+  alignas(kFalseSharingRange) std::atomic<std::uint64_t> wanted_{0};  // monitor
+  alignas(kFalseSharingRange) std::atomic<std::uint64_t> served_{0};  // server
+  EngineState state_;  // the server's answer; the monitor's once served_ says so
 };
 
 /// The settings and data a run's trajectory depends on, one "name=value" line each: the model,
@@ -39,10 +78,6 @@ std::string_view open_state(const Checkpoint& checkpoint, const std::string& ide
 class CheckpointClock {
  public:
   explicit CheckpointClock(const CheckpointPlan* plan, std::uint64_t steps = 0);
-  bool enabled() const { return enabled_; }
-  bool due(std::uint64_t steps) const;
-  /// After a checkpoint at `steps`.
-  void taken(std::uint64_t steps);
 
   /// Between two steps: hands make()'s checkpoint to the plan when one is due.
   template <class Make>
@@ -62,6 +97,10 @@ class CheckpointClock {
 
  private:
   using Clock = std::chrono::steady_clock;
+  bool due(std::uint64_t steps) const;
+  /// After a checkpoint at `steps`.
+  void taken(std::uint64_t steps);
+
   const CheckpointPlan* plan_;
   bool enabled_;
   std::uint64_t every_steps_;

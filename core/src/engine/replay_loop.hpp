@@ -182,7 +182,7 @@ class ReplayLoop {
     reporter_.load(in);
     hooks_.guard.load(in);
     backend_.load(in);
-    if (!in.done()) throw CheckpointError("checkpoint: the state has bytes left over");
+    in.expect_end();
   }
 
   /// The server's step: accounts for the pending arrivals and applies them.

@@ -64,7 +64,8 @@ class ServerEngine {
                      for (auto& slot : slots_) {
                        if (slot->poll()) slot->release();
                      }
-                   });
+                   },
+                   [this] { server_done_.store(true, std::memory_order_release); });
   }
   void join() { threads_.join(); }
   /// Copies a consistent recent model (monitor thread only); returns its version.
@@ -79,12 +80,7 @@ class ServerEngine {
   /// thread once the server has left. Gradients in the slots are not part of it: a resumed run
   /// has its workers compute afresh.
   EngineState save_state() {
-    const std::uint64_t wanted = state_wanted_.fetch_add(1, std::memory_order_acq_rel) + 1;
-    while (state_served_.load(std::memory_order_acquire) < wanted) {
-      if (server_done_.load(std::memory_order_acquire)) return write_state();
-      std::this_thread::yield();
-    }
-    return state_;
+    return state_request_.ask(server_done_, [this] { return write_state(); });
   }
   /// Continues from save_state()'s bytes (before start()).
   void load_state(detail::StateReader& in) {
@@ -136,9 +132,8 @@ class ServerEngine {
     std::uint64_t version = counters.steps.load(std::memory_order_relaxed);  // 0, or resumed
     std::uint64_t samples = counters.samples.load(std::memory_order_relaxed);
     unsigned idle = 0;
-    const DoneOnExit done{server_done_};
     while (!run_.stopping()) {
-      serve_state_request();
+      state_request_.serve([this] { return write_state(); });
       bool fresh = false;
       for (std::size_t w = 0; w < workers_; ++w) {
         if (!taken[w] && slots_[w]->poll()) {
@@ -188,20 +183,6 @@ class ServerEngine {
     }
   }
 
-  /// Sets the flag when the server leaves, by return or by exception.
-  struct DoneOnExit {
-    std::atomic<bool>& flag;
-    ~DoneOnExit() { flag.store(true, std::memory_order_release); }
-  };
-
-  /// Between rounds: answers the monitor's open request for the state, if any.
-  void serve_state_request() {
-    const std::uint64_t wanted = state_wanted_.load(std::memory_order_acquire);
-    if (wanted == state_served_.load(std::memory_order_relaxed)) return;
-    state_ = write_state();
-    state_served_.store(wanted, std::memory_order_release);
-  }
-
   EngineState write_state() const {
     detail::StateWriter out;
     out.put_span(std::span<const float>(pool_.current(), params_));
@@ -243,15 +224,8 @@ class ServerEngine {
                                                                                        : 64u;
   FoldTeam team_;  // the server thread, its fold helpers and, as guests, the waiting workers
   ServerThreads threads_;
-  // Checkpoints of the running engine. The monitor counts its requests up (acq_rel: its
-  // request follows whatever it did before); the server, between rounds, writes state_ and
-  // then stores the count it answered (release); the monitor reads state_ after acquiring
-  // that count. Once the server has left (server_done_, release/acquire) the monitor writes
-  // the state itself: nothing else changes it then.
-  std::atomic<std::uint64_t> state_wanted_{0};
-  std::atomic<std::uint64_t> state_served_{0};
-  std::atomic<bool> server_done_{false};
-  EngineState state_;
+  StateRequest state_request_;            // the monitor's checkpoints of the running engine
+  std::atomic<bool> server_done_{false};  // set by the server thread as it leaves
 };
 
 }  // namespace dude::engine

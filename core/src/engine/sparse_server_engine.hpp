@@ -100,12 +100,7 @@ class SparseServerEngine {
   /// thread once the server has left. The minibatches in the exchanges are not part of it.
   EngineState save_state() {
     if (joined_) return write_state();
-    const std::uint64_t wanted = state_wanted_.fetch_add(1, std::memory_order_acq_rel) + 1;
-    for (;;) {
-      if (state_served_.load(std::memory_order_acquire) >= wanted) return state_;
-      if (server_done_.load(std::memory_order_acquire)) return write_state();
-      std::this_thread::yield();
-    }
+    return state_request_.ask(server_done_, [this] { return write_state(); });
   }
   /// Continues from save_state()'s bytes (before start()): every worker's first minibatch then
   /// reads the resumed model.
@@ -159,7 +154,7 @@ class SparseServerEngine {
     unsigned idle = 0;
     while (!run_.stopping()) {
       serve_snapshot();
-      serve_state_request();
+      state_request_.serve([this] { return write_state(); });
       bool fresh = false;
       for (std::size_t w = 0; w < workers_ && !run_.stopping(); ++w) {
         Exchange& ex = *exchanges_[w];
@@ -207,14 +202,6 @@ class SparseServerEngine {
     snapshot_served_.store(wanted, std::memory_order_release);
   }
 
-  /// Between arrivals: answers the monitor's open request for the state, as for snapshots.
-  void serve_state_request() {
-    const std::uint64_t wanted = state_wanted_.load(std::memory_order_acquire);
-    if (wanted == state_served_.load(std::memory_order_relaxed)) return;
-    state_ = write_state();
-    state_served_.store(wanted, std::memory_order_release);
-  }
-
   EngineState write_state() const {
     detail::StateWriter out;
     policy_.save(out);
@@ -245,10 +232,7 @@ class SparseServerEngine {
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> snapshot_wanted_{0};  // monitor
   alignas(kFalseSharingRange) std::atomic<std::uint64_t> snapshot_served_{0};  // server
   std::atomic<bool> server_done_{false};  // set by the server thread as it leaves
-  // Checkpoints: the snapshot's protocol, with the state's bytes as the target.
-  alignas(kFalseSharingRange) std::atomic<std::uint64_t> state_wanted_{0};  // monitor
-  alignas(kFalseSharingRange) std::atomic<std::uint64_t> state_served_{0};  // server
-  EngineState state_;
+  StateRequest state_request_;            // the monitor's checkpoints of the running engine
   ServerThreads threads_;
 };
 

@@ -42,7 +42,7 @@ class MonitorState {
     reporter_.load(in);
     hooks_.guard.load(in);
     run_.resume_clock(in.get<double>());
-    if (!in.done()) throw CheckpointError("checkpoint: the state has bytes left over");
+    in.expect_end();
   }
 
   Checkpoint make() {

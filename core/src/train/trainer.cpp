@@ -252,7 +252,7 @@ class SgdCheckpoints {
     detail::StateReader in(engine::open_state(*plan_->resume, identity_));
     in.get_span(std::span<float>(params, params_count_));
     (parts.load(in), ...);
-    if (!in.done()) throw CheckpointError("checkpoint: the state has bytes left over");
+    in.expect_end();
   }
 
  private:
