@@ -3,6 +3,7 @@
 // refused naming the difference; a damaged file is refused.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <fstream>
 #include <string>
@@ -248,12 +249,18 @@ TEST_CASE("a threaded run resumed from a checkpoint continues its counts and its
   CHECK(last.steps >= 3000);  // ... to the budget, not 3000 more
   CHECK(last.steps < 3000 + 2 * config.workers);
   for (std::size_t w = 0; w < last.arrivals.size(); ++w) CHECK(last.arrivals[w] > 0);
-  // The curve goes on from the checkpoint's model, not from the zeros passed in: its first
-  // point is at least near where the stopped run was. (The sparse rows are random: nothing to
-  // learn. DuDe's end depends on the scheduling on a loaded machine, where a starved worker's
-  // stale gradient stays in S: the replay's test checks its state exactly.)
+  // The run goes on from the checkpoint's model, not from the zeros passed in. From zeros an
+  // MLP's hidden layer gets zero gradients forever, so at most its 10 output biases could move;
+  // the checkpoint's model has every weight. (The sparse rows are random: nothing to learn.
+  // DuDe's accuracy depends on the scheduling on a loaded machine, where a starved worker's
+  // stale gradient stays in S, so only asgd and hogwild face accuracy bars here: the replay's
+  // test checks DuDe's state exactly.)
   if (!sparse) {
-    CHECK(points.front().test_accuracy >= stopped.test_accuracy - 0.1);
-    if (algo != "dude") CHECK(last.test_accuracy > 0.85);
+    CHECK(std::count_if(resumed.begin(), resumed.end(), [](float v) { return v != 0.0f; }) >
+          static_cast<long>(resumed.size() / 2));
+    if (algo != "dude") {
+      CHECK(points.front().test_accuracy >= stopped.test_accuracy - 0.1);
+      CHECK(last.test_accuracy > 0.85);
+    }
   }
 }
