@@ -235,7 +235,8 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags) {
   command
       .add_option(
           "--compute-time", flags.compute_time,
-          "--deterministic: per-gradient compute time before slowdown: fixed, exp or normal:SIGMA")
+          "--deterministic: per-gradient compute time before slowdown: fixed, exp, normal:SIGMA "
+          "or lognormal:SIGMA (heavy-tailed)")
       ->capture_default_str();
 }
 

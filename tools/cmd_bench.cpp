@@ -79,7 +79,9 @@ Command add_bench_command(CLI::App& app) {
   add_data_flags(*cmd, f.data);
   add_hashing_flags(*cmd, f.data);
   add_sgd_flags(*cmd, f.sgd);
-  cmd->add_option("--algo", f.algo, "Algorithm: dude, asgd, hogwild, sync or fedbuff:K")
+  cmd->add_option("--algo", f.algo,
+                  "Algorithm: dude, asgd, hogwild, sync, fedbuff:K, ringleader, malenia[:S] or "
+                  "asgd-da[:C]")
       ->capture_default_str();
   cmd->add_option("--workers", f.workers, "Worker counts to measure, e.g. 1,2,4,8,16")
       ->delimiter(',')

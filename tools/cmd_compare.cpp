@@ -529,7 +529,9 @@ Command add_compare_command(CLI::App& app) {
                   "Without --test: seed of the holdout split (one for all runs)")
       ->capture_default_str();
   add_sgd_flags(*cmd, f.sgd);
-  cmd->add_option("--algos", f.algos, "Algorithms to compare: dude, asgd, hogwild, sync, fedbuff:K")
+  cmd->add_option("--algos", f.algos,
+                  "Algorithms to compare: dude, asgd, hogwild, sync, fedbuff:K, ringleader, "
+                  "malenia[:S], asgd-da[:C]")
       ->capture_default_str();
   add_engine_flags(*cmd, f.engine);
   auto* epochs = cmd->add_option("--epochs", f.sgd.epochs,

@@ -294,7 +294,9 @@ Command add_train_command(CLI::App& app) {
                 "When the run diverges, write the model of its last good evaluation to --out "
                 "(otherwise a diverged run writes no model)");
   cmd->add_option("--algo", f.algo,
-                  "Algorithm: sgd (single thread), dude, asgd, hogwild, sync or fedbuff:K")
+                  "Algorithm: sgd (single thread), dude, asgd, hogwild, sync, fedbuff:K, "
+                  "ringleader, malenia[:S] (step at a harmonic batch of S) or asgd-da[:C] "
+                  "(steps scaled by min(1, C/delay); C defaults to the workers)")
       ->capture_default_str();
   add_engine_flags(*cmd, f.engine);
   return {cmd, [flags] { return run_train(*flags); }};

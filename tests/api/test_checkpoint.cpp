@@ -219,18 +219,19 @@ TEST_CASE("a threaded run resumed from a checkpoint continues its counts and its
   std::vector<float> params(p.objective.num_params());
   p.objective.init_params(params.data(), 1);
 
-  // The first run stops at its first checkpoint past step 1000.
+  // The first run stops at its first checkpoint, due at step 500 (a loaded machine's monitor
+  // may take it later: in CI once at 934).
   std::atomic<bool> stop{false};
   Checkpoint newest;
   CheckpointPlan plan;
   plan.every_steps = 500;
   plan.on_checkpoint = [&](Checkpoint& c) {
     newest = c;
-    if (c.steps >= 1000) stop = true;
+    stop = true;
   };
   const Progress stopped =
       train_async(p.objective, train, &test, config, params.data(), {}, &stop, &plan);
-  REQUIRE(newest.steps >= 1000);
+  REQUIRE(newest.steps >= 500);
   REQUIRE(newest.steps < 3000);
 
   CheckpointPlan resume;

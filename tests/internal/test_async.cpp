@@ -2,14 +2,18 @@
 // batched fold, every algorithm learning, errors and stop requests crossing threads.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "data/minibatch_sampler.hpp"
 #include "dude/async.hpp"
 #include "dude/errors.hpp"
 #include "dude/io.hpp"
 #include "engine/policy.hpp"
+#include "engine/replay_loop.hpp"
 #include "test_data.hpp"
 
 using namespace dude;
@@ -44,7 +48,15 @@ TEST_CASE("algorithm specs parse strictly", "[async]") {
   CHECK(AlgorithmSpec::parse("hogwild").kind == AlgorithmSpec::Kind::Hogwild);
   CHECK(AlgorithmSpec::parse("sgd").kind == AlgorithmSpec::Kind::Sgd);
   CHECK(AlgorithmSpec::parse("sgd").to_string() == "sgd");
-  for (const char* bad : {"", "DUDE", "fedbuff", "fedbuff:0", "fedbuff:x", "SGD", "sgd:1"}) {
+  CHECK(AlgorithmSpec::parse("malenia").harmonic_batch == 1);
+  CHECK(AlgorithmSpec::parse("malenia:4").harmonic_batch == 4);
+  CHECK(AlgorithmSpec::parse("asgd-da").delay_scale == 0);
+  CHECK(AlgorithmSpec::parse("asgd-da:16").delay_scale == 16);
+  for (const char* text : {"ringleader", "malenia", "malenia:4", "asgd-da", "asgd-da:16"}) {
+    CHECK(AlgorithmSpec::parse(text).to_string() == text);
+  }
+  for (const char* bad : {"", "DUDE", "fedbuff", "fedbuff:0", "fedbuff:x", "SGD", "sgd:1",
+                          "ringleader:2", "malenia:0", "malenia:", "asgd-da:-1", "asgd-dax"}) {
     INFO(bad);
     CHECK_THROWS_AS(AlgorithmSpec::parse(bad), ConfigError);
   }
@@ -55,6 +67,34 @@ TEST_CASE("algorithm specs parse strictly", "[async]") {
   c.workers = 2;
   c.slowdown = {1.0};
   CHECK_THROWS_WITH(c.validate(), Catch::Contains("slowdown"));
+}
+
+TEST_CASE("compute-time models parse strictly and draw their distributions", "[async]") {
+  for (const char* text : {"fixed", "exp", "normal:0.25", "lognormal:1.5"}) {
+    CHECK(ComputeTime::parse(text).to_string() == text);
+  }
+  for (const char* bad : {"", "normal", "normal:0", "lognormal:", "lognormal:11", "pareto:2"}) {
+    INFO(bad);
+    CHECK_THROWS_AS(ComputeTime::parse(bad), ConfigError);
+  }
+  // Each model's draws over a long stream: the mean is 1 (times the slowdown); the log-normal
+  // has the heavy tail the others lack.
+  for (const char* text : {"exp", "normal:0.25", "lognormal:1"}) {
+    INFO(text);
+    engine::ComputeTimes times(ComputeTime::parse(text), 7, 0, 3.0);
+    std::vector<double> draws(200000);
+    for (double& d : draws) d = times.next() / 3.0;
+    double mean = 0;
+    for (const double d : draws) mean += d / static_cast<double>(draws.size());
+    CHECK(mean == Approx(1.0).epsilon(0.02));
+    std::sort(draws.begin(), draws.end());
+    const double p999 = draws[draws.size() * 999 / 1000];
+    if (std::string(text) == "lognormal:1") {
+      CHECK(p999 > 10.0);  // exp(3.09 - 0.5) = 13.3
+    } else {
+      CHECK(p999 < 8.0);  // Exp(1): 6.9; the normal: at most 2
+    }
+  }
 }
 
 TEST_CASE("dude with one worker equals the single-thread trainer bit for bit", "[async]") {

@@ -42,6 +42,14 @@ std::vector<double> dense_of(const SparsePost& post) {
   return g;
 }
 
+/// The header of a gradient from `worker` computed at model `version`.
+GradientHeader from(std::size_t worker, std::uint64_t version = 0) {
+  GradientHeader h;
+  h.worker = static_cast<std::uint32_t>(worker);
+  h.model_version = version;
+  return h;
+}
+
 std::vector<float> read_all(const SparsePolicy& policy) {
   std::vector<float> x(kParams);
   policy.read_all(x.data());
@@ -63,7 +71,7 @@ TEST_CASE("sparse DuDe: x follows x -= (lr/n) S on every arrival, and S is the t
     const std::size_t worker = rng() % kWorkers;
     const SparsePost post = random_post(rng);
     const float lr = 0.001f * static_cast<float>(1 + step % 7);  // a rate that changes
-    policy->apply(worker, post, lr);
+    policy->apply(from(worker), post, lr);
     table[worker] = dense_of(post);
     std::vector<double> sum(kParams, 0.0);
     for (const auto& entry : table) {
@@ -106,7 +114,7 @@ TEST_CASE("sparse asgd, sync and fedbuff follow their rules exactly", "[sparse][
   std::size_t in_group = 0;
   for (int arrival = 0; arrival < 60; ++arrival) {
     const SparsePost post = random_post(rng);
-    const std::uint64_t steps = policy->apply(arrival % kWorkers, post, lr);
+    const std::uint64_t steps = policy->apply(from(arrival % kWorkers), post, lr);
     const std::vector<double> g = dense_of(post);
     for (std::size_t p = 0; p < kParams; ++p) pending[p] += g[p];
     const bool step = ++in_group == group;
@@ -119,5 +127,29 @@ TEST_CASE("sparse asgd, sync and fedbuff follow their rules exactly", "[sparse][
     }
     const std::vector<float> read = read_all(*policy);
     for (std::size_t p = 0; p < kParams; ++p) REQUIRE(read[p] == static_cast<float>(x[p]));
+  }
+}
+
+TEST_CASE("sparse asgd-da scales each step by min(1, C / delay)", "[sparse][policy]") {
+  std::mt19937 rng(11);
+  const std::vector<float> initial(kParams, 1.0f);
+  // C = 2; gradients read at versions 0, 0, 0, 1, 4, 0 arrive at versions 0..5: delays 0, 1,
+  // 2, 2, 0, 5; factors 1, 1, 1, 1, 1, 2/5.
+  const auto policy = make_sparse_policy(AlgorithmSpec::parse("asgd-da:2"), kWorkers, kRows, kWidth,
+                                         kTail, initial.data());
+  const std::vector<std::uint64_t> read = {0, 0, 0, 1, 4, 0};
+  const std::vector<double> factor = {1, 1, 1, 1, 1, 2.0 / 5.0};
+  std::vector<double> x(initial.begin(), initial.end());
+  for (std::size_t arrival = 0; arrival < read.size(); ++arrival) {
+    const SparsePost post = random_post(rng);
+    CHECK(policy->apply(from(arrival % kWorkers, read[arrival]), post, 0.75f) == 1);
+    const std::vector<double> g = dense_of(post);
+    const double scale = static_cast<double>(0.75f * static_cast<float>(factor[arrival]));
+    for (std::size_t p = 0; p < kParams; ++p) x[p] -= scale * g[p];
+    const std::vector<float> now = read_all(*policy);
+    for (std::size_t p = 0; p < kParams; ++p) {
+      INFO("arrival " << arrival << " parameter " << p);
+      REQUIRE(now[p] == Approx(x[p]).margin(1e-5));
+    }
   }
 }

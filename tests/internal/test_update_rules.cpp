@@ -283,3 +283,121 @@ TEST_CASE("update rules: fedbuff:2 rounds of several arrivals flush from the car
   CHECK(round(4, 1) == 0);  // carried again: one arrival in the buffer, no step
   CHECK(x == expected);
 }
+
+TEST_CASE("update rules: asgd-da:1 scales a step by min(1, 1 / delay)", "[rules]") {
+  const Dataset data = tiny_data();
+  const auto shards = shards_of(data, 2);
+  // The asgd arrivals (delays 0, 0, 2, 1): only the third step, two steps late, is halved.
+  std::size_t arrival = 0;
+  const auto models = replay_by_hand(kTwoWorkers, [&](const auto& m, const Arrival& a) {
+    const double factor = arrival++ == 2 ? 0.5 : 1.0;
+    return step(m.back(), kLr * factor, logistic_gradient(m[a.read], shards[a.worker]));
+  });
+  const Outcome out = run({"asgd-da:1", 2, {1.0, 2.5}, 4});
+  check_params(out.params, models.back());
+  check_points(out.points, kTwoWorkersPoints);
+  // With C = n = 2 (the default) no delay here exceeds C: asgd's model exactly.
+  CHECK(run({"asgd-da", 2, {1.0, 2.5}, 4}).params == run({"asgd", 2, {1.0, 2.5}, 4}).params);
+}
+
+// Two workers, slowdowns 1 and 2.5, for the rules that do not step on every arrival: worker 0
+// arrives at t = 1, 2, 3, 4, 5, worker 1 at 2.5 and 5 (after worker 0 at the tie). An arrival
+// that does not step leaves the model and its version as they are.
+
+TEST_CASE("update rules: ringleader fills its table, then refreshes each entry once a round",
+          "[rules]") {
+  const Dataset data = tiny_data();
+  const auto shards = shards_of(data, 2);
+  auto g = [&](std::size_t w, const Params& x) { return logistic_gradient(x, shards[w]); };
+  // t = 1, 2: worker 0 buffers two gradients at x0. t = 2.5: worker 1's first completes the
+  // table, each entry its worker's mean (two equal gradients for worker 0): step 1. t = 3:
+  // worker 0 (read x0 at t = 2) refreshes its entry: step 2. t = 4, 5: worker 0, already
+  // refreshed this round, buffers. t = 5: worker 1 (read x1) refreshes: step 3, and the round
+  // is over.
+  std::vector<Params> x{kInitial};
+  Params entry0 = g(0, x[0]), entry1 = g(1, x[0]);
+  x.push_back(step(x[0], kLr / 2.0, sum(entry0, entry1)));
+  entry0 = g(0, x[0]);
+  x.push_back(step(x[1], kLr / 2.0, sum(entry0, entry1)));
+  entry1 = g(1, x[1]);
+  x.push_back(step(x[2], kLr / 2.0, sum(entry0, entry1)));
+  const Outcome out = run({"ringleader", 2, {1.0, 2.5}, 7});
+  check_params(out.params, x.back());
+  CHECK(out.points.back().steps == 3);
+  CHECK(out.points.back().arrivals == std::vector<std::uint64_t>{5, 2});
+}
+
+TEST_CASE("update rules: ringleader's next round takes the mean of the buffered gradients",
+          "[rules]") {
+  // Rounds handed to the policy whole, as the threaded server does, split over two ranges of
+  // coordinates; gradients exact in float, so the expected model is exact too.
+  auto policy = engine::make_policy(AlgorithmSpec::parse("ringleader"), 2, 2);
+  const std::vector<std::vector<float>> g = {{1, 2}, {4, -2}, {3, 6}, {-1, 1}, {2, 4}, {6, 0}};
+  const std::vector<std::uint32_t> worker = {0, 1, 0, 0, 0, 1};
+  std::vector<engine::GradientHeader> headers(g.size());
+  std::vector<engine::Arrival> all;
+  for (std::size_t i = 0; i < g.size(); ++i) {
+    headers[i].worker = worker[i];
+    all.push_back({g[i].data(), &headers[i]});
+  }
+  std::vector<float> x = {0.5f, -0.25f}, next(2, 0.0f);
+  auto round = [&](std::size_t first, std::size_t count) {
+    const auto part = std::span<const engine::Arrival>(all).subspan(first, count);
+    const std::uint64_t steps = policy->begin_round(part);
+    policy->apply_range(part, x.data(), next.data(), kLr, 0, 1);
+    policy->apply_range(part, x.data(), next.data(), kLr, 1, 2);
+    if (steps > 0) x = next;
+    return steps;
+  };
+  std::vector<float> expected = x;
+  auto take = [&](const std::vector<float>& s) {
+    for (std::size_t i = 0; i < 2; ++i) expected[i] -= kLr / 2 * s[i];
+  };
+  // Round 1: g0 (w0) then g1 (w1) fill the table: S = g0 + g1, one step.
+  CHECK(round(0, 2) == 1);
+  take({5, 0});
+  CHECK(x == expected);
+  // g2 (w0): worker 0 refreshes with g2 alone and steps: S = g2 + g1. g3 (w0): buffered.
+  CHECK(round(2, 2) == 1);
+  take({7, 4});
+  CHECK(x == expected);
+  // g4 (w0): still buffered (worker 0 refreshed this round). g5 (w1): worker 1 refreshes, the
+  // round ends: S = g2 + g5.
+  CHECK(round(4, 2) == 1);
+  take({9, 6});
+  CHECK(x == expected);
+  // The next round: worker 0's entry becomes the mean of g3, g4 and this g: ((-1+2+3)/3,
+  // (1+4+6)/3) = (4/3, 11/3); S = that + g5.
+  CHECK(round(2, 1) == 1);  // g2's values again, as a new arrival of worker 0
+  CHECK(policy->table_entry(0)[0] == Approx(4.0 / 3.0));
+  CHECK(policy->table_entry(0)[1] == Approx(11.0 / 3.0));
+  const auto s = policy->running_sum();
+  CHECK(s[0] == Approx(4.0 / 3.0 + 6.0));
+  CHECK(s[1] == Approx(11.0 / 3.0));
+  take({4.0f / 3.0f + 6.0f, 11.0f / 3.0f});
+  for (std::size_t i = 0; i < 2; ++i) CHECK(x[i] == Approx(expected[i]));
+}
+
+TEST_CASE(
+    "update rules: malenia steps on a harmonic batch at the current model and discards "
+    "older gradients",
+    "[rules]") {
+  const Dataset data = tiny_data();
+  const auto shards = shards_of(data, 2);
+  auto g = [&](std::size_t w, const Params& x) { return logistic_gradient(x, shards[w]); };
+  // S = 1. t = 1, 2: worker 0 adds two gradients at x0 (b0 = 2). t = 2.5: worker 1's at x0
+  // (b1 = 1): harmonic mean 4/3 >= 1, step 1 = (lr/2)(mean of worker 0's + worker 1's).
+  // t = 3: worker 0's gradient read x0 at t = 2: discarded. t = 4, 5: worker 0 at x1 (b0 = 2);
+  // t = 5: worker 1 at x1: step 2.
+  std::vector<Params> x{kInitial};
+  x.push_back(step(x[0], kLr / 2.0, sum(g(0, x[0]), g(1, x[0]))));
+  x.push_back(step(x[1], kLr / 2.0, sum(g(0, x[1]), g(1, x[1]))));
+  const Outcome out = run({"malenia", 2, {1.0, 2.5}, 7});
+  check_params(out.params, x.back());
+  CHECK(out.points.back().steps == 2);
+  // S = 2: b0 = 2, b1 = 1 (harmonic mean 4/3) is not enough. Without a step every gradient is
+  // at x0 and counts: at t = 5, b0 = 5 and b1 = 2 (harmonic mean 20/7): the only step.
+  const Outcome bigger = run({"malenia:2", 2, {1.0, 2.5}, 7});
+  CHECK(bigger.points.back().steps == 1);
+  check_params(bigger.params, x[1]);
+}

@@ -28,12 +28,20 @@ struct AlgorithmSpec {
     Sync,     // wait for one gradient from every worker, x -= lr * mean(g)
     FedBuff,  // buffer K arrivals, x -= lr * mean(buffer)
     Sgd,      // no workers: the single-thread trainer (train_sgd), the reference of them all
+    // The successors (docs/DESIGN.md §13):
+    Ringleader,  // DuDe's table refreshed in rounds: each worker's entry once a round, with the
+                 // mean of its gradients since its last refresh; a step per refresh
+    Malenia,     // gradients at the current model only; a step once the per-worker counts' harmonic
+                 // mean reaches S, x -= lr * mean over workers of each one's mean gradient
+    AsgdDelayAdaptive,  // asgd with x -= lr * min(1, C / tau) * g, tau the gradient's delay
   };
   Kind kind = Kind::Dude;
-  std::uint32_t buffer = 0;  // FedBuff: K
+  std::uint32_t buffer = 0;          // FedBuff: K
+  std::uint32_t harmonic_batch = 1;  // Malenia: S
+  std::uint32_t delay_scale = 0;     // asgd-da: C; 0: the number of workers
 
-  /// Parses "dude", "asgd", "hogwild", "sync", "fedbuff:K" or "sgd"; throws ConfigError
-  /// otherwise.
+  /// Parses "dude", "asgd", "hogwild", "sync", "fedbuff:K", "sgd", "ringleader", "malenia",
+  /// "malenia:S", "asgd-da" or "asgd-da:C" (K, S, C >= 1); throws ConfigError otherwise.
   static AlgorithmSpec parse(std::string_view text);
   std::string to_string() const;
 };
@@ -47,14 +55,16 @@ enum class SlotDiscipline {
 SlotDiscipline parse_slot_discipline(std::string_view text);
 
 /// Deterministic runs: how long one gradient takes a worker on the virtual clock, before its
-/// slowdown factor: always 1, Exp(1), or a normal N(1, sigma^2) truncated to (0, 2]
-/// (redrawn outside), each worker from its own seeded stream.
+/// slowdown factor: always 1, Exp(1), a normal N(1, sigma^2) truncated to (0, 2] (redrawn
+/// outside), or a heavy-tailed log-normal exp(sigma Z - sigma^2 / 2) of mean 1, each worker
+/// from its own seeded stream.
 struct ComputeTime {
-  enum class Kind { Fixed, Exponential, Normal };
+  enum class Kind { Fixed, Exponential, Normal, LogNormal };
   Kind kind = Kind::Exponential;
-  double sigma = 0.25;  // Normal only
+  double sigma = 0.25;  // Normal and LogNormal
 
-  /// Parses "fixed", "exp" or "normal:SIGMA"; throws ConfigError otherwise.
+  /// Parses "fixed", "exp", "normal:SIGMA" or "lognormal:SIGMA"; throws ConfigError
+  /// otherwise.
   static ComputeTime parse(std::string_view text);
   std::string to_string() const;
 };

@@ -38,8 +38,8 @@ class LazyDude final : public SparsePolicy {
 
   void seed_gradient(std::size_t worker, const SparsePost& g) override { fold(worker, g); }
 
-  std::uint64_t apply(std::size_t worker, const SparsePost& g, float lr) override {
-    fold(worker, g);
+  std::uint64_t apply(const GradientHeader& from, const SparsePost& g, float lr) override {
+    fold(from.worker, g);
     // The step, as the dense policy rounds it: step = lr / n in float, x -= step * float(S).
     const float step = lr / static_cast<float>(workers_);
     clock_ += static_cast<double>(step);

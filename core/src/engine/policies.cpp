@@ -184,6 +184,10 @@ std::unique_ptr<ServerPolicy> make_policy(const AlgorithmSpec& spec, std::size_t
     case AlgorithmSpec::Kind::Asgd: return std::make_unique<AsgdPolicy>(params);
     case AlgorithmSpec::Kind::Sync: return std::make_unique<SyncPolicy>(workers, params);
     case AlgorithmSpec::Kind::FedBuff: return std::make_unique<FedBuffPolicy>(spec.buffer, params);
+    case AlgorithmSpec::Kind::Ringleader:
+    case AlgorithmSpec::Kind::Malenia:
+    case AlgorithmSpec::Kind::AsgdDelayAdaptive:
+      return make_successor_policy(spec, workers, params);
     case AlgorithmSpec::Kind::Hogwild:
     case AlgorithmSpec::Kind::Sgd: break;
   }

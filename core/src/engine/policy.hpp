@@ -66,5 +66,20 @@ class ServerPolicy {
 /// workers and models of `params` floats.
 std::unique_ptr<ServerPolicy> make_policy(const AlgorithmSpec& spec, std::size_t workers,
                                           std::size_t params);
+/// The same for ringleader, malenia and asgd-da (successor_policies.cpp).
+std::unique_ptr<ServerPolicy> make_successor_policy(const AlgorithmSpec& spec, std::size_t workers,
+                                                    std::size_t params);
+
+/// asgd-da's C: the spec's, or the number of workers, the delay asgd's gradients have when
+/// every worker is equally fast.
+inline std::uint64_t delay_scale_of(const AlgorithmSpec& spec, std::size_t workers) {
+  return spec.delay_scale > 0 ? spec.delay_scale : workers;
+}
+/// asgd-da's step factor for a gradient `delay` server steps old: min(1, C / delay).
+inline float delay_factor(std::uint64_t scale, std::uint64_t delay) {
+  return delay <= scale
+             ? 1.0f
+             : static_cast<float>(static_cast<double>(scale) / static_cast<double>(delay));
+}
 
 }  // namespace dude::engine

@@ -41,6 +41,9 @@ class ComputeTimes {
         do base = 1.0 + kind_.sigma * rng_.normal();
         while (base <= 0.0 || base > 2.0);
         break;
+      case ComputeTime::Kind::LogNormal:
+        base = std::exp(kind_.sigma * rng_.normal() - 0.5 * kind_.sigma * kind_.sigma);
+        break;
     }
     return slowdown_ * base;
   }

@@ -9,6 +9,7 @@
 #include "common/page_array.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
+#include "engine/policy.hpp"
 
 namespace dude::engine {
 namespace {
@@ -69,14 +70,30 @@ class EagerPolicy : public SparsePolicy {
   EagerModel model_;
 };
 
-/// asgd: x -= lr g per arrival.
+/// asgd: x -= lr g per arrival; asgd-da (delay_scale C > 0): x -= lr min(1, C / tau) g.
 class SparseAsgd final : public EagerPolicy {
  public:
-  using EagerPolicy::EagerPolicy;
-  std::uint64_t apply(std::size_t, const SparsePost& g, float lr) override {
-    model_.add(-lr, g);
+  SparseAsgd(Shape shape, const float* initial, std::uint64_t delay_scale)
+      : EagerPolicy(shape, initial), delay_scale_(delay_scale) {}
+  std::uint64_t apply(const GradientHeader& from, const SparsePost& g, float lr) override {
+    const float factor =
+        delay_scale_ > 0 ? delay_factor(delay_scale_, version_ - from.model_version) : 1.0f;
+    model_.add(-lr * factor, g);
+    ++version_;
     return 1;
   }
+  void save(detail::StateWriter& out) const override {
+    model_.save(out);
+    out.put(version_);
+  }
+  void load(detail::StateReader& in) override {
+    model_.load(in);
+    version_ = in.get<std::uint64_t>();
+  }
+
+ private:
+  const std::uint64_t delay_scale_;  // 0: plain asgd
+  std::uint64_t version_ = 0;        // the steps so far: an arrival's delay is counted from here
 };
 
 /// sync: a round is one gradient of every worker; x -= (lr / n) g for each, in arrival order
@@ -86,7 +103,7 @@ class SparseSync final : public EagerPolicy {
   SparseSync(std::size_t workers, Shape shape, const float* initial)
       : EagerPolicy(shape, initial), workers_(workers) {}
   std::size_t round_size() const override { return workers_; }
-  std::uint64_t apply(std::size_t, const SparsePost& g, float lr) override {
+  std::uint64_t apply(const GradientHeader&, const SparsePost& g, float lr) override {
     round_.push_back(g);
     if (round_.size() < workers_) return 0;
     for (const SparsePost& post : round_) model_.add(-lr / static_cast<float>(workers_), post);
@@ -123,7 +140,7 @@ class SparseFedBuff final : public EagerPolicy {
         sum_(shape.first_layer() + shape.tail),
         in_sum_(shape.rows, 0) {}
 
-  std::uint64_t apply(std::size_t, const SparsePost& g, float lr) override {
+  std::uint64_t apply(const GradientHeader&, const SparsePost& g, float lr) override {
     const std::size_t w = shape_.width;
     for (std::size_t i = 0; i < g.rows.size(); ++i) {
       const std::uint32_t row = g.rows[i];
@@ -191,10 +208,16 @@ std::unique_ptr<SparsePolicy> make_sparse_policy(const AlgorithmSpec& spec, std:
   const Shape shape{rows, width, tail};
   switch (spec.kind) {
     case AlgorithmSpec::Kind::Dude: return make_lazy_dude(workers, rows, width, tail, initial);
-    case AlgorithmSpec::Kind::Asgd: return std::make_unique<SparseAsgd>(shape, initial);
+    case AlgorithmSpec::Kind::Asgd: return std::make_unique<SparseAsgd>(shape, initial, 0);
+    case AlgorithmSpec::Kind::AsgdDelayAdaptive:
+      return std::make_unique<SparseAsgd>(shape, initial, delay_scale_of(spec, workers));
     case AlgorithmSpec::Kind::Sync: return std::make_unique<SparseSync>(workers, shape, initial);
     case AlgorithmSpec::Kind::FedBuff:
       return std::make_unique<SparseFedBuff>(spec.buffer, shape, initial);
+    case AlgorithmSpec::Kind::Ringleader:
+    case AlgorithmSpec::Kind::Malenia:
+      throw ConfigError("algorithm " + spec.to_string() +
+                        " runs on dense data only for now (its tables are dense)");
     case AlgorithmSpec::Kind::Hogwild:
     case AlgorithmSpec::Kind::Sgd: break;
   }

@@ -15,6 +15,7 @@
 
 #include "common/state_stream.hpp"
 #include "dude/async.hpp"
+#include "engine/gradient_slot.hpp"
 
 namespace dude::engine {
 
@@ -47,9 +48,9 @@ class SparsePolicy {
   virtual std::size_t round_size() const { return 0; }
   /// DuDe's warm start: worker w's gradient at the initial model enters the table.
   virtual void seed_gradient(std::size_t /*worker*/, const SparsePost& /*gradient*/) {}
-  /// Applies one arrival from `worker` at rate lr; returns the model steps it took (sync and
-  /// fedbuff step only at a round's last arrival or a flush).
-  virtual std::uint64_t apply(std::size_t worker, const SparsePost& gradient, float lr) = 0;
+  /// Applies one arrival (`from` names its worker and model version) at rate lr; returns the
+  /// model steps it took (sync and fedbuff step only at a round's last arrival or a flush).
+  virtual std::uint64_t apply(const GradientHeader& from, const SparsePost& gradient, float lr) = 0;
   /// The model now on the given first-layer rows (rows.size() x width floats into out_rows)
   /// and on the tail (into out_tail).
   virtual void read(std::span<const std::uint32_t> rows, float* out_rows,
@@ -65,7 +66,8 @@ class SparsePolicy {
   virtual void load(detail::StateReader& in) = 0;
 };
 
-/// The sparse server side of `spec` (dude, asgd, sync or fedbuff; hogwild has none) for
+/// The sparse server side of `spec` (dude, asgd, asgd-da, sync or fedbuff; hogwild has none,
+/// ringleader and malenia have none yet) for
 /// `workers` workers, a model of `rows` x `width` first-layer weights and `tail` more floats,
 /// starting from `initial`.
 std::unique_ptr<SparsePolicy> make_sparse_policy(const AlgorithmSpec& spec, std::size_t workers,

@@ -49,10 +49,10 @@ class SparseBackend {
     return {loss, batch.samples()};
   }
 
-  std::uint64_t apply(std::span<const std::uint32_t> workers, const std::vector<GradientHeader>&,
-                      float lr) {
+  std::uint64_t apply(std::span<const std::uint32_t> workers,
+                      const std::vector<GradientHeader>& headers, float lr) {
     std::uint64_t steps = 0;
-    for (const std::uint32_t w : workers) steps += policy_->apply(w, gradients_[w], lr);
+    for (const std::uint32_t w : workers) steps += policy_->apply(headers[w], gradients_[w], lr);
     return steps;
   }
 

@@ -187,7 +187,7 @@ class SparseServerEngine {
     counters.record(h.worker, version_ - h.model_version, h.loss);
     const auto lr = static_cast<float>(run_.learning_rate(version_, samples_));
     samples_ += h.samples;
-    const std::uint64_t steps = policy_.apply(h.worker, ex.post, lr);
+    const std::uint64_t steps = policy_.apply(h, ex.post, lr);
     version_ += steps;
     counters.samples.store(samples_, std::memory_order_relaxed);
     counters.steps.store(version_, std::memory_order_relaxed);

@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -16,14 +17,47 @@ namespace dude {
 namespace {
 
 using Kind = AlgorithmSpec::Kind;
-/// The algorithms spelled by a name alone (fedbuff takes its K).
-constexpr std::array<std::pair<std::string_view, Kind>, 5> kAlgorithmNames = {{
+/// The algorithms spelled by a name alone.
+constexpr std::array<std::pair<std::string_view, Kind>, 8> kAlgorithmNames = {{
     {"dude", Kind::Dude},
     {"asgd", Kind::Asgd},
     {"hogwild", Kind::Hogwild},
     {"sync", Kind::Sync},
     {"sgd", Kind::Sgd},
+    {"ringleader", Kind::Ringleader},
+    {"malenia", Kind::Malenia},
+    {"asgd-da", Kind::AsgdDelayAdaptive},
 }};
+
+/// The algorithms that take a whole number >= 1 after a colon, and the field it sets.
+struct Parameterised {
+  std::string_view name;
+  Kind kind;
+  std::uint32_t AlgorithmSpec::*field;
+};
+constexpr std::array<Parameterised, 3> kParameterised = {{
+    {"fedbuff", Kind::FedBuff, &AlgorithmSpec::buffer},
+    {"malenia", Kind::Malenia, &AlgorithmSpec::harmonic_batch},
+    {"asgd-da", Kind::AsgdDelayAdaptive, &AlgorithmSpec::delay_scale},
+}};
+
+/// "NAME:N" with N >= 1 for a parameterised algorithm NAME; nothing otherwise.
+std::optional<AlgorithmSpec> parse_parameterised(std::string_view text) {
+  for (const Parameterised& p : kParameterised) {
+    if (text.size() <= p.name.size() || text.substr(0, p.name.size()) != p.name ||
+        text[p.name.size()] != ':') {
+      continue;
+    }
+    const std::uint32_t value =
+        detail::parse_whole<std::uint32_t>(text.substr(p.name.size() + 1)).value_or(0);
+    if (value == 0) return std::nullopt;
+    AlgorithmSpec spec;
+    spec.kind = p.kind;
+    spec.*p.field = value;
+    return spec;
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -35,22 +69,21 @@ AlgorithmSpec AlgorithmSpec::parse(std::string_view text) {
       return spec;
     }
   }
-  const std::string_view prefix = "fedbuff:";
-  if (text.substr(0, prefix.size()) == prefix) {
-    const std::uint32_t buffer =
-        detail::parse_whole<std::uint32_t>(text.substr(prefix.size())).value_or(0);
-    if (buffer >= 1) {
-      spec.kind = Kind::FedBuff;
-      spec.buffer = buffer;
-      return spec;
-    }
-  }
+  if (const auto parameterised = parse_parameterised(text)) return *parameterised;
   throw ConfigError("algorithm '" + std::string(text) +
-                    "': expected dude, asgd, hogwild, sync, fedbuff:K (K >= 1) or sgd");
+                    "': expected dude, asgd, hogwild, sync, fedbuff:K, sgd, ringleader, "
+                    "malenia[:S] or asgd-da[:C] (K, S, C whole numbers >= 1)");
 }
 
 std::string AlgorithmSpec::to_string() const {
-  if (kind == Kind::FedBuff) return "fedbuff:" + std::to_string(buffer);
+  switch (kind) {
+    case Kind::FedBuff: return "fedbuff:" + std::to_string(buffer);
+    case Kind::Malenia:
+      return harmonic_batch == 1 ? "malenia" : "malenia:" + std::to_string(harmonic_batch);
+    case Kind::AsgdDelayAdaptive:
+      return delay_scale == 0 ? "asgd-da" : "asgd-da:" + std::to_string(delay_scale);
+    default: break;
+  }
   for (const auto& [name, named] : kAlgorithmNames) {
     if (named == kind) return std::string(name);
   }
@@ -73,27 +106,29 @@ ComputeTime ComputeTime::parse(std::string_view text) {
     t.kind = Kind::Exponential;
     return t;
   }
-  const std::string_view prefix = "normal:";
-  if (text.substr(0, prefix.size()) == prefix) {
+  for (const auto& [prefix, kind] : {std::pair<std::string_view, Kind>{"normal:", Kind::Normal},
+                                     {"lognormal:", Kind::LogNormal}}) {
+    if (text.substr(0, prefix.size()) != prefix) continue;
     const double sigma = detail::parse_whole<double>(text.substr(prefix.size())).value_or(0);
     if (sigma > 0 && sigma <= 10) {
-      t.kind = Kind::Normal;
+      t.kind = kind;
       t.sigma = sigma;
       return t;
     }
   }
   throw ConfigError("compute time '" + std::string(text) +
-                    "': expected fixed, exp or normal:SIGMA (0 < SIGMA <= 10)");
+                    "': expected fixed, exp, normal:SIGMA or lognormal:SIGMA (0 < SIGMA <= 10)");
 }
 
 std::string ComputeTime::to_string() const {
   switch (kind) {
     case Kind::Fixed: return "fixed";
     case Kind::Exponential: return "exp";
-    case Kind::Normal: break;
+    case Kind::Normal:
+    case Kind::LogNormal: break;
   }
   char text[48];
-  std::snprintf(text, sizeof text, "normal:%g", sigma);
+  std::snprintf(text, sizeof text, "%s:%g", kind == Kind::Normal ? "normal" : "lognormal", sigma);
   return text;
 }
 
@@ -112,6 +147,9 @@ void AsyncConfig::validate() const {
   }
   if (algorithm.kind == AlgorithmSpec::Kind::FedBuff && algorithm.buffer == 0) {
     throw ConfigError("algorithm: fedbuff needs K >= 1");
+  }
+  if (algorithm.kind == AlgorithmSpec::Kind::Malenia && algorithm.harmonic_batch == 0) {
+    throw ConfigError("algorithm: malenia needs S >= 1");
   }
 }
 
