@@ -153,3 +153,12 @@ TEST_CASE("sparse asgd-da scales each step by min(1, C / delay)", "[sparse][poli
     }
   }
 }
+
+TEST_CASE("ringleader and malenia refuse sparse data by name", "[sparse][policy]") {
+  const std::vector<float> initial(kParams, 0.0f);
+  for (const char* algo : {"ringleader", "malenia"}) {
+    CHECK_THROWS_WITH(make_sparse_policy(AlgorithmSpec::parse(algo), kWorkers, kRows, kWidth, kTail,
+                                         initial.data()),
+                      Catch::Contains(algo) && Catch::Contains("dense data only"));
+  }
+}
