@@ -178,6 +178,9 @@ void add_sgd_flags(CLI::App& command, SgdFlags& flags) {
       .add_flag("--no-divergence-check", flags.no_divergence_check,
                 "Only a non-finite loss or parameter stops a run as diverged")
       ->excludes(factor);
+  command.add_option("--early-stop", flags.early_stop,
+                     "End the run once the test accuracy has not improved for N evaluations in "
+                     "a row, keeping the model of the best one (needs --test; 0: off)");
 }
 
 std::shared_ptr<void> limit_threads(unsigned threads) {
@@ -190,6 +193,7 @@ void apply_sgd_flags(const SgdFlags& flags, SgdConfig& config) {
   constexpr double kDefaultEpochs = 10;
   config.batch = flags.batch;
   config.divergence_factor = flags.no_divergence_check ? 0 : flags.divergence_factor;
+  config.early_stop = flags.early_stop;
   config.batch_order = parse_batch_order(flags.batch_order);
   config.epochs = flags.epochs;
   config.steps = flags.steps;

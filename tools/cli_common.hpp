@@ -97,9 +97,10 @@ struct SgdFlags {
   unsigned threads = 0;
   double divergence_factor = 10;
   bool no_divergence_check = false;
+  std::uint32_t early_stop = 0;
 };
-/// Registers --model, --schedule, --lr-decay, --batch, --batch-order, --l2, --threads and the
-/// divergence check's flags; the defaults are the values `flags` holds.
+/// Registers --model, --schedule, --lr-decay, --batch, --batch-order, --l2, --threads, the
+/// divergence check's flags and --early-stop; the defaults are the values `flags` holds.
 void add_sgd_flags(CLI::App& command, SgdFlags& flags);
 /// Caps oneTBB's threads (loading, evaluation) at `threads` for as long as the returned handle
 /// lives; 0: no cap (the handle is empty).

@@ -60,6 +60,11 @@ struct SgdConfig {
   /// On TrainingDiverged, leave params holding the model of the last evaluation point that
   /// passed the checks (the initial model if none did), at the cost of a copy of the model.
   bool keep_last_good = false;
+  /// Early stopping: end the run once the test accuracy has not risen above its best for this
+  /// many evaluation points in a row, leaving params holding the model of the best point
+  /// (which the final point then reports). 0: off. Needs test rows; every evaluation point is
+  /// then evaluated on them, and the best model is kept (a copy of the model).
+  std::uint32_t early_stop = 0;
 
   /// Throws ConfigError naming the first bad field.
   void validate() const;

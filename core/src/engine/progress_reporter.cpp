@@ -42,7 +42,8 @@ Progress ProgressReporter::point(bool evaluation, std::uint64_t steps, const flo
   if (evaluation) {
     count_at_last_ = count;
     staleness_at_last_ = staleness;
-    if ((shown_ || final) && test_ != nullptr && test_->data != nullptr && !test_->rows.empty()) {
+    if ((shown_ || final || guard_.wants_test()) && test_ != nullptr && test_->data != nullptr &&
+        !test_->rows.empty()) {
       const Evaluation e = evaluate(objective_, model, *test_->data, test_->rows);
       p.has_test = true;
       p.test_loss = e.loss;

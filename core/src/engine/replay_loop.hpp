@@ -121,6 +121,7 @@ class ReplayLoop {
         const Progress p = reporter_.point(true, version_, backend_.model());
         if (on_progress) on_progress(p);
         schedule_.advance(version_, samples_);
+        if (hooks_.guard.plateau_reached()) break;
       }
       for (const std::uint32_t w : pending_) start(w, event.time);
       pending_.clear();
@@ -133,6 +134,7 @@ class ReplayLoop {
     }
     const float* model = backend_.model();
     std::copy(model, model + params_count, params);
+    if (hooks_.guard.plateau_reached()) hooks_.guard.restore_best(params);
     const Progress last = reporter_.final_point(version_, params);
     if (on_progress) on_progress(last);
     return last;

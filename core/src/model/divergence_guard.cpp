@@ -39,7 +39,9 @@ std::string loss_bound_reason(double loss, double factor, double initial) {
 
 DivergenceGuard::DivergenceGuard(const Objective& objective, const Subset& train,
                                  const SgdConfig& config, const float* params)
-    : params_count_(objective.num_params()), factor_(config.divergence_factor) {
+    : params_count_(objective.num_params()),
+      factor_(config.divergence_factor),
+      plateau_(config.early_stop) {
   if (factor_ > 0 && train.data != nullptr && !train.rows.empty()) {
     const auto rows = train.rows.first(std::min(train.rows.size(), kInitialLossRows));
     initial_loss_ = evaluate(objective, params, *train.data, rows).loss;
@@ -52,6 +54,7 @@ void DivergenceGuard::save(StateWriter& out) const {
   out.put(above_bound_);
   out.put(last_good_);
   out.put_vector(last_good_model_);
+  plateau_.save(out);
 }
 
 void DivergenceGuard::load(StateReader& in) {
@@ -59,6 +62,7 @@ void DivergenceGuard::load(StateReader& in) {
   above_bound_ = in.get<bool>();
   last_good_ = in.get<std::optional<TrainingDiverged::GoodPoint>>();
   in.get_span(std::span<float>(last_good_model_));
+  plateau_.load(in, params_count_);
 }
 
 void DivergenceGuard::check(const Progress& point, const float* model) {
@@ -81,6 +85,7 @@ void DivergenceGuard::check(const Progress& point, const float* model) {
   last_good_ = TrainingDiverged::GoodPoint{point.steps, point.epoch, std::nullopt};
   if (point.has_test) last_good_->test_accuracy = point.test_accuracy;
   if (!last_good_model_.empty()) std::copy(model, model + params_count_, last_good_model_.begin());
+  plateau_.observe(point, model, params_count_);
 }
 
 }  // namespace dude::detail

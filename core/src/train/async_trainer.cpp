@@ -104,6 +104,7 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective,
         if (on_progress) on_progress(p);
         schedule.advance(steps, samples);
         last_tick = run.elapsed();
+        if (hooks.guard.plateau_reached()) break;
       } else if (sgd.tick_seconds > 0 && run.elapsed() - last_tick >= sgd.tick_seconds) {
         const Progress p = point(false, steps, nullptr);
         if (on_progress) on_progress(p);
@@ -120,6 +121,7 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective,
     if (error) std::rethrow_exception(error);
   }
   const std::uint64_t version = engine.snapshot(params);
+  if (hooks.guard.plateau_reached()) hooks.guard.restore_best(params);
   const Progress last = reporter.final_point(version, params);
   if (on_progress) on_progress(last);
   return last;
@@ -224,6 +226,7 @@ Progress train_async(const Objective& objective, const Subset& train, const Subs
     return train_sgd(objective, train, test, config.sgd, params, on_progress, stop, checkpoints);
   }
   if (train.data == nullptr || train.rows.empty()) throw ConfigError("train: no training rows");
+  detail::require_test_rows_for_early_stop(config.sgd, test);
   detail::DivergenceGuard guard(objective, train, config.sgd, params);
   const engine::RunHooks hooks{test, on_progress, stop, guard, checkpoints};
   return guard.run(params, [&] { return dispatch(objective, train, config, params, hooks); });

@@ -190,8 +190,8 @@ class SgdRun {
       loss_since_eval_ = 0;
       steps_since_eval_ = 0;
       step_.sync(params_);
-      if ((on_progress_ || final) && test_ != nullptr && test_->data != nullptr &&
-          !test_->rows.empty()) {
+      if ((on_progress_ || final || guard_.wants_test()) && test_ != nullptr &&
+          test_->data != nullptr && !test_->rows.empty()) {
         const Evaluation e = evaluate(objective_, params_, *test_->data, test_->rows);
         p_.has_test = true;
         p_.test_loss = e.loss;
@@ -271,6 +271,7 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   const std::size_t steps_per_epoch = (train.rows.size() + sampler.batch() - 1) / sampler.batch();
   const std::uint64_t eval_every = config.eval_every > 0 ? config.eval_every : steps_per_epoch;
   SgdStep step(objective, data, sampler.batch());
+  detail::require_test_rows_for_early_stop(config, test);
   detail::DivergenceGuard guard(objective, train, config, params);
   SgdRun run(objective, train, test, config, params, on_progress, step, guard);
   const SgdCheckpoints saved(checkpoints, objective, train, test, config);
@@ -281,7 +282,7 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   };
   const auto stopped = [&] { return stop != nullptr && stop->load(std::memory_order_relaxed); };
   return guard.run(params, [&] {
-    while (run.fraction_done() < 1.0 && !stopped()) {
+    while (run.fraction_done() < 1.0 && !stopped() && !guard.plateau_reached()) {
       const std::span<const std::uint32_t> rows = sampler.next();
       const double lr = learning_rate(config, run.epochs_done(), run.fraction_done());
       const double loss = step(params, rows, static_cast<float>(lr), run.steps());
@@ -291,6 +292,10 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
       clock.offer(run.steps(), checkpoint);
     }
     if (stopped() && run.fraction_done() < 1.0) clock.offer_final(checkpoint);
+    if (guard.plateau_reached()) {
+      step.sync(params);  // nothing left pending, so the final report leaves the best model be
+      guard.restore_best(params);
+    }
     return run.report(true, true);
   });
 }
