@@ -10,7 +10,8 @@ packages=(
   libtbb-dev                     # oneTBB: parallel parsing and evaluation
   libeigen3-dev                  # Eigen: the MLP's matrix products
   libhwy-dev                     # Google Highway: SIMD kernels with run-time dispatch
-  zlib1g-dev                     # gzip input
+  zlib1g-dev                     # gzip input (streamed)
+  libdeflate-dev                 # libdeflate: gzip input inflated whole, several times faster
   libxxhash-dev                  # xxHash (XXH3): hashed features of fastText text
   libcli11-dev                   # CLI11: the command line
   nlohmann-json3-dev             # JSON Lines metrics

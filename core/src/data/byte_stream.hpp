@@ -24,14 +24,16 @@ class FileDescriptor {
   int fd_;
 };
 
+class TextBuffer;
+
 /// How the bytes a ByteStream reads from memory are encoded.
 enum class Encoding { Plain, Gzip };
 
 /// The bytes of a file or of a buffer in memory, handed out in order; gzip data (one or more
 /// members) is inflated on the way. Files are read in blocks, so neither their compressed nor
-/// their inflated bytes are ever held whole. Throws DataError naming the file when it cannot be
-/// read, and with the compressed byte offset when the gzip stream is truncated, corrupt, or
-/// followed by bytes that are not another gzip member.
+/// their inflated bytes are held whole, but by inflate_whole. Throws DataError naming the file when
+/// it cannot be read, and with the compressed byte offset when the gzip stream is truncated,
+/// corrupt, or followed by bytes that are not another gzip member.
 class ByteStream {
  public:
   /// Opens `path` (a DataError if it cannot); its bytes are inflated when they start with the
@@ -44,8 +46,10 @@ class ByteStream {
   ~ByteStream();
 
   /// Copies the next `n` bytes to `dst` and returns how many it copied: fewer than `n` only
-  /// at the end of the data, 0 from then on.
+  /// at the end of the data, 0 from then on. A gzip stream of at most kWholeInflateBytes is
+  /// inflated whole at the first read (inflate_whole), then handed out from memory.
   std::size_t read(char* dst, std::size_t n);
+  static constexpr std::size_t kWholeInflateBytes = std::size_t{1} << 30;
 
   /// How many bytes the stream is expected to hand out in all, 0 when unknown: the size of the
   /// file or buffer, or for gzip the size the last member's trailer records (exact for the
@@ -55,6 +59,14 @@ class ByteStream {
   bool inflates() const noexcept { return inflater_ != nullptr; }
   /// The name used in errors.
   const std::string& name() const noexcept { return name_; }
+
+  /// Inflates all of a single-member gzip stream in one call (libdeflate, several times zlib's
+  /// speed) into `text`, when nothing has been read yet and the trailer gives a size of at most
+  /// `most` bytes, the compressed bytes fitting beside it. Returns false, having consumed
+  /// nothing, when the stream is not such a one or does not inflate to exactly the size the
+  /// trailer records (several members, a cut or corrupt file): read() then goes on as if this
+  /// had not been called, and reports what is wrong.
+  bool inflate_whole(TextBuffer& text, std::size_t most);
 
  private:
   class Inflater;
@@ -82,6 +94,10 @@ class ByteStream {
   std::unique_ptr<Inflater> inflater_;  // null for plain data
   GzipState gzip_state_ = GzipState::InMember;
   std::size_t size_hint_ = 0;
+  std::size_t compressed_size_ = 0;    // a regular file's or the buffer's size; 0: unknown
+  bool started_ = false;               // read() or inflate_whole() has been called
+  std::unique_ptr<TextBuffer> whole_;  // the bytes inflate_whole() gave read(), if it did
+  std::size_t whole_next_ = 0;         // the first of them not yet handed out
 };
 
 /// What reading a whole stream refuses, as soon as it has read it.
