@@ -135,6 +135,19 @@ void check_points(const std::vector<Progress>& points, const std::vector<Window>
   CHECK(points.back().final);
 }
 
+/// Hands `part` to the policy as one round, as the threaded server does, with its coordinate
+/// work split in two ranges, [0, 1) and the rest, as the fold team may split it; x becomes the
+/// round's model when it steps. Returns the round's steps.
+std::uint64_t round_in_two_ranges(engine::ServerPolicy& policy,
+                                  std::span<const engine::Arrival> part, std::vector<float>& x) {
+  std::vector<float> next(x.size(), 0.0f);
+  const std::uint64_t steps = policy.begin_round(part);
+  policy.apply_range(part, x.data(), next.data(), kLr, 0, 1);
+  policy.apply_range(part, x.data(), next.data(), kLr, 1, x.size());
+  if (steps > 0) x = next;
+  return steps;
+}
+
 /// Models by version for a rule that steps on every arrival: models[v + 1] = rule(models, a_v).
 template <class Rule>
 std::vector<Params> replay_by_hand(const std::vector<Arrival>& arrivals, Rule&& rule) {
@@ -260,16 +273,10 @@ TEST_CASE("update rules: fedbuff:2 rounds of several arrivals flush from the car
     headers[i].worker = static_cast<std::uint32_t>(i % 3);
     all.push_back({g[i].data(), &headers[i]});
   }
-  const std::span<const engine::Arrival> arrivals(all);
-  std::vector<float> x = {0.5f, -0.25f, 1}, next(3, 0.0f);
-  // A round applied in two ranges, as the fold team may split it.
+  std::vector<float> x = {0.5f, -0.25f, 1};
   auto round = [&](std::size_t first, std::size_t count) {
-    const auto part = arrivals.subspan(first, count);
-    const std::uint64_t steps = policy->begin_round(part);
-    policy->apply_range(part, x.data(), next.data(), kLr, 0, 1);
-    policy->apply_range(part, x.data(), next.data(), kLr, 1, 3);
-    if (steps > 0) x = next;
-    return steps;
+    return round_in_two_ranges(*policy, std::span<const engine::Arrival>(all).subspan(first, count),
+                               x);
   };
   std::vector<float> expected = x;
   auto flush = [&](std::size_t a, std::size_t b) {
@@ -340,14 +347,10 @@ TEST_CASE("update rules: ringleader's next round takes the mean of the buffered 
     headers[i].worker = worker[i];
     all.push_back({g[i].data(), &headers[i]});
   }
-  std::vector<float> x = {0.5f, -0.25f}, next(2, 0.0f);
+  std::vector<float> x = {0.5f, -0.25f};
   auto round = [&](std::size_t first, std::size_t count) {
-    const auto part = std::span<const engine::Arrival>(all).subspan(first, count);
-    const std::uint64_t steps = policy->begin_round(part);
-    policy->apply_range(part, x.data(), next.data(), kLr, 0, 1);
-    policy->apply_range(part, x.data(), next.data(), kLr, 1, 2);
-    if (steps > 0) x = next;
-    return steps;
+    return round_in_two_ranges(*policy, std::span<const engine::Arrival>(all).subspan(first, count),
+                               x);
   };
   std::vector<float> expected = x;
   auto take = [&](const std::vector<float>& s) {
