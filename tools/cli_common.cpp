@@ -178,6 +178,10 @@ void add_sgd_flags(CLI::App& command, SgdFlags& flags) {
       .add_flag("--no-divergence-check", flags.no_divergence_check,
                 "Only a non-finite loss or parameter stops a run as diverged")
       ->excludes(factor);
+  command
+      .add_option("--warmup", flags.warmup,
+                  "Epochs over which the rate rises linearly from 0 to the schedule's (0: none)")
+      ->check(CLI::NonNegativeNumber);
   command.add_option("--early-stop", flags.early_stop,
                      "End the run once the test accuracy has not improved for N evaluations in "
                      "a row, keeping the model of the best one (needs --test; 0: off)");
@@ -194,6 +198,7 @@ void apply_sgd_flags(const SgdFlags& flags, SgdConfig& config) {
   config.batch = flags.batch;
   config.divergence_factor = flags.no_divergence_check ? 0 : flags.divergence_factor;
   config.early_stop = flags.early_stop;
+  config.warmup_epochs = flags.warmup;
   config.batch_order = parse_batch_order(flags.batch_order);
   config.epochs = flags.epochs;
   config.steps = flags.steps;

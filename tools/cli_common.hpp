@@ -98,6 +98,7 @@ struct SgdFlags {
   double divergence_factor = 10;
   bool no_divergence_check = false;
   std::uint32_t early_stop = 0;
+  double warmup = 0;
 };
 /// Registers --model, --schedule, --lr-decay, --batch, --batch-order, --l2, --threads, the
 /// divergence check's flags and --early-stop; the defaults are the values `flags` holds.

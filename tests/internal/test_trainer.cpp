@@ -51,6 +51,11 @@ TEST_CASE("learning-rate schedules", "[trainer]") {
   CHECK(learning_rate(c, 0, 0.0) == Approx(0.5));
   CHECK(learning_rate(c, 0, 0.5) == Approx(0.25));
   CHECK(learning_rate(c, 0, 1.0) == Approx(0.0).margin(1e-12));
+  // A warm-up scales the schedule's rate by epoch / warmup until it ends.
+  c.warmup_epochs = 2;
+  CHECK(learning_rate(c, 0.5, 0.5) == Approx(0.25 * 0.25));
+  CHECK(learning_rate(c, 2.0, 0.5) == Approx(0.25));
+  CHECK(learning_rate(c, 0.0, 0.0) == 0.0);
   CHECK(parse_schedule("1/t") == Schedule::InvT);
   CHECK_THROWS_AS(parse_schedule("linear"), ConfigError);
 }

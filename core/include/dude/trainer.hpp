@@ -45,6 +45,8 @@ struct SgdConfig {
   float lr = 0.1f;
   Schedule schedule = Schedule::Constant;
   float lr_decay = 1.0f;  // InvT's decay per epoch
+  /// Linear warm-up: the schedule's rate times min(1, epoch / warmup_epochs) (0: none).
+  double warmup_epochs = 0;
   /// Contiguous minibatches read memory in long runs (several times the bandwidth of random
   /// rows on large dense data, bench/RESULTS.md) but are only as random as the row order:
   /// use it on data stored in random order, not on files sorted by label.

@@ -110,9 +110,11 @@ std::string run_identity(const Objective& objective, const Subset& train, const 
       .add("lr", sgd.lr)
       .add("schedule", std::uint64_t{static_cast<unsigned>(sgd.schedule)})
       .add("lr_decay", sgd.lr_decay)
+      .add("warmup_epochs", sgd.warmup_epochs)
       .add("eval_every", sgd.eval_every)
       .add("divergence_factor", sgd.divergence_factor)
-      .add("keep_last_good", std::uint64_t{sgd.keep_last_good});
+      .add("keep_last_good", std::uint64_t{sgd.keep_last_good})
+      .add("early_stop", std::uint64_t{sgd.early_stop});
   for (std::size_t w = 0; w < config.workers; ++w) lines.add("slowdown", config.slowdown_of(w));
   lines.add("train_rows", std::uint64_t{train.rows.size()})
       .add("train_digest", rows_digest(*train.data, train.rows))

@@ -43,9 +43,13 @@ void SgdConfig::validate() const {
   if (!(tick_seconds >= 0.0)) throw ConfigError("tick_seconds: must be >= 0");
   if (!(divergence_factor == 0 || (divergence_factor >= 1 && std::isfinite(divergence_factor))))
     throw ConfigError("divergence_factor: must be 0 (no check) or finite and at least 1");
+  if (!(warmup_epochs >= 0 && std::isfinite(warmup_epochs)))
+    throw ConfigError("warmup_epochs: must be finite and >= 0");
 }
 
-double learning_rate(const SgdConfig& config, double epochs_done, double fraction_done) {
+namespace {
+
+double scheduled_rate(const SgdConfig& config, double epochs_done, double fraction_done) {
   switch (config.schedule) {
     case Schedule::Constant: return config.lr;
     case Schedule::InvT: return config.lr / (1.0 + config.lr_decay * epochs_done);
@@ -53,6 +57,14 @@ double learning_rate(const SgdConfig& config, double epochs_done, double fractio
       return config.lr * 0.5 * (1.0 + std::cos(std::numbers::pi * std::min(1.0, fraction_done)));
   }
   return config.lr;
+}
+
+}  // namespace
+
+double learning_rate(const SgdConfig& config, double epochs_done, double fraction_done) {
+  const double rate = scheduled_rate(config, epochs_done, fraction_done);
+  if (!(config.warmup_epochs > 0) || epochs_done >= config.warmup_epochs) return rate;
+  return rate * epochs_done / config.warmup_epochs;
 }
 
 namespace {
