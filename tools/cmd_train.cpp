@@ -88,9 +88,8 @@ AsyncConfig config_of(const TrainFlags& f) {
   const bool asynchronous = async.algorithm.kind != AlgorithmSpec::Kind::Sgd;
   config.lr = f.lr.value_or(default_learning_rate(async.algorithm, async.workers));
   if (!f.lr && asynchronous && !f.quiet) {
-    const float single_thread = default_learning_rate({AlgorithmSpec::Kind::Sgd, 0}, 1);
-    std::fprintf(stderr, "learning rate %.4g (%g / sqrt(%zu workers); --lr sets it)\n",
-                 static_cast<double>(config.lr), static_cast<double>(single_thread), async.workers);
+    std::fprintf(stderr, "learning rate %.4g (%s; --lr sets it)\n", static_cast<double>(config.lr),
+                 default_learning_rate_rule(async.algorithm, async.workers).c_str());
   }
   async.validate();
   return async;
@@ -270,8 +269,10 @@ Command add_train_command(CLI::App& app) {
                       ->check(CLI::PositiveNumber);
   epochs->excludes(steps)->excludes(seconds);
   steps->excludes(seconds);
-  cmd->add_option("--lr", f.lr,
-                  "Learning rate (default 0.2; with an asynchronous --algo, 0.2 / sqrt(workers))")
+  cmd->add_option(
+         "--lr", f.lr,
+         "Learning rate (default 0.2; with n workers 0.2 / sqrt(n) for asgd, hogwild, asgd-da "
+         "and fedbuff, 0.2 / n for dude and ringleader)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--seed", f.seed, "Random seed (initialisation, shuffling, holdout split)")
       ->capture_default_str();

@@ -50,7 +50,7 @@ if ! ls ./*.tmp.* >/dev/null 2>&1; then ok; else fail "temporary files left: $(l
 
 "$dude" "${run[@]}" --lr 0.01 --resume run.ckpt >/dev/null 2>err.txt
 code=$?
-if [ "$code" -eq 1 ] && grep -q "checkpoint: it belongs to a run with lr=0.115470059, not lr=0.00999999978" err.txt; then ok
+if [ "$code" -eq 1 ] && grep -q "checkpoint: it belongs to a run with lr=0.0666666701, not lr=0.00999999978" err.txt; then ok
 else fail "another lr resumed: exit $code: $(cat err.txt)"; fi
 
 echo "checkpoint: $passed passed, $failed failed"

@@ -131,9 +131,12 @@ if "$dude" train --train digits --algo asgd --workers 2 --epochs 2 --quiet --met
 expect 2 "partition" -- train --train digits --algo dude --partition label:x --out model.dude
 expect 2 "slowdown" -- train --train digits --algo dude --slowdown 0.5 --out model.dude
 expect 2 "algorithm" -- train --train digits --algo fedbuff:0 --out model.dude
-# Asynchronous runs without --lr use 0.2 / sqrt(workers) and say so; --lr is taken as given.
+# Asynchronous runs without --lr use the rule of their algorithm (asgd 0.2 / sqrt(workers),
+# dude 0.2 / workers) and say so; --lr is taken as given.
 if "$dude" train --train digits --algo asgd --workers 4 --epochs 1 >/dev/null 2>err.txt \
   && grep -q 'learning rate 0.1 (0.2 / sqrt(4 workers)' err.txt; then ok; else fail "async default lr: $(cat err.txt)"; fi
+if "$dude" train --train digits --algo dude --workers 4 --epochs 1 >/dev/null 2>err.txt \
+  && grep -q 'learning rate 0.05 (0.2 / 4 workers' err.txt; then ok; else fail "dude default lr: $(cat err.txt)"; fi
 if "$dude" train --train digits --algo asgd --workers 4 --epochs 1 --lr 0.2 --schedule constant --metrics lr.jsonl >/dev/null 2>err.txt \
   && ! grep -q 'learning rate' err.txt && grep -q '"lr":0.2' lr.jsonl; then ok; else fail "async --lr: $(cat err.txt)"; fi
 # A fold split over server threads gives the same model: one hand-off worker reproduces SGD

@@ -142,7 +142,14 @@ TEST_CASE("algorithm sgd is the single-thread trainer, and default rates follow 
   CHECK(last.arrivals.empty());
 
   CHECK(default_learning_rate(AlgorithmSpec::parse("sgd"), 8) == 0.2f);
-  CHECK(default_learning_rate(AlgorithmSpec::parse("dude"), 4) == 0.1f);
+  CHECK(default_learning_rate(AlgorithmSpec::parse("dude"), 4) == 0.05f);
+  CHECK(default_learning_rate(AlgorithmSpec::parse("ringleader"), 4) == 0.05f);
+  CHECK(default_learning_rate(AlgorithmSpec::parse("asgd"), 4) == 0.1f);
+  CHECK(default_learning_rate(AlgorithmSpec::parse("fedbuff:2"), 16) == 0.05f);
+  CHECK(default_learning_rate(AlgorithmSpec::parse("sync"), 4) == 0.2f);
+  CHECK(default_learning_rate(AlgorithmSpec::parse("malenia"), 4) == 0.2f);
+  CHECK(default_learning_rate_rule(AlgorithmSpec::parse("dude"), 4) == "0.2 / 4 workers");
+  CHECK(default_learning_rate_rule(AlgorithmSpec::parse("asgd"), 4) == "0.2 / sqrt(4 workers)");
   CHECK(default_learning_rate(AlgorithmSpec::parse("asgd"), 1) == 0.2f);
 }
 

@@ -100,10 +100,14 @@ struct AsyncConfig {
 };
 
 /// The learning rate a run of `algorithm` with `workers` workers starts from when the caller
-/// sets none: 0.2 for sgd, 0.2/sqrt(workers) for the asynchronous algorithms. A gradient lands
-/// some n server steps after the model it was computed at (and DuDe keeps it in its sum for
-/// about n more), so the single-thread step diverges with many workers (bench/RESULTS.md).
+/// sets none, from the delay its gradients see (bench/RESULTS.md, "Epochs to target against
+/// workers"): 0.2 where there is none (sgd, and sync and malenia, which step only on gradients
+/// of the current model); 0.2/sqrt(n) for asgd, hogwild, asgd-da and fedbuff, whose gradients
+/// land about n steps late; 0.2/n for dude and ringleader, whose tables also keep each gradient
+/// in the step for about n more.
 float default_learning_rate(const AlgorithmSpec& algorithm, std::size_t workers);
+/// How default_learning_rate chose: "0.2", "0.2 / sqrt(N workers)" or "0.2 / N workers".
+std::string default_learning_rate_rule(const AlgorithmSpec& algorithm, std::size_t workers);
 
 /// Trains params (already initialised) in place. Progress points carry staleness and
 /// arrivals per worker. Evaluation runs on the calling thread on a pinned model while the

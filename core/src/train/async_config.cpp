@@ -153,10 +153,47 @@ void AsyncConfig::validate() const {
   }
 }
 
+namespace {
+
+enum class DelayRule { None, SqrtWorkers, Workers };
+
+DelayRule delay_rule(const AlgorithmSpec& algorithm) {
+  switch (algorithm.kind) {
+    case Kind::Sgd:
+    case Kind::Sync:
+    case Kind::Malenia: return DelayRule::None;
+    case Kind::Dude:
+    case Kind::Ringleader: return DelayRule::Workers;
+    case Kind::Asgd:
+    case Kind::Hogwild:
+    case Kind::AsgdDelayAdaptive:
+    case Kind::FedBuff: break;
+  }
+  return DelayRule::SqrtWorkers;
+}
+
+constexpr float kSingleThreadLr = 0.2f;
+
+}  // namespace
+
 float default_learning_rate(const AlgorithmSpec& algorithm, std::size_t workers) {
-  constexpr float kSingleThreadLr = 0.2f;
-  if (algorithm.kind == AlgorithmSpec::Kind::Sgd) return kSingleThreadLr;
-  return kSingleThreadLr / std::sqrt(static_cast<float>(std::max<std::size_t>(workers, 1)));
+  const auto n = static_cast<float>(std::max<std::size_t>(workers, 1));
+  switch (delay_rule(algorithm)) {
+    case DelayRule::None: return kSingleThreadLr;
+    case DelayRule::Workers: return kSingleThreadLr / n;
+    case DelayRule::SqrtWorkers: break;
+  }
+  return kSingleThreadLr / std::sqrt(n);
+}
+
+std::string default_learning_rate_rule(const AlgorithmSpec& algorithm, std::size_t workers) {
+  const std::string n = std::to_string(std::max<std::size_t>(workers, 1));
+  switch (delay_rule(algorithm)) {
+    case DelayRule::None: return "0.2";
+    case DelayRule::Workers: return "0.2 / " + n + " workers";
+    case DelayRule::SqrtWorkers: break;
+  }
+  return "0.2 / sqrt(" + n + " workers)";
 }
 
 }  // namespace dude
