@@ -3,7 +3,8 @@
 # for each model, algorithm and worker count, `dude train` runs with a growing epoch budget
 # (a ladder) until the final test accuracy reaches the target; the row is that first run:
 # its epochs, accuracy, whole-run seconds (loading, training, evaluation) and peak RSS.
-# Learning rates are dude's defaults (0.2 for one thread, 0.2/sqrt(workers) asynchronous).
+# Learning rates are dude's defaults (default_learning_rate: 0.2 for one thread, 0.2/n for dude,
+# 0.2/sqrt(n) for asgd and hogwild).
 #
 #   bench/time_to_accuracy.sh [--dude BIN] [--data DIR] [--workers 1,2,4,8,16]
 #                             [--algos dude,asgd,hogwild] [--models softmax,mlp:128]
