@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# dude train --backend mpi end to end, on 3 ranks (the server and 2 workers; as root and
+# oversubscribed, as CI runs it): it learns the digits about as --workers 2 does, each worker
+# rank can read a file of its own (--train 'shard-{rank}.csv'), a worker rank whose data
+# cannot be read ends the job with a message naming it, and a run that cannot go over MPI is
+# refused once, by rank 0. Usage: test_cli_mpi.sh DUDE DIGITS_CSV_GZ
+digits_gz=$(realpath "$2")
+source "$(dirname "$0")/../cli/harness.sh"
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+on_ranks() { mpiexec --allow-run-as-root --oversubscribe -np "$@"; }
+accuracy() { sed -n 's/^test accuracy: //p' "$1"; }
+# Whether $1 and $2 (accuracies) are both above $3 and at most $4 apart.
+close() { awk -v a="$1" -v b="$2" -v lo="$3" -v d="$4" \
+  'BEGIN { x = a - b; if (x < 0) x = -x; exit !(a > lo && b > lo && x <= d) }'; }
+above() { awk -v a="$1" -v lo="$2" 'BEGIN { exit !(a > lo) }'; }
+
+# The same run over MPI and with threads: the server and policy are the same code, the
+# workers' minibatch streams the same; only the arrival order differs.
+run=(train --train digits --model softmax --algo dude --epochs 10 --quiet)
+on_ranks 3 "$dude" "${run[@]}" --backend mpi --out mpi.model >mpi.txt 2>mpi.err ||
+  fail "mpirun dude train --backend mpi: exit $?: $(cat mpi.err)"
+"$dude" "${run[@]}" --workers 2 >threads.txt 2>&1 || fail "dude train --workers 2: exit $?"
+mpi_accuracy=$(accuracy mpi.txt)
+threads_accuracy=$(accuracy threads.txt)
+echo "digits, softmax, dude: --backend mpi (3 ranks) $mpi_accuracy, --workers 2 $threads_accuracy"
+if close "$mpi_accuracy" "$threads_accuracy" 0.85 0.03; then ok; else
+  fail "accuracy over MPI $mpi_accuracy, with threads $threads_accuracy"
+fi
+# Only the server prints its summary and writes the model.
+[ "$(grep -c '^test accuracy' mpi.txt)" -eq 1 ] && ok || fail "not one summary: $(cat mpi.txt)"
+"$dude" eval --model mpi.model --data digits >eval.txt 2>&1 && ok || fail "eval: $(cat eval.txt)"
+
+# Each worker rank reads only its own file; rank 0 only the test set.
+zcat "$digits_gz" | awk 'NR % 5 == 0 { print > "test.csv"; next }
+                        { print > ("shard-" (NR % 2 + 1) ".csv") }'
+on_ranks 3 "$dude" train --train 'shard-{rank}.csv' --test test.csv --csv-label-column -1 \
+  --model softmax --algo dude --epochs 10 --quiet --backend mpi >shards.txt 2>shards.err ||
+  fail "--train 'shard-{rank}.csv': exit $?: $(cat shards.err)"
+shards_accuracy=$(accuracy shards.txt)
+echo "digits in two files, one per worker rank: $shards_accuracy"
+if above "$shards_accuracy" 0.85; then ok; else
+  fail "accuracy with a file per rank: $shards_accuracy"
+fi
+
+# A worker rank without its file ends the job, naming the rank and the file.
+mkdir lone && cp shard-1.csv test.csv lone/
+if (cd lone && on_ranks 3 "$dude" train --train 'shard-{rank}.csv' --test test.csv \
+  --csv-label-column -1 --algo dude --backend mpi --quiet >out.txt 2>err.txt); then
+  fail "a missing shard-2.csv did not fail the job"
+fi
+grep -q 'dude: rank 2: error: shard-2.csv' lone/err.txt && ok ||
+  fail "no message naming rank 2: $(cat lone/err.txt)"
+
+# Refused runs: said once (rank 0), exit 2 (usage).
+on_ranks 3 "$dude" train --algo hogwild --backend mpi --quiet >out.txt 2>err.txt
+code=$?
+[ "$code" -eq 2 ] && ok || fail "hogwild over MPI: exit $code, expected 2"
+[ "$(grep -c 'algorithm: hogwild' err.txt)" -eq 1 ] && ok || fail "hogwild refusal: $(cat err.txt)"
+on_ranks 2 "$dude" train --algo dude --workers 2 --backend mpi --quiet >out.txt 2>err.txt
+grep -q -- '--workers 2: the job has 1 worker ranks' err.txt && ok ||
+  fail "--workers against the ranks: $(cat err.txt)"
+
+echo "cli mpi: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
