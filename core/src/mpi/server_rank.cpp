@@ -82,9 +82,17 @@ void ServerRank::take_arrived(bool wait) {
     MPI_Testsome(n, recv_.data(), &count, completed_.data(), statuses_.data());
   }
   if (count == MPI_UNDEFINED) return;  // every post is taken already
+  // Every completed receive is taken, also past a failure, so that stop_workers() knows whom
+  // it still has to hear from; the first error is thrown after.
+  std::exception_ptr error;
   for (int i = 0; i < count; ++i) {
-    take(static_cast<std::size_t>(completed_[i]), statuses_[i]);
+    try {
+      take(static_cast<std::size_t>(completed_[i]), statuses_[i]);
+    } catch (...) {
+      if (!error) error = std::current_exception();
+    }
   }
+  if (error) std::rethrow_exception(error);
 }
 
 void ServerRank::take(std::size_t w, const MPI_Status& status) {
@@ -100,7 +108,7 @@ void ServerRank::take(std::size_t w, const MPI_Status& status) {
   if (status.MPI_TAG == kSeed) {
     policy_.seed_gradient(w, posts_[w].params());
     ++seeds_;
-    post_receive(w);  // for its first gradient
+    send_model(w);  // x0 again: no step is taken before the last seed
     return;
   }
   headers_[w] = posts_[w].prefix();
@@ -108,8 +116,9 @@ void ServerRank::take(std::size_t w, const MPI_Status& status) {
 }
 
 /// DuDe's table is filled with every worker's gradient at x0 before the first step, as the
-/// threaded run's warm_start() does. A worker posts its seed, then its first gradient at x0:
-/// gradients that come before the last seed wait in the first round.
+/// threaded run's warm_start() does. A worker posts its seed and waits for the reply (x0),
+/// then posts its first gradient: those that come before the last seed wait in the first
+/// round.
 void ServerRank::take_warm_start() {
   while (seeds_ < workers_) take_arrived(true);
 }

@@ -16,7 +16,9 @@
 //   blocks in MPI_Waitsome only when it has nothing to apply, so that its own loop drives
 //   the progress of MPI. A taken post stays in its receive buffer (the policy reads it in
 //   place) until its round is applied; then the receive is posted again, before the model
-//   goes out, so the worker's next message always finds it.
+//   goes out, so the worker's next message always finds it. Every message of a worker gets
+//   exactly one reply (DuDe's warm-start seed too, answered with x0), so a worker whose post
+//   is not taken has exactly one message on its way, and one whose post is taken waits.
 // - Owners: posts_[w] belongs to MPI while recv_[w] is active, to the server while taken_[w];
 //   models_[w] belongs to MPI while send_[w] is active. Each model goes out from a copy of
 //   its own (O(d), far cheaper than sending it), because the pool recycles the server's
@@ -28,7 +30,9 @@
 //   bit for bit and sync equals minibatch SGD with an N-times batch.
 // - Stopping: when the run stops (budget, stop request, an error anywhere), the server takes
 //   every worker's outstanding message (a worker computing always sends exactly one more:
-//   a gradient, or its failure) and answers each worker with kStop instead of a model. So
+//   a seed, a gradient, or its failure) and answers each worker with kStop instead of a
+//   model. A receive that completed is taken even when another in the same MPI_Testsome
+//   reports a failure. So
 //   no message is left unmatched and every rank leaves the protocol together, also when the
 //   server throws; a worker that fails says so with kFailure and the server reports it as
 //   WorkerFailed naming the rank. A worker process that dies is mpirun's to report.

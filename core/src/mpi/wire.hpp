@@ -1,11 +1,13 @@
 // wire.hpp (internal): the messages between the server rank and the worker ranks, and the
 // buffers they travel in.
 //
-//   worker -> server   kSeed      header + gradient at x0 (DuDe's warm start), once
-//                      kGradient  header + gradient, then the worker waits for kModel or kStop
-//                      kFailure   the text of the worker's exception; it then waits for kStop
-//   server -> worker   kModel     version + model, the reply to a kGradient
-//                      kStop      nothing: the run is over
+//   worker -> server   kSeed      header + gradient at x0 (DuDe's warm start), once first
+//                      kGradient  header + gradient
+//                      kFailure   the text of the worker's exception
+//   server -> worker   kModel     version + model, the reply to a kSeed or kGradient
+//                      kStop      nothing, the reply to anything once the run is over
+//
+// Each worker message waits for its reply before the next is sent.
 //
 // Every rank runs the same build on the same kind of machine (mpirun starts one program), so
 // headers and versions travel as their bytes.

@@ -45,10 +45,10 @@ class WorkerRank {
     model_.set_prefix(0);
     std::exception_ptr failure;
     try {
-      if (warm_start) post_warm_start();
-      while (true) {
+      bool running = !warm_start || post_warm_start();
+      while (running) {
         post_gradient();
-        if (!receive_model()) break;
+        running = receive_model();
       }
     } catch (...) {
       failure = std::current_exception();
@@ -64,14 +64,16 @@ class WorkerRank {
   std::uint64_t samples() const { return samples_; }
 
  private:
-  /// DuDe's warm start: a gradient at x0 on the minibatch warm_start() would draw.
-  void post_warm_start() {
+  /// DuDe's warm start: a gradient at x0 on the minibatch warm_start() would draw. False when
+  /// the server answers kStop.
+  bool post_warm_start() {
     const SgdConfig& sgd = config_.sgd;
     ::dude::detail::MinibatchSampler sampler(rows_, sgd.batch, sgd.batch_order, sgd.seed,
                                              engine::kWarmStartStream + worker_);
     Workspace ws = objective_.make_workspace(sampler.batch(), !data_.is_sparse());
     objective_.loss_grad(model_.params(), data_, sampler.next(), post_.params(), ws);
-    MPI_Send(post_.data(), post_.bytes(), MPI_BYTE, 0, kSeed, comm_);
+    MPI_Isend(post_.data(), post_.bytes(), MPI_BYTE, 0, kSeed, comm_, &send_);
+    return receive_model();
   }
 
   /// One gradient at the current model, sent (MPI_Isend, completed in receive_model).
