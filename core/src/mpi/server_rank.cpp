@@ -50,7 +50,7 @@ void ServerRank::serve(bool warm_start) {
     if (warm_start) take_warm_start();
     while (!run_.stopping()) {
       const std::size_t needed = std::max<std::size_t>(policy_.round_size(), 1);
-      take_arrived(arrivals_.size() < needed);
+      take_arrived();
       if (arrivals_.size() >= needed) apply_round();
     }
   } catch (...) {
@@ -73,14 +73,10 @@ void ServerRank::post_receive(std::size_t w) {
             &recv_[w]);
 }
 
-void ServerRank::take_arrived(bool wait) {
+void ServerRank::take_arrived() {
   int count = 0;
-  const int n = static_cast<int>(workers_);
-  if (wait) {
-    MPI_Waitsome(n, recv_.data(), &count, completed_.data(), statuses_.data());
-  } else {
-    MPI_Testsome(n, recv_.data(), &count, completed_.data(), statuses_.data());
-  }
+  MPI_Waitsome(static_cast<int>(workers_), recv_.data(), &count, completed_.data(),
+               statuses_.data());
   if (count == MPI_UNDEFINED) return;  // every post is taken already
   // Every completed receive is taken, also past a failure, so that stop_workers() knows whom
   // it still has to hear from; the first error is thrown after.
@@ -120,7 +116,7 @@ void ServerRank::take(std::size_t w, const MPI_Status& status) {
 /// then posts its first gradient: those that come before the last seed wait in the first
 /// round.
 void ServerRank::take_warm_start() {
-  while (seeds_ < workers_) take_arrived(true);
+  while (seeds_ < workers_) take_arrived();
 }
 
 /// One round, as ServerEngine::serve applies it: check and count each arrival, fold them

@@ -12,9 +12,11 @@
 //   (--server-threads) never call MPI either.
 // - Hand-off, as HandoffSlot does it: a worker posts a gradient and waits for its model, so
 //   nothing is lost and every gradient is applied once. The server keeps one MPI_Irecv posted
-//   per worker whose post it has not taken, collects what has arrived with MPI_Testsome and
-//   blocks in MPI_Waitsome only when it has nothing to apply, so that its own loop drives
-//   the progress of MPI. A taken post stays in its receive buffer (the policy reads it in
+//   per worker whose post it has not taken and takes what has arrived with MPI_Waitsome,
+//   which returns every receive completed by then (all that arrived during the last round
+//   are folded together in the next) and blocks only when none is: the server has nothing to
+//   apply then. So its own loop drives the progress of MPI, for the model sends too; no
+//   progress thread. A taken post stays in its receive buffer (the policy reads it in
 //   place) until its round is applied; then the receive is posted again, before the model
 //   goes out, so the worker's next message always finds it. Every message of a worker gets
 //   exactly one reply (DuDe's warm-start seed too, answered with x0), so a worker whose post
@@ -28,10 +30,11 @@
 //   with begin_round and apply_range over the fold team, the same code and the same order
 //   of arithmetic as the threaded server, so one worker rank equals the single-thread trainer
 //   bit for bit and sync equals minibatch SGD with an N-times batch.
-// - Stopping: when the run stops (budget, stop request, an error anywhere), the server takes
+// - Stopping: when the run stops (budget, stop request, an error anywhere; a request from the
+//   monitor is seen when the next post arrives, one gradient's time), the server takes
 //   every worker's outstanding message (a worker computing always sends exactly one more:
 //   a seed, a gradient, or its failure) and answers each worker with kStop instead of a
-//   model. A receive that completed is taken even when another in the same MPI_Testsome
+//   model. A receive that completed is taken even when another in the same MPI_Waitsome
 //   reports a failure. So
 //   no message is left unmatched and every rank leaves the protocol together, also when the
 //   server throws; a worker that fails says so with kFailure and the server reports it as
@@ -72,8 +75,8 @@ class ServerRank {
 
  private:
   void post_receive(std::size_t w);
-  /// Takes the posts that have arrived; when `wait`, blocks until at least one has.
-  void take_arrived(bool wait);
+  /// Takes the posts that have arrived, waiting for one if none has.
+  void take_arrived();
   void take(std::size_t w, const MPI_Status& status);
   void take_warm_start();
   void apply_round();
@@ -93,7 +96,7 @@ class ServerRank {
   std::vector<engine::GradientHeader> headers_;  // of the taken posts
   std::vector<char> taken_;
   std::vector<engine::Arrival> arrivals_;  // the round being gathered
-  std::vector<int> completed_;             // MPI_Testsome's indices
+  std::vector<int> completed_;             // MPI_Waitsome's indices
   std::vector<MPI_Status> statuses_;
   std::size_t seeds_ = 0;  // warm-start gradients taken
   std::uint64_t version_ = 0;
