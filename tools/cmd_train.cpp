@@ -245,8 +245,9 @@ int train_command(const TrainFlags& f, MpiJob* job) {
   // Everything that can fail on input is checked before training starts.
   const TrainTestData d =
       job != nullptr ? job->load(f.io, config, f.seed) : load_train_test(f.io, f.seed);
-  const std::uint32_t classes = job != nullptr ? job->agree_on_classes(d) : d.classes();
-  Model model{spec, d.train.features(), classes, f.sgd.l2, {}};
+  const JobShape shape =
+      job != nullptr ? job->agree_on_shape(d) : JobShape{d.classes(), d.train_rows.size()};
+  Model model{spec, d.train.features(), shape.classes, f.sgd.l2, {}};
   // What predict needs to read raw text as this run did.
   if (reads_fasttext(f.io.train, f.io.data)) model.text_hashing = f.io.data.hashing;
   model.label_names.assign(d.train.label_names().begin(), d.train.label_names().end());
@@ -272,8 +273,9 @@ int train_command(const TrainFlags& f, MpiJob* job) {
   if (!f.out.empty()) save_model(f.out, model);
   if (metrics) metrics->file.commit();
   std::printf("train rows: %zu  features: %zu  classes: %u  model: %s  steps: %llu  time: %.2fs\n",
-              d.train_rows.size(), d.train.features(), d.classes(), spec.to_string().c_str(),
-              static_cast<unsigned long long>(last.steps), last.wall_seconds);
+              static_cast<std::size_t>(shape.train_rows), d.train.features(), shape.classes,
+              spec.to_string().c_str(), static_cast<unsigned long long>(last.steps),
+              last.wall_seconds);
   if (last.has_test) {
     std::printf("test accuracy: %.4f\ntest loss: %.4f\n", last.test_accuracy, last.test_loss);
   }

@@ -51,8 +51,10 @@ class Job final : public MpiJob {
     return d;
   }
 
-  std::uint32_t agree_on_classes(const TrainTestData& d) const override {
-    return mpi::agree_on_shape({d.train.features(), d.classes()}).classes;
+  JobShape agree_on_shape(const TrainTestData& d) const override {
+    const std::uint64_t rows = rank() == 0 ? 0 : d.train_rows.size();
+    const mpi::DataShape job = mpi::agree_on_shape({d.train.features(), d.classes(), rows});
+    return {job.classes, job.rows};
   }
 
   Progress train(const Objective& objective, const TrainTestData& d, const AsyncConfig& config,

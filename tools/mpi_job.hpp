@@ -11,6 +11,11 @@
 
 namespace dude::cli {
 
+struct JobShape {
+  std::uint32_t classes;
+  std::uint64_t train_rows;
+};
+
 class MpiJob {
  public:
   /// Starts MPI; throws ConfigError when this dude was built without it.
@@ -25,8 +30,9 @@ class MpiJob {
   /// --workers N would deal them. Rank 0's training rows set the divergence bound.
   virtual TrainTestData load(const TrainTestFlags& io, const AsyncConfig& config,
                              std::uint64_t split_seed) const = 0;
-  /// The classes of the job's model: the most of any rank (collective).
-  virtual std::uint32_t agree_on_classes(const TrainTestData& d) const = 0;
+  /// The job's classes (the most of any rank: the model's) and training rows (the worker
+  /// ranks' together); collective.
+  virtual JobShape agree_on_shape(const TrainTestData& d) const = 0;
   /// dude::mpi::train on this rank's data.
   virtual Progress train(const Objective& objective, const TrainTestData& d,
                          const AsyncConfig& config, float* params,

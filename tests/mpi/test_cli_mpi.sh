@@ -49,6 +49,9 @@ echo "digits in two files, one per worker rank: $shards_accuracy"
 if above "$shards_accuracy" 0.85; then ok; else
   fail "accuracy with a file per rank: $shards_accuracy"
 fi
+# The summary counts the worker ranks' rows, not rank 0's test set.
+rows=$(cat shard-1.csv shard-2.csv | wc -l)
+grep -q "^train rows: $rows " shards.txt && ok || fail "not $rows train rows: $(cat shards.txt)"
 
 # A worker rank without its file ends the job, naming the rank and the file.
 mkdir lone && cp shard-1.csv test.csv lone/

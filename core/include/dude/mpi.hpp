@@ -50,10 +50,12 @@ class WorkerFailed : public Error {
 struct DataShape {
   std::uint64_t features = 0;
   std::uint32_t classes = 0;
+  std::uint64_t rows = 0;  // training rows
 };
 /// Collective: every rank passes its own shape and gets the job's. Throws ConfigError, on
 /// every rank, naming the first rank whose feature count differs from rank 0's; classes are
-/// the most any rank has (one class per worker leaves each shard a few).
+/// the most any rank has (one class per worker leaves each shard a few); rows are the worker
+/// ranks' together (rank 0's do not count).
 DataShape agree_on_shape(const DataShape& mine);
 
 /// Collective: trains over MPI_COMM_WORLD, with config.workers = ranks - 1, every rank passing

@@ -149,19 +149,20 @@ Progress train_on(MPI_Comm comm, const Objective& objective, const Subset& train
 DataShape agree_on_shape(const DataShape& mine) {
   int ranks = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-  std::vector<std::uint64_t> shapes(2 * static_cast<std::size_t>(ranks));
-  const std::uint64_t own[2] = {mine.features, mine.classes};
-  MPI_Allgather(own, 2, MPI_UINT64_T, shapes.data(), 2, MPI_UINT64_T, MPI_COMM_WORLD);
-  DataShape job{shapes[0], 0};
+  constexpr int kFields = 3;
+  std::vector<std::uint64_t> shapes(kFields * static_cast<std::size_t>(ranks));
+  const std::uint64_t own[kFields] = {mine.features, mine.classes, mine.rows};
+  MPI_Allgather(own, kFields, MPI_UINT64_T, shapes.data(), kFields, MPI_UINT64_T, MPI_COMM_WORLD);
+  DataShape job{shapes[0], 0, 0};
   for (int r = 0; r < ranks; ++r) {
-    const std::uint64_t features = shapes[2 * static_cast<std::size_t>(r)];
-    if (features != job.features) {
+    const std::uint64_t* shape = shapes.data() + kFields * static_cast<std::size_t>(r);
+    if (shape[0] != job.features) {
       throw ConfigError("train: rank " + std::to_string(r) + "'s data has " +
-                        std::to_string(features) + " features, rank 0's " +
+                        std::to_string(shape[0]) + " features, rank 0's " +
                         std::to_string(job.features));
     }
-    job.classes = std::max(job.classes,
-                           static_cast<std::uint32_t>(shapes[2 * static_cast<std::size_t>(r) + 1]));
+    job.classes = std::max(job.classes, static_cast<std::uint32_t>(shape[1]));
+    if (r > 0) job.rows += shape[2];
   }
   return job;
 }
