@@ -305,4 +305,15 @@ TEST_CASE("runs that cannot go over MPI are refused on every rank alike", "[mpi]
   config.workers = 2;
   config.deterministic = true;
   refused(config, "deterministic");
+  config.deterministic = false;
+  // Sparse data on one rank is enough: every rank refuses.
+  const Dataset sparse = testdata::random_sparse(64, 32, 2, 4, 5);
+  const Subset sparse_rows{&sparse, all_rows(sparse.rows())};
+  const Objective sparse_model(ModelSpec::parse("softmax"), 32, 2);
+  std::vector<float> sparse_params = initial(sparse_model, 1);
+  config.sgd.steps = 10;
+  const bool mine = world_rank() == 1;
+  CHECK_THROWS_WITH(mpi::train(mine ? sparse_model : objective, mine ? sparse_rows : train, nullptr,
+                               config, mine ? sparse_params.data() : params.data(), {}),
+                    Catch::StartsWith("train: sparse data"));
 }
