@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # dude train --backend mpi end to end, on 3 ranks (the server and 2 workers; as root and
-# oversubscribed, as CI runs it): it learns the digits as --workers 2 does, each worker
-# rank can read a file of its own (--train 'shard-{rank}.csv'), a worker rank whose data
-# cannot be read, or that is killed, ends the job with a message naming it, and a run that
-# cannot go over MPI is refused once, by rank 0. Usage: test_cli_mpi.sh DUDE DIGITS_CSV_GZ
+# oversubscribed, as CI runs it): it learns the digits as --workers 2 does, one worker rank
+# trains the model --algo sgd does, bit for bit, each worker rank can read a file of its own
+# (--train 'shard-{rank}.csv'), a worker rank whose data cannot be read, or that is killed,
+# ends the job with a message naming it, and a run that cannot go over MPI is refused once,
+# by rank 0. Usage: test_cli_mpi.sh DUDE DIGITS_CSV_GZ
 digits_gz=$(realpath "$2")
 source "$(dirname "$0")/../cli/harness.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -37,6 +38,13 @@ done
 # Only the server prints its summary and writes the model.
 [ "$(grep -c '^test accuracy' mpi.txt)" -eq 1 ] && ok || fail "not one summary: $(cat mpi.txt)"
 "$dude" eval --model mpi.model --data digits >eval.txt 2>&1 && ok || fail "eval: $(cat eval.txt)"
+
+# One worker rank is the single-thread trainer, bit for bit: the same model file.
+"$dude" train --algo sgd --steps 300 --quiet --out sgd.model >/dev/null 2>&1 ||
+  fail "dude train --algo sgd: exit $?"
+on_ranks 2 "$dude" train --backend mpi --algo dude --steps 300 --quiet --out one.model \
+  >/dev/null 2>one.err || fail "mpirun -np 2: exit $?: $(cat one.err)"
+cmp -s sgd.model one.model && ok || fail "one worker rank's model differs from --algo sgd's"
 
 # Each worker rank reads only its own file; rank 0 only the test set.
 zcat "$digits_gz" | awk 'NR % 5 == 0 { print > "test.csv"; next }
