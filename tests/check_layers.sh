@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Checks the layering of the source tree (docs/DESIGN.md §9) from its #include "…" lines:
 # - core/src/LAYER/ may include its own layer, the layers below it (common < data < model <
-#   engine < train), the public headers "dude/…" and nothing else;
+#   engine < train < mpi), the public headers "dude/…" and nothing else; mpi, the optional
+#   MPI backend, is the top, so that nothing of the shared-memory library includes it;
 # - the public headers core/include/dude/ include only "dude/…";
 # - kernels/ (below every layer) includes only its own files and "dude/kernels.hpp".
 # Usage: check_layers.sh ROOT    (exit 0 when every include points down, 1 otherwise)
 set -uo pipefail
 root=${1:?usage: check_layers.sh ROOT}
-layers=(common data model engine train)
+layers=(common data model engine train mpi)
 
 rank_of() {
   local i

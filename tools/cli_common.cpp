@@ -372,26 +372,26 @@ void ProgressLine::clear() {
   }
 }
 
-int run_guarded(const std::function<int()>& body) {
+int run_guarded(const std::function<int()>& body, const std::string& who) {
   try {
     return body();
   } catch (const ConfigError& e) {
-    std::fprintf(stderr, "dude: error: %s\n", e.what());
+    std::fprintf(stderr, "dude: %serror: %s\n", who.c_str(), e.what());
     return kUsageError;
   } catch (const TrainingDiverged& e) {
-    std::fprintf(stderr, "dude: error: %s\n", e.what());
+    std::fprintf(stderr, "dude: %serror: %s\n", who.c_str(), e.what());
     return kDiverged;
   } catch (const MemoryLimitError& e) {
-    std::fprintf(stderr, "dude: error: %s; raise it with --max-memory\n", e.what());
+    std::fprintf(stderr, "dude: %serror: %s; raise it with --max-memory\n", who.c_str(), e.what());
     return kDataOrModelError;
   } catch (const Error& e) {
-    std::fprintf(stderr, "dude: error: %s\n", e.what());
+    std::fprintf(stderr, "dude: %serror: %s\n", who.c_str(), e.what());
     return kDataOrModelError;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "dude: error: out of memory\n");
+    std::fprintf(stderr, "dude: %serror: out of memory\n", who.c_str());
     return kDataOrModelError;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "dude: internal error: %s\n", e.what());
+    std::fprintf(stderr, "dude: %sinternal error: %s\n", who.c_str(), e.what());
     return kDataOrModelError;
   }
 }

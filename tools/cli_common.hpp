@@ -186,7 +186,8 @@ auto for_flag(const std::string& flag, Parse&& parse) -> decltype(parse()) {
   }
 }
 
-/// Runs a subcommand body, mapping exceptions to messages on stderr and exit codes.
-int run_guarded(const std::function<int()>& body);
+/// Runs a subcommand body, mapping exceptions to messages on stderr and exit codes; `who`
+/// (an MPI job's "rank R: ") goes before "error:".
+int run_guarded(const std::function<int()>& body, const std::string& who = "");
 
 }  // namespace dude::cli

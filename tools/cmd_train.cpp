@@ -15,6 +15,7 @@
 #include "dude/model.hpp"
 #include "dude/partition.hpp"
 #include "dude/trainer.hpp"
+#include "mpi_job.hpp"
 #include "stop_signals.hpp"
 
 namespace dude::cli {
@@ -36,6 +37,7 @@ struct TrainFlags {
   // Asynchronous training (any --algo but sgd).
   std::string algo = "sgd";
   EngineFlags engine;
+  std::string backend = "threads";  // or mpi: one process per worker under mpirun
 };
 
 /// The metrics file, and a copy of the records in it: a checkpoint carries them, so that a
@@ -186,18 +188,22 @@ void keep_diverged_outputs(const TrainFlags& f, const Model& model, MetricsOutpu
                step.c_str(), f.out.c_str());
 }
 
-/// Trains `model` in place; the first SIGINT or SIGTERM ends the run after its current step.
+/// Trains `model` in place, with threads or on this rank of an MPI job; the first SIGINT or
+/// SIGTERM ends the run after its current step.
 Progress train_model(const TrainFlags& f, const AsyncConfig& config, const TrainTestData& d,
                      Model& model, MetricsOutput* metrics, const StopSignals& signals,
-                     const CheckpointPlan* checkpoints) {
+                     const CheckpointPlan* checkpoints, MpiJob* job) {
   const Objective objective = model.objective();
   ProgressLine line(!f.quiet);
   const Subset train_set{&d.train, d.train_rows};
   const Subset test_set{&d.test, d.test_rows};
+  const ProgressCallback printer = progress_printer(f, line, metrics);
   try {
-    const Progress last = train_async(
-        objective, train_set, d.test_rows.empty() ? nullptr : &test_set, config,
-        model.params.data(), progress_printer(f, line, metrics), &signals.stop_flag(), checkpoints);
+    const Progress last =
+        job != nullptr
+            ? job->train(objective, d, config, model.params.data(), printer, &signals.stop_flag())
+            : train_async(objective, train_set, d.test_rows.empty() ? nullptr : &test_set, config,
+                          model.params.data(), printer, &signals.stop_flag(), checkpoints);
     line.clear();
     return last;
   } catch (const TrainingDiverged& e) {
@@ -207,14 +213,40 @@ Progress train_model(const TrainFlags& f, const AsyncConfig& config, const Train
   }
 }
 
-int run_train(const TrainFlags& f) {
+/// The flags as this rank of an MPI job runs them: one worker per rank but the server's, and
+/// only the server (rank 0) prints and writes files.
+TrainFlags on_rank(const TrainFlags& f, const MpiJob& job) {
+  if (f.engine.workers != 0 && f.engine.workers != job.workers()) {
+    throw ConfigError("--workers " + std::to_string(f.engine.workers) + ": the job has " +
+                      std::to_string(job.workers()) + " worker ranks (mpirun -np " +
+                      std::to_string(f.engine.workers + 1) + " for " +
+                      std::to_string(f.engine.workers) + ")");
+  }
+  if (!f.checkpoint.empty() || !f.resume.empty()) {
+    throw ConfigError("--checkpoint, --resume: not yet with --backend mpi");
+  }
+  TrainFlags mine = f;
+  mine.engine.workers = job.workers();
+  if (job.rank() != 0) {
+    mine.quiet = true;
+    mine.verbose = false;
+    mine.out.clear();
+    mine.metrics.clear();
+  }
+  return mine;
+}
+
+int train_command(const TrainFlags& f, MpiJob* job) {
   const AsyncConfig config = config_of(f);
   const ModelSpec spec = ModelSpec::parse(f.sgd.model);
   const auto thread_limit = limit_threads(f.sgd.threads);
 
   // Everything that can fail on input is checked before training starts.
-  const TrainTestData d = load_train_test(f.io, f.seed);
-  Model model{spec, d.train.features(), d.classes(), f.sgd.l2, {}};
+  const TrainTestData d =
+      job != nullptr ? job->load(f.io, config, f.seed) : load_train_test(f.io, f.seed);
+  const JobShape shape =
+      job != nullptr ? job->agree_on_shape(d) : JobShape{d.classes(), d.train_rows.size()};
+  Model model{spec, d.train.features(), shape.classes, f.sgd.l2, {}};
   // What predict needs to read raw text as this run did.
   if (reads_fasttext(f.io.train, f.io.data)) model.text_hashing = f.io.data.hashing;
   model.label_names.assign(d.train.label_names().begin(), d.train.label_names().end());
@@ -229,18 +261,20 @@ int run_train(const TrainFlags& f) {
   }
   const std::optional<CheckpointPlan> checkpoints =
       checkpoint_plan(f, metrics.get(), resumed ? &*resumed : nullptr);
-  if (f.verbose && config.algorithm.kind != AlgorithmSpec::Kind::Sgd) {
+  if (f.verbose && config.algorithm.kind != AlgorithmSpec::Kind::Sgd && job == nullptr) {
     print_shards(d.train, d.train_rows, config);
   }
 
   const StopSignals signals;
   const Progress last = train_model(f, config, d, model, metrics.get(), signals,
-                                    checkpoints ? &*checkpoints : nullptr);
+                                    checkpoints ? &*checkpoints : nullptr, job);
+  if (job != nullptr && job->rank() != 0) return kOk;  // a worker: the server reports
   if (!f.out.empty()) save_model(f.out, model);
   if (metrics) metrics->file.commit();
   std::printf("train rows: %zu  features: %zu  classes: %u  model: %s  steps: %llu  time: %.2fs\n",
-              d.train_rows.size(), d.train.features(), d.classes(), spec.to_string().c_str(),
-              static_cast<unsigned long long>(last.steps), last.wall_seconds);
+              static_cast<std::size_t>(shape.train_rows), d.train.features(), shape.classes,
+              spec.to_string().c_str(), static_cast<unsigned long long>(last.steps),
+              last.wall_seconds);
   if (last.has_test) {
     std::printf("test accuracy: %.4f\ntest loss: %.4f\n", last.test_accuracy, last.test_loss);
   }
@@ -250,6 +284,12 @@ int run_train(const TrainFlags& f) {
                f.out.empty() ? "" : ("; the model is in " + f.out).c_str(),
                f.checkpoint.empty() ? "" : ("; continue with --resume " + f.checkpoint).c_str());
   return signals.exit_code();
+}
+
+int run_train(const TrainFlags& f) {
+  if (f.backend == "threads") return train_command(f, nullptr);
+  const std::unique_ptr<MpiJob> job = MpiJob::start();
+  return job->run([&] { return train_command(on_rank(f, *job), job.get()); });
 }
 
 }  // namespace
@@ -300,6 +340,11 @@ Command add_train_command(CLI::App& app) {
                   "(steps scaled by min(1, C/delay); C defaults to the workers)")
       ->capture_default_str();
   add_engine_flags(*cmd, f.engine);
+  cmd->add_option("--backend", f.backend,
+                  "threads (one process) or mpi: under mpirun -np N+1, rank 0 is the server and "
+                  "ranks 1..N the workers; --train 'shard-{rank}.csv' gives each its own file")
+      ->check(CLI::IsMember({"threads", "mpi"}))
+      ->capture_default_str();
   return {cmd, [flags] { return run_train(*flags); }};
 }
 

@@ -18,6 +18,7 @@ packages=(
   catch2                         # Catch2 v2: tests
   relacy-dev                     # Relacy: model checks of the lock-free protocols
   libbenchmark-dev               # Google Benchmark: micro benchmarks
+  libopenmpi-dev openmpi-bin     # Open MPI: the MPI backend (dude::mpi, --backend mpi) and its tests
   dataset-fashion-mnist          # Fashion-MNIST in IDX format, the main data set
   python3-matplotlib             # plots of dude compare (tools/plot_compare.py)
 )

@@ -1,0 +1,80 @@
+// dude/mpi.hpp: the same server, policies and fold over MPI (the optional component dude::mpi,
+// built with DUDE_WITH_MPI): one process per node, started by mpirun -np N+1. Rank 0 is the
+// server; ranks 1..N are workers, worker w = rank w + 1, each on its own rows. This header
+// needs no MPI header: the library speaks to MPI_COMM_WORLD.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "dude/async.hpp"
+#include "dude/errors.hpp"
+
+namespace dude::mpi {
+
+/// MPI for the life of the object (MPI_Init_thread ... MPI_Finalize), at the thread level the
+/// backend needs: MPI_THREAD_FUNNELED (only the thread that made the session calls MPI).
+/// Throws Error when MPI is already started or cannot give that level.
+class Session {
+ public:
+  Session();
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+  int rank() const noexcept { return rank_; }
+  int size() const noexcept { return size_; }
+  /// Ends every process of the job with `code` (MPI_Abort). Only for a program whose rank
+  /// failed outside train(), while other ranks may wait for it in a collective.
+  [[noreturn]] void abort(int code) const;
+
+ private:
+  int rank_ = 0;
+  int size_ = 1;
+};
+
+/// A worker rank failed; rank 0 stopped the run and throws this. what() names the rank.
+class WorkerFailed : public Error {
+ public:
+  WorkerFailed(int rank, const std::string& message)
+      : Error("MPI rank " + std::to_string(rank) + " (worker " + std::to_string(rank - 1) +
+              ") failed: " + message),
+        rank_(rank) {}
+  int rank() const noexcept { return rank_; }
+
+ private:
+  int rank_;
+};
+
+/// The shape of a rank's data.
+struct DataShape {
+  std::uint64_t features = 0;
+  std::uint32_t classes = 0;
+  std::uint64_t rows = 0;  // training rows
+};
+/// Collective: every rank passes its own shape and gets the job's. Throws ConfigError, on
+/// every rank, naming the first rank whose feature count differs from rank 0's; classes are
+/// the most any rank has (one class per worker leaves each shard a few); rows are the worker
+/// ranks' together (rank 0's do not count).
+DataShape agree_on_shape(const DataShape& mine);
+
+/// Collective: trains over MPI_COMM_WORLD, with config.workers = ranks - 1, every rank passing
+/// the same config and objective. Rank 0 runs the server with the policy of
+/// config.algorithm (dude, asgd, sync, fedbuff:K), the learning-rate schedule, budget,
+/// evaluation on `test`, divergence checks and progress points of train_async, and returns
+/// the final point with `params` the final model. `train` on rank 0: rows whose initial loss
+/// bounds the training loss (SgdConfig::divergence_factor); on worker ranks: the rank's own
+/// rows, whose minibatch gradients it posts (MinibatchSampler stream w, as worker w of
+/// train_async) until the server stops it; it then returns a point of its own posts (steps,
+/// samples), and `params` is the last model it got. Hand-off only: a worker waits for the
+/// model after each post. On rank 0 on_progress is called from a monitor thread (one call
+/// at a time); `stop` ends the run after the current round.
+/// Throws ConfigError (on every rank) for hogwild, sgd, the replay, triple slots, sparse data
+/// or a config.workers that is not ranks - 1; rank 0 throws WorkerFailed when a worker failed
+/// (the worker rethrows its own error). When it throws after the start, every worker has
+/// been stopped: each rank may finalise MPI.
+Progress train(const Objective& objective, const Subset& train, const Subset* test,
+               const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
+               const std::atomic<bool>* stop = nullptr);
+
+}  // namespace dude::mpi

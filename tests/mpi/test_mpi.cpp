@@ -1,0 +1,319 @@
+// The MPI backend on 3 ranks (tests/mpi/launch.sh): its equivalences with the single-thread
+// trainer and minibatch SGD, DuDe's invariant S == sum of the table on integer gradients, and
+// a failing worker rank. Every rank runs every test; rank 0 checks the results the server
+// holds, so that a failed check never leaves another rank waiting.
+#include <catch2/catch.hpp>
+
+#include <mpi.h>
+
+#include <stdexcept>
+
+#include "data/minibatch_sampler.hpp"
+#include "dude/async.hpp"
+#include "dude/io.hpp"
+#include "dude/mpi.hpp"
+#include "engine/policy.hpp"
+#include "engine/run_state.hpp"
+#include "mpi/server_rank.hpp"
+#include "mpi/train_on.hpp"
+#include "mpi/worker_rank.hpp"
+#include "test_data.hpp"
+
+using namespace dude;
+
+namespace {
+
+int world_rank() {
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
+/// Ranks 0 and 1 of MPI_COMM_WORLD as a job of one server and one worker; MPI_COMM_NULL on
+/// the others, which sit the test out.
+struct TwoRanks {
+  TwoRanks() { MPI_Comm_split(MPI_COMM_WORLD, world_rank() < 2 ? 0 : MPI_UNDEFINED, 0, &comm); }
+  ~TwoRanks() {
+    if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
+  }
+  MPI_Comm comm = MPI_COMM_NULL;
+};
+
+struct Digits {
+  Dataset data = load_builtin_dataset("digits");
+  RowSplit split = split_rows(data.rows(), 0.2, 1);
+};
+
+std::vector<float> initial(const Objective& objective, std::uint64_t seed) {
+  std::vector<float> params(objective.num_params());
+  objective.init_params(params.data(), seed);
+  return params;
+}
+
+/// Worker w's rows as train_async would give them: the partition of `rows`.
+std::vector<std::uint32_t> shard_of(const Dataset& data, std::span<const std::uint32_t> rows,
+                                    const AsyncConfig& config, std::size_t worker) {
+  return partition_rows(data, rows, config.workers, config.partition, config.sgd.seed)[worker];
+}
+
+/// Gradients of small integers (exact in float and double), changing with the minibatch and
+/// the worker, as the engine's stress test's stand-in; `fail_at` > 0: the fail_at-th gradient
+/// of worker `failing` throws instead.
+struct IntegerObjective {
+  std::size_t params;
+  std::size_t worker;
+  std::uint64_t fail_at = 0;
+  std::size_t failing = 0;
+  mutable std::uint64_t calls = 0;
+
+  std::size_t num_params() const { return params; }
+  Workspace make_workspace(std::size_t, bool) const { return Workspace{}; }
+  double loss_grad(const float* model, const Dataset&, std::span<const std::uint32_t> rows,
+                   float* grad, Workspace&) const {
+    if (++calls == fail_at && worker == failing) throw std::runtime_error("disk on fire");
+    const auto base = static_cast<int>(rows[0] % 17) - 8 + static_cast<int>(worker);
+    for (std::size_t i = 0; i < params; ++i)
+      grad[i] = static_cast<float>(base + static_cast<int>(i % 5));
+    return static_cast<double>(model[0] == model[0]);
+  }
+};
+
+/// DuDe, recording sum_steps S over the run (from the table and S before each round, as the
+/// rule says S moves), so that the final model can be checked exactly: x0 - (lr/n) * that.
+class RecordedDude : public engine::ServerPolicy {
+ public:
+  RecordedDude(std::size_t workers, std::size_t params)
+      : ServerPolicy(params),
+        inner_(engine::make_policy(AlgorithmSpec::parse("dude"), workers, params)),
+        steps_sum(params, 0.0) {}
+  std::uint64_t begin_round(std::span<const engine::Arrival> arrivals) override {
+    const std::span<const double> sum = inner_->running_sum();
+    std::vector<double> s(sum.begin(), sum.end());
+    for (const engine::Arrival& a : arrivals) {
+      const std::span<const float> old = inner_->table_entry(a.header->worker);
+      for (std::size_t i = 0; i < s.size(); ++i) {
+        s[i] += static_cast<double>(a.gradient[i]) - old[i];
+        steps_sum[i] += s[i];
+      }
+    }
+    return inner_->begin_round(arrivals);
+  }
+  void apply_range(std::span<const engine::Arrival> arrivals, const float* x_in, float* x_out,
+                   float lr, std::size_t begin, std::size_t end) override {
+    inner_->apply_range(arrivals, x_in, x_out, lr, begin, end);
+  }
+  void seed_gradient(std::size_t worker, const float* gradient) override {
+    inner_->seed_gradient(worker, gradient);
+  }
+  std::span<const double> running_sum() const override { return inner_->running_sum(); }
+  std::span<const float> table_entry(std::size_t w) const override {
+    return inner_->table_entry(w);
+  }
+
+ private:
+  const std::unique_ptr<engine::ServerPolicy> inner_;
+
+ public:
+  std::vector<double> steps_sum;
+};
+
+constexpr std::size_t kIntegerParams = 4100;
+
+AsyncConfig integer_config(std::uint64_t steps) {
+  AsyncConfig config;
+  config.sgd.steps = steps;
+  config.sgd.batch = 4;
+  config.sgd.lr = 1.0f / 1024;
+  config.workers = 2;  // a power of two: lr / n is one too, and every step exact
+  return config;
+}
+
+/// Rank 0 serves `policy`; ranks 1 and 2 post IntegerObjective gradients.
+void run_integer_job(const AsyncConfig& config, engine::ServerPolicy& policy,
+                     const IntegerObjective& objective, engine::RunState& run,
+                     std::vector<float>& model) {
+  const Dataset data = testdata::random_dense(512, 2, 2, 3);
+  const std::vector<std::uint32_t> rows = all_rows(data.rows());
+  const bool warm = config.warm_start;
+  if (world_rank() == 0) {
+    mpi::detail::ServerRank server(MPI_COMM_WORLD, run, policy, model.data());
+    server.serve(warm);
+    server.snapshot(model.data());
+    return;
+  }
+  const std::size_t w = static_cast<std::size_t>(world_rank() - 1);
+  const std::vector<std::uint32_t> shard = shard_of(data, rows, config, w);
+  mpi::detail::WorkerRank<IntegerObjective> worker(MPI_COMM_WORLD, objective, data, shard, config,
+                                                   w);
+  worker.run(warm);
+}
+
+}  // namespace
+
+TEST_CASE("one worker rank equals the single-thread trainer bit for bit", "[mpi]") {
+  const std::string spec = GENERATE(as<std::string>{}, "softmax", "mlp:16");
+  const std::string algo = GENERATE(as<std::string>{}, "dude", "asgd");
+  const bool warm_start = GENERATE(false, true);  // one worker: S is its newest gradient
+  const TwoRanks job;
+  if (job.comm == MPI_COMM_NULL) return;
+  const Digits d;
+  const Objective objective(ModelSpec::parse(spec), d.data.features(), d.data.classes());
+  AsyncConfig config;
+  config.sgd.steps = 300;
+  config.sgd.batch = 16;
+  config.sgd.seed = 9;
+  config.sgd.lr = 0.1f;
+  config.sgd.schedule = Schedule::Cosine;
+  config.algorithm = AlgorithmSpec::parse(algo);
+  config.workers = 1;
+  config.warm_start = warm_start;
+  const std::vector<std::uint32_t> rows =
+      world_rank() == 0 ? d.split.train : shard_of(d.data, d.split.train, config, 0);
+  std::vector<float> params = initial(objective, 9);
+  const Progress last = mpi::detail::train_on(job.comm, objective, Subset{&d.data, rows}, nullptr,
+                                              config, params.data(), {}, nullptr);
+  if (world_rank() != 0) return;
+  std::vector<float> reference = initial(objective, 9);
+  train_sgd(objective, Subset{&d.data, d.split.train}, nullptr, config.sgd, reference.data(), {});
+  CHECK(last.steps == 300);
+  CHECK(last.staleness_max == 0);
+  CHECK(params == reference);
+}
+
+TEST_CASE("sync over two worker ranks equals minibatch SGD with a twice larger batch", "[mpi]") {
+  constexpr std::size_t kWorkers = 2, kBatch = 8, kRounds = 40;
+  const Digits d;
+  const Objective objective(ModelSpec::parse("softmax"), d.data.features(), d.data.classes());
+  AsyncConfig config;
+  config.sgd.steps = kRounds;
+  config.sgd.batch = kBatch;
+  config.sgd.seed = 4;
+  config.sgd.lr = 0.2f;
+  config.workers = kWorkers;
+  config.algorithm = AlgorithmSpec::parse("sync");
+  const std::size_t rank = static_cast<std::size_t>(world_rank());
+  const std::vector<std::uint32_t> rows =
+      rank == 0 ? d.split.train : shard_of(d.data, d.split.train, config, rank - 1);
+  std::vector<float> params = initial(objective, 4);
+  const Progress last =
+      mpi::train(objective, Subset{&d.data, rows}, nullptr, config, params.data(), {});
+  if (rank != 0) return;
+  CHECK(last.steps == kRounds);
+  // The same minibatches, both workers' concatenated into one batch of 2B rows per step.
+  std::vector<dude::detail::MinibatchSampler> samplers;
+  for (std::size_t w = 0; w < kWorkers; ++w) {
+    samplers.emplace_back(shard_of(d.data, d.split.train, config, w), kBatch, BatchOrder::Shuffled,
+                          4, w);
+  }
+  std::vector<float> reference = initial(objective, 4);
+  Workspace ws = objective.make_workspace(kWorkers * kBatch);
+  std::vector<float> grad(reference.size());
+  for (std::size_t round = 0; round < kRounds; ++round) {
+    std::vector<std::uint32_t> batch;
+    for (auto& sampler : samplers) {
+      const auto next = sampler.next();
+      batch.insert(batch.end(), next.begin(), next.end());
+    }
+    objective.loss_grad(reference.data(), d.data, batch, grad.data(), ws);
+    for (std::size_t i = 0; i < reference.size(); ++i) reference[i] -= config.sgd.lr * grad[i];
+  }
+  std::size_t off = 0;
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    off += !(params[i] == Approx(reference[i]).margin(1e-5).epsilon(1e-4));
+  }
+  CHECK(off == 0);
+}
+
+TEST_CASE("over MPI DuDe's S equals the sum of its table exactly on integer gradients", "[mpi]") {
+  AsyncConfig config = integer_config(2000);
+  config.warm_start = GENERATE(false, true);
+  RecordedDude policy(config.workers, kIntegerParams);
+  const std::size_t worker = static_cast<std::size_t>(std::max(world_rank() - 1, 0));
+  const IntegerObjective objective{kIntegerParams, worker};
+  engine::RunState run(config, 512, 1);
+  std::vector<float> model(kIntegerParams, 0.0f);
+  run_integer_job(config, policy, objective, run, model);
+  if (world_rank() != 0) return;
+  CHECK(run.counters.steps.load() == 2000);
+  std::uint64_t arrivals = 0;
+  for (std::size_t w = 0; w < config.workers; ++w) arrivals += run.counters.arrivals[w].load();
+  CHECK(arrivals == 2000);  // DuDe takes one step per applied gradient
+  const double rate = static_cast<double>(config.sgd.lr) / static_cast<double>(config.workers);
+  std::size_t off_sum = 0, off_model = 0;
+  const std::span<const double> sum = policy.running_sum();
+  for (std::size_t i = 0; i < kIntegerParams; ++i) {
+    double table_sum = 0;
+    for (std::size_t w = 0; w < config.workers; ++w) table_sum += policy.table_entry(w)[i];
+    off_sum += sum[i] != table_sum;
+    off_model += static_cast<double>(model[i]) != -rate * policy.steps_sum[i];
+  }
+  CHECK(off_sum == 0);
+  CHECK(off_model == 0);
+}
+
+TEST_CASE("a worker rank that throws stops the run with an error naming its rank", "[mpi]") {
+  AsyncConfig config = integer_config(1000000);  // far beyond the failure
+  config.warm_start = GENERATE(true, false);
+  // The first gradient is the warm start's when there is one; the tenth is in the run.
+  const std::uint64_t fail_at = GENERATE(1, 10);
+  const std::unique_ptr<engine::ServerPolicy> policy =
+      engine::make_policy(config.algorithm, config.workers, kIntegerParams);
+  const std::size_t worker = static_cast<std::size_t>(std::max(world_rank() - 1, 0));
+  const IntegerObjective objective{kIntegerParams, worker, fail_at, 1};
+  engine::RunState run(config, 512, 1);
+  std::vector<float> model(kIntegerParams, 0.0f);
+  switch (world_rank()) {
+    case 0:
+      try {
+        run_integer_job(config, *policy, objective, run, model);
+        FAIL("the server did not report the failed worker");
+      } catch (const mpi::WorkerFailed& e) {
+        CHECK(e.rank() == 2);
+        CHECK_THAT(e.what(), Catch::Equals("MPI rank 2 (worker 1) failed: disk on fire"));
+      }
+      break;
+    case 2:
+      CHECK_THROWS_WITH(run_integer_job(config, *policy, objective, run, model), "disk on fire");
+      break;
+    default: CHECK_NOTHROW(run_integer_job(config, *policy, objective, run, model));
+  }
+}
+
+TEST_CASE("runs that cannot go over MPI are refused on every rank alike", "[mpi]") {
+  const Digits d;
+  const Objective objective(ModelSpec::parse("softmax"), d.data.features(), d.data.classes());
+  std::vector<float> params = initial(objective, 1);
+  const Subset train{&d.data, d.split.train};
+  const auto refused = [&](AsyncConfig config, const std::string& field) {
+    config.sgd.steps = 10;
+    INFO(field);
+    CHECK_THROWS_WITH(mpi::train(objective, train, nullptr, config, params.data(), {}),
+                      Catch::StartsWith(field));
+  };
+  AsyncConfig config;
+  config.workers = 2;
+  config.algorithm = AlgorithmSpec::parse("hogwild");
+  refused(config, "algorithm: hogwild");
+  config.algorithm = AlgorithmSpec::parse("sgd");
+  refused(config, "algorithm: sgd");
+  config.algorithm = AlgorithmSpec::parse("dude");
+  config.slot = SlotDiscipline::TripleBuffer;
+  refused(config, "slot");
+  config.slot = SlotDiscipline::Handoff;
+  config.workers = 3;
+  refused(config, "workers: 3 workers need 4 MPI ranks");
+  config.workers = 2;
+  config.deterministic = true;
+  refused(config, "deterministic");
+  config.deterministic = false;
+  // Sparse data on one rank is enough: every rank refuses.
+  const Dataset sparse = testdata::random_sparse(64, 32, 2, 4, 5);
+  const Subset sparse_rows{&sparse, all_rows(sparse.rows())};
+  const Objective sparse_model(ModelSpec::parse("softmax"), 32, 2);
+  std::vector<float> sparse_params = initial(sparse_model, 1);
+  config.sgd.steps = 10;
+  const bool mine = world_rank() == 1;
+  CHECK_THROWS_WITH(mpi::train(mine ? sparse_model : objective, mine ? sparse_rows : train, nullptr,
+                               config, mine ? sparse_params.data() : params.data(), {}),
+                    Catch::StartsWith("train: sparse data"));
+}
