@@ -28,6 +28,7 @@
 #include "engine/model_pool.hpp"
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
+#include "engine/server_round.hpp"
 #include "engine/server_threads.hpp"
 #include "engine/straggler.hpp"
 
@@ -124,13 +125,11 @@ class ServerEngine {
 
   void serve() {
     const std::size_t round = policy_.round_size();
-    const Budget& budget = run_.budget;
-    RunCounters& counters = run_.counters;
     std::vector<Arrival> arrivals;
     arrivals.reserve(workers_);
     std::vector<char> taken(workers_, 0);
-    std::uint64_t version = counters.steps.load(std::memory_order_relaxed);  // 0, or resumed
-    std::uint64_t samples = counters.samples.load(std::memory_order_relaxed);
+    ServerCounts counts{run_.counters.steps.load(std::memory_order_relaxed),  // 0, or resumed
+                        run_.counters.samples.load(std::memory_order_relaxed)};
     unsigned idle = 0;
     while (!run_.stopping()) {
       state_request_.serve([this] { return write_state(); });
@@ -147,39 +146,10 @@ class ServerEngine {
         continue;
       }
       idle = 0;
-      // Never step past a step budget; arrivals beyond it are dropped.
-      std::size_t use = arrivals.size();
-      if (budget.steps > 0 && round == 0)
-        use = std::min<std::uint64_t>(use, budget.steps - version);
-      const std::span<const Arrival> applied(arrivals.data(), use);
-
-      std::uint64_t batch_samples = 0;
-      for (std::size_t m = 0; m < use; ++m) {
-        const GradientHeader& h = *applied[m].header;
-        TrainingDiverged::check(h.loss, version, h.worker);
-        // Model delay: steps the server took between the model the gradient was computed at
-        // and the step that applies it.
-        counters.record(h.worker, version + (round == 0 ? m : 0) - h.model_version, h.loss);
-        batch_samples += h.samples;
-      }
-      const auto lr = static_cast<float>(run_.learning_rate(version, samples));
-      const float* x_in = pool_.current();
-      float* x_out = pool_.writable();
-      const std::uint64_t steps = policy_.begin_round(applied);
-      team_.run([&](std::size_t begin, std::size_t end) {
-        policy_.apply_range(applied, x_in, x_out, lr, begin, end);
-      });
-      if (steps > 0) {
-        version += steps;
-        pool_.publish(version);
-      }
-      samples += batch_samples;
-      counters.samples.store(samples, std::memory_order_relaxed);
-      counters.steps.store(version, std::memory_order_relaxed);
+      apply_round(policy_, team_, pool_, run_, arrivals, counts);
       for (const Arrival& a : arrivals) slots_[a.header->worker]->release();
       std::fill(taken.begin(), taken.end(), 0);
       arrivals.clear();
-      if (budget.spent(version, samples)) run_.stop.store(true, std::memory_order_relaxed);
     }
   }
 

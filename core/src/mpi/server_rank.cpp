@@ -119,37 +119,10 @@ void ServerRank::take_warm_start() {
   while (seeds_ < workers_) take_arrived();
 }
 
-/// One round, as ServerEngine::serve applies it: check and count each arrival, fold them
-/// into a new model, send it to each of them.
+/// One round (engine/server_round.hpp, as the threaded server applies it), then the new model
+/// to each of its senders.
 void ServerRank::apply_round() {
-  const std::size_t round = policy_.round_size();
-  const engine::Budget& budget = run_.budget;
-  std::size_t use = arrivals_.size();
-  // Never step past a step budget; arrivals beyond it are dropped.
-  if (budget.steps > 0 && round == 0) use = std::min<std::uint64_t>(use, budget.steps - version_);
-  const std::span<const engine::Arrival> applied(arrivals_.data(), use);
-  std::uint64_t batch_samples = 0;
-  for (std::size_t m = 0; m < use; ++m) {
-    const engine::GradientHeader& h = *applied[m].header;
-    TrainingDiverged::check(h.loss, version_, h.worker);
-    run_.counters.record(h.worker, version_ + (round == 0 ? m : 0) - h.model_version, h.loss);
-    batch_samples += h.samples;
-  }
-  const auto lr = static_cast<float>(run_.learning_rate(version_, samples_));
-  const float* x_in = pool_.current();
-  float* x_out = pool_.writable();
-  const std::uint64_t steps = policy_.begin_round(applied);
-  team_.run([&](std::size_t begin, std::size_t end) {
-    policy_.apply_range(applied, x_in, x_out, lr, begin, end);
-  });
-  if (steps > 0) {
-    version_ += steps;
-    pool_.publish(version_);
-  }
-  samples_ += batch_samples;
-  run_.counters.samples.store(samples_, std::memory_order_relaxed);
-  run_.counters.steps.store(version_, std::memory_order_relaxed);
-  if (budget.spent(version_, samples_)) run_.stop.store(true, std::memory_order_relaxed);
+  engine::apply_round(policy_, team_, pool_, run_, arrivals_, counts_);
   // At the end of the run the senders of this round get kStop from stop_workers() instead.
   if (!run_.stopping()) {
     for (const engine::Arrival& a : arrivals_) send_model(a.header->worker);
@@ -161,7 +134,7 @@ void ServerRank::send_model(std::size_t w) {
   MPI_Wait(&send_[w], MPI_STATUS_IGNORE);  // its previous model has left models_[w]
   post_receive(w);
   ModelMessage& model = models_[w];
-  model.set_prefix(version_);
+  model.set_prefix(counts_.version);
   std::copy(pool_.current(), pool_.current() + params_, model.params());
   MPI_Isend(model.data(), model.bytes(), MPI_BYTE, rank_of(w), kModel, comm_, &send_[w]);
 }

@@ -54,6 +54,7 @@
 #include "engine/model_pool.hpp"
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
+#include "engine/server_round.hpp"
 #include "mpi/wire.hpp"
 
 namespace dude::mpi::detail {
@@ -98,9 +99,8 @@ class ServerRank {
   std::vector<engine::Arrival> arrivals_;  // the round being gathered
   std::vector<int> completed_;             // MPI_Waitsome's indices
   std::vector<MPI_Status> statuses_;
-  std::size_t seeds_ = 0;  // warm-start gradients taken
-  std::uint64_t version_ = 0;
-  std::uint64_t samples_ = 0;
+  std::size_t seeds_ = 0;        // warm-start gradients taken
+  engine::ServerCounts counts_;  // steps and samples so far
 };
 
 }  // namespace dude::mpi::detail

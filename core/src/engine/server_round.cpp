@@ -1,0 +1,42 @@
+#include "engine/server_round.hpp"
+
+#include <algorithm>
+
+#include "dude/errors.hpp"
+
+namespace dude::engine {
+
+void apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState& run,
+                 std::span<const Arrival> arrivals, ServerCounts& counts) {
+  const std::size_t round = policy.round_size();
+  const Budget& budget = run.budget;
+  std::size_t use = arrivals.size();
+  if (budget.steps > 0 && round == 0) {
+    use = std::min<std::uint64_t>(use, budget.steps - counts.version);
+  }
+  const std::span<const Arrival> applied = arrivals.first(use);
+  std::uint64_t batch_samples = 0;
+  for (std::size_t m = 0; m < use; ++m) {
+    const GradientHeader& h = *applied[m].header;
+    TrainingDiverged::check(h.loss, counts.version, h.worker);
+    run.counters.record(h.worker, counts.version + (round == 0 ? m : 0) - h.model_version, h.loss);
+    batch_samples += h.samples;
+  }
+  const auto lr = static_cast<float>(run.learning_rate(counts.version, counts.samples));
+  const float* x_in = pool.current();
+  float* x_out = pool.writable();
+  const std::uint64_t steps = policy.begin_round(applied);
+  team.run([&](std::size_t begin, std::size_t end) {
+    policy.apply_range(applied, x_in, x_out, lr, begin, end);
+  });
+  if (steps > 0) {
+    counts.version += steps;
+    pool.publish(counts.version);
+  }
+  counts.samples += batch_samples;
+  run.counters.samples.store(counts.samples, std::memory_order_relaxed);
+  run.counters.steps.store(counts.version, std::memory_order_relaxed);
+  if (budget.spent(counts.version, counts.samples)) run.stop.store(true, std::memory_order_relaxed);
+}
+
+}  // namespace dude::engine
