@@ -317,3 +317,44 @@ TEST_CASE("runs that cannot go over MPI are refused on every rank alike", "[mpi]
                                config, mine ? sparse_params.data() : params.data(), {}),
                     Catch::StartsWith("train: sparse data"));
 }
+
+TEST_CASE("early stopping ends a run over MPI with its best point's model", "[mpi]") {
+  const Digits d;
+  const Objective objective(ModelSpec::parse("softmax"), d.data.features(), d.data.classes());
+  AsyncConfig config;
+  // A budget no run with a patience of 3 gets near, even when a loaded machine lets the
+  // monitor look at the run only now and then (it evaluates when it looks).
+  config.sgd.epochs = 2000;
+  config.sgd.eval_every = 20;
+  config.sgd.lr = 0.2f;
+  config.sgd.early_stop = 3;
+  config.algorithm = AlgorithmSpec::parse("asgd");
+  config.workers = 2;
+  const bool server = world_rank() == 0;
+  const std::vector<std::uint32_t> rows =
+      server ? d.split.train
+             : shard_of(d.data, d.split.train, config, static_cast<std::size_t>(world_rank() - 1));
+  const Subset test{&d.data, d.split.holdout};
+  std::vector<float> params = initial(objective, 1);
+  std::vector<Progress> points;
+  const Progress last = mpi::detail::train_on(
+      MPI_COMM_WORLD, objective, Subset{&d.data, rows}, server ? &test : nullptr, config,
+      params.data(),
+      [&](const Progress& p) {
+        if (p.evaluation && !p.final) points.push_back(p);
+      },
+      nullptr);
+  if (!server) return;
+  REQUIRE(points.size() >= 4);
+  CHECK(last.epoch < 100);
+  // The final point evaluates the first best point's model again: its accuracy and its loss.
+  std::size_t best = 0;
+  for (std::size_t i = 0; i + 3 < points.size(); ++i) {
+    if (points[i].test_accuracy > points[best].test_accuracy) best = i;
+  }
+  for (std::size_t i = points.size() - 3; i < points.size(); ++i) {
+    CHECK(points[i].test_accuracy <= points[best].test_accuracy);
+  }
+  CHECK(last.test_accuracy == points[best].test_accuracy);
+  CHECK(last.test_loss == points[best].test_loss);
+}

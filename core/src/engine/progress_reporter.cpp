@@ -2,9 +2,11 @@
 
 namespace dude::engine {
 
-Progress ProgressReporter::final_point(std::uint64_t steps, const float* model) {
-  Progress p = point(true, steps, model, true);
+Progress ProgressReporter::finish(std::uint64_t steps, float* params) {
+  if (guard_.plateau_reached()) guard_.restore_best(params);
+  Progress p = point(true, steps, params, true);
   p.final = true;
+  send(p);
   return p;
 }
 

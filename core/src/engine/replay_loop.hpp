@@ -98,7 +98,6 @@ class ReplayLoop {
   /// Handles arrivals until the budget is spent, a stop is requested or (never, in practice)
   /// the events run out; copies the model into `params` and returns the final point.
   Progress run(float* params, std::size_t params_count) {
-    const ProgressCallback& on_progress = hooks_.on_progress;
     const CheckpointPlan* plan = hooks_.checkpoints;
     if (plan != nullptr && plan->resume != nullptr) {
       resume(open_state(*plan->resume, *hooks_.identity));
@@ -118,10 +117,9 @@ class ReplayLoop {
       apply_pending();
       if (budget.spent(version_, samples_)) break;
       if (schedule_.due(version_, samples_)) {
-        const Progress p = reporter_.point(true, version_, backend_.model());
-        if (on_progress) on_progress(p);
+        reporter_.send(reporter_.point(true, version_, backend_.model()));
         schedule_.advance(version_, samples_);
-        if (hooks_.guard.plateau_reached()) break;
+        if (reporter_.plateau_reached()) break;
       }
       for (const std::uint32_t w : pending_) start(w, event.time);
       pending_.clear();
@@ -134,10 +132,7 @@ class ReplayLoop {
     }
     const float* model = backend_.model();
     std::copy(model, model + params_count, params);
-    if (hooks_.guard.plateau_reached()) hooks_.guard.restore_best(params);
-    const Progress last = reporter_.final_point(version_, params);
-    if (on_progress) on_progress(last);
-    return last;
+    return reporter_.finish(version_, params);
   }
 
  private:

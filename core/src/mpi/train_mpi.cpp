@@ -27,31 +27,17 @@ namespace {
 constexpr std::size_t kServerThread = 0;
 constexpr std::size_t kMonitorThread = 1;
 
-/// The monitor thread of rank 0: the time budget and stop requests, evaluation points and
-/// ticks, as train_async's monitor makes them (checkpoints are not offered over MPI yet).
+/// The monitor thread of rank 0: the time budget and stop requests, then points and ticks as
+/// train_async's monitor makes them (checkpoints are not offered over MPI yet).
 void watch(ServerRank& server, engine::RunState& run, engine::ProgressReporter& reporter,
            const engine::RunHooks& hooks, std::size_t params) {
-  const SgdConfig& sgd = run.config.sgd;
   const engine::Budget& budget = run.budget;
-  engine::EvalSchedule schedule(sgd.eval_every, budget.rows);
-  std::vector<float> snapshot(params);
-  double last_tick = 0;
+  engine::EvalSchedule schedule(run.config.sgd.eval_every, budget.rows);
+  engine::Monitor monitor(run, reporter, schedule, params);
   while (!run.stopping()) {
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
     if ((budget.seconds > 0 && run.elapsed() >= budget.seconds) || hooks.stop_requested()) break;
-    const std::uint64_t steps = run.counters.steps.load(std::memory_order_relaxed);
-    const std::uint64_t samples = run.counters.samples.load(std::memory_order_relaxed);
-    if (schedule.due(steps, samples) && !budget.spent(steps, samples)) {
-      const std::uint64_t version = server.snapshot(snapshot.data());
-      const Progress p = reporter.point(true, version, snapshot.data());
-      if (hooks.on_progress) hooks.on_progress(p);
-      schedule.advance(steps, samples);
-      last_tick = run.elapsed();
-    } else if (sgd.tick_seconds > 0 && run.elapsed() - last_tick >= sgd.tick_seconds) {
-      const Progress p = reporter.point(false, steps, nullptr);
-      if (hooks.on_progress) hooks.on_progress(p);
-      last_tick = p.wall_seconds;
-    }
+    if (!monitor.look([&](float* out) { return server.snapshot(out); })) break;
   }
   run.stop.store(true, std::memory_order_relaxed);
 }
@@ -81,10 +67,7 @@ Progress serve(MPI_Comm comm, const Objective& objective, const AsyncConfig& con
   for (const std::exception_ptr& error : run.errors) {
     if (error) std::rethrow_exception(error);
   }
-  const std::uint64_t version = server.snapshot(params);
-  const Progress last = reporter.final_point(version, params);
-  if (hooks.on_progress) hooks.on_progress(last);
-  return last;
+  return reporter.finish(server.snapshot(params), params);
 }
 
 /// A worker rank's part; its point counts its own posts.

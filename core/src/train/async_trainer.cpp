@@ -69,48 +69,25 @@ class MonitorState {
 template <class Engine>
 Progress monitor(Engine& engine, RunState& run, const Objective& objective,
                  const engine::RunHooks& hooks, float* params, std::size_t threads) {
-  const ProgressCallback& on_progress = hooks.on_progress;
-  const SgdConfig& sgd = run.config.sgd;
-  const engine::Budget& budget = run.budget;
-  std::vector<float> snapshot(objective.num_params());
-  engine::RunCounters& counters = run.counters;
-
-  engine::EvalSchedule schedule(sgd.eval_every, budget.rows);
-  double last_tick = 0;
+  engine::EvalSchedule schedule(run.config.sgd.eval_every, run.budget.rows);
   engine::ProgressReporter reporter(run, objective, hooks);
-  auto point = [&](bool evaluation, std::uint64_t steps, const float* model) {
-    return reporter.point(evaluation, steps, model);
-  };
+  engine::Monitor watch(run, reporter, schedule, objective.num_params());
   MonitorState<Engine> state(engine, run, schedule, reporter, hooks);
   const auto checkpoint = [&] { return state.make(); };
   state.resume();
   engine::CheckpointClock checkpoints(hooks.checkpoints,
-                                      counters.steps.load(std::memory_order_relaxed));
-
+                                      run.counters.steps.load(std::memory_order_relaxed));
   try {
     engine.start();
     while (!run.stopping()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      if (budget.seconds > 0 && run.elapsed() >= budget.seconds) break;
+      if (run.budget.seconds > 0 && run.elapsed() >= run.budget.seconds) break;
       if (hooks.stop_requested()) {
         checkpoints.offer_final(checkpoint);
         break;
       }
-      const std::uint64_t steps = counters.steps.load(std::memory_order_relaxed);
-      const std::uint64_t samples = counters.samples.load(std::memory_order_relaxed);
-      if (schedule.due(steps, samples) && !budget.spent(steps, samples)) {
-        const std::uint64_t version = engine.snapshot(snapshot.data());
-        const Progress p = point(true, version, snapshot.data());
-        if (on_progress) on_progress(p);
-        schedule.advance(steps, samples);
-        last_tick = run.elapsed();
-        if (hooks.guard.plateau_reached()) break;
-      } else if (sgd.tick_seconds > 0 && run.elapsed() - last_tick >= sgd.tick_seconds) {
-        const Progress p = point(false, steps, nullptr);
-        if (on_progress) on_progress(p);
-        last_tick = p.wall_seconds;
-      }
-      checkpoints.offer(steps, checkpoint);
+      if (!watch.look([&](float* out) { return engine.snapshot(out); })) break;
+      checkpoints.offer(run.counters.steps.load(std::memory_order_relaxed), checkpoint);
     }
   } catch (...) {
     run.fail(threads, std::current_exception());
@@ -120,11 +97,7 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective,
   for (const std::exception_ptr& error : run.errors) {
     if (error) std::rethrow_exception(error);
   }
-  const std::uint64_t version = engine.snapshot(params);
-  if (hooks.guard.plateau_reached()) hooks.guard.restore_best(params);
-  const Progress last = reporter.final_point(version, params);
-  if (on_progress) on_progress(last);
-  return last;
+  return reporter.finish(engine.snapshot(params), params);
 }
 
 template <class Slot>
