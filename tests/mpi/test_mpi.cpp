@@ -346,7 +346,9 @@ TEST_CASE("early stopping ends a run over MPI with its best point's model", "[mp
       nullptr);
   if (!server) return;
   REQUIRE(points.size() >= 4);
-  CHECK(last.epoch < 100);
+  // Stopped by its plateau, long before the budget (asynchronous runs plateau at different
+  // points: 40 to 140 epochs in 12 runs of the CLI's equivalent).
+  CHECK(last.epoch < config.sgd.epochs / 4);
   // The final point evaluates the first best point's model again: its accuracy and its loss.
   std::size_t best = 0;
   for (std::size_t i = 0; i + 3 < points.size(); ++i) {
