@@ -56,6 +56,26 @@ void sparse_axpy(float alpha, const std::uint32_t* idx, const float* val, std::s
   for (std::size_t j = 0; j < nnz; ++j) dense[idx[j]] += alpha * val[j];
 }
 
+void gather_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* rows,
+                 std::size_t width, float* y) {
+  for (std::size_t j = 0; j < nnz; ++j) axpy(val[j], rows + std::size_t{idx[j]} * width, y, width);
+}
+
+void scatter_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* x,
+                  std::size_t width, float* rows, const std::uint32_t* slot_of) {
+  for (std::size_t j = 0; j < nnz; ++j) {
+    const std::uint32_t row = slot_of != nullptr ? slot_of[idx[j]] : idx[j];
+    axpy(val[j], x, rows + std::size_t{row} * width, width);
+  }
+}
+
+void add_rows(float alpha, const std::uint32_t* idx, std::size_t count, const float* values,
+              std::size_t width, float* dense) {
+  for (std::size_t i = 0; i < count; ++i) {
+    axpy(alpha, values + i * width, dense + std::size_t{idx[i]} * width, width);
+  }
+}
+
 namespace {
 
 // Turns z[0, k) (k >= 1) into probabilities: exp(z - max) in float, their sum in double,

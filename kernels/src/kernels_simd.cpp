@@ -126,8 +126,10 @@ float Dot(const float* a, const float* b, std::size_t n) {
   return hn::GetLane(hn::SumOfLanes(d, sum));
 }
 
-void Axpy(float alpha, const float* x, float* y, std::size_t n) {
-  const hn::ScalableTag<float> d;
+// y += alpha x, inlined into the row kernels below so that a row of a dozen floats costs its
+// FMAs, not a dispatched call.
+template <class D>
+HWY_INLINE void AxpyInline(D d, float alpha, const float* x, float* y, std::size_t n) {
   const std::size_t lanes = hn::Lanes(d);
   const auto valpha = hn::Set(d, alpha);
   std::size_t i = 0;
@@ -138,6 +140,45 @@ void Axpy(float alpha, const float* x, float* y, std::size_t n) {
     const auto result =
         hn::MulAdd(valpha, LoadTail(d, x + i, n - i, 0.0f), LoadTail(d, y + i, n - i, 0.0f));
     StoreTail(result, d, y + i, n - i);
+  }
+}
+
+void Axpy(float alpha, const float* x, float* y, std::size_t n) {
+  AxpyInline(hn::ScalableTag<float>(), alpha, x, y, n);
+}
+
+// y stays in registers across the rows, one vector of it at a time: the same MulAdd per
+// element and row, in the same order, as one axpy per row.
+void GatherRows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* rows,
+                std::size_t width, float* y) {
+  const hn::ScalableTag<float> d;
+  const std::size_t lanes = hn::Lanes(d);
+  for (std::size_t c = 0; c < width; c += lanes) {
+    const std::size_t count = std::min(lanes, width - c);
+    auto acc = count == lanes ? hn::LoadU(d, y + c) : LoadTail(d, y + c, count, 0.0f);
+    for (std::size_t j = 0; j < nnz; ++j) {
+      const float* row = rows + std::size_t{idx[j]} * width + c;
+      const auto w = count == lanes ? hn::LoadU(d, row) : LoadTail(d, row, count, 0.0f);
+      acc = hn::MulAdd(hn::Set(d, val[j]), w, acc);
+    }
+    StoreTail(acc, d, y + c, count);
+  }
+}
+
+void ScatterRows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* x,
+                 std::size_t width, float* rows, const std::uint32_t* slot_of) {
+  const hn::ScalableTag<float> d;
+  for (std::size_t j = 0; j < nnz; ++j) {
+    const std::uint32_t row = slot_of != nullptr ? slot_of[idx[j]] : idx[j];
+    AxpyInline(d, val[j], x, rows + std::size_t{row} * width, width);
+  }
+}
+
+void AddRows(float alpha, const std::uint32_t* idx, std::size_t count, const float* values,
+             std::size_t width, float* dense) {
+  const hn::ScalableTag<float> d;
+  for (std::size_t i = 0; i < count; ++i) {
+    AxpyInline(d, alpha, values + i * width, dense + std::size_t{idx[i]} * width, width);
   }
 }
 
@@ -489,6 +530,9 @@ HWY_EXPORT(LogisticLossGrad);
 HWY_EXPORT(Scale);
 HWY_EXPORT(SparseDot);
 HWY_EXPORT(SparseAxpy);
+HWY_EXPORT(GatherRows);
+HWY_EXPORT(ScatterRows);
+HWY_EXPORT(AddRows);
 HWY_EXPORT(Softmax);
 HWY_EXPORT(SoftmaxXent);
 HWY_EXPORT(ReluForward);
@@ -522,6 +566,21 @@ float sparse_dot(const std::uint32_t* idx, const float* val, std::size_t nnz, co
 void sparse_axpy(float alpha, const std::uint32_t* idx, const float* val, std::size_t nnz,
                  float* dense) {
   HWY_DYNAMIC_DISPATCH(SparseAxpy)(alpha, idx, val, nnz, dense);
+}
+
+void gather_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* rows,
+                 std::size_t width, float* y) {
+  HWY_DYNAMIC_DISPATCH(GatherRows)(idx, val, nnz, rows, width, y);
+}
+
+void scatter_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* x,
+                  std::size_t width, float* rows, const std::uint32_t* slot_of) {
+  HWY_DYNAMIC_DISPATCH(ScatterRows)(idx, val, nnz, x, width, rows, slot_of);
+}
+
+void add_rows(float alpha, const std::uint32_t* idx, std::size_t count, const float* values,
+              std::size_t width, float* dense) {
+  HWY_DYNAMIC_DISPATCH(AddRows)(alpha, idx, count, values, width, dense);
 }
 
 double softmax_xent(float* z, std::size_t k, std::uint32_t label) {

@@ -429,6 +429,73 @@ TEST_CASE("kernels: sparse dot and axpy match the reference", "[kernels]") {
   });
 }
 
+// The row kernels promise axpy's rounding row after row, so each target must equal that
+// target's own axpy sequence bit for bit, and the reference within axpy's tolerance per row.
+TEST_CASE("kernels: gather, scatter and add of rows match axpy row by row", "[kernels]") {
+  std::mt19937 rng(11);
+  for_each_target([&] {
+    for (const std::size_t width :
+         {std::size_t{1}, std::size_t{5}, std::size_t{12}, std::size_t{16}, std::size_t{33}}) {
+      for (const std::size_t nnz : {std::size_t{0}, std::size_t{1}, std::size_t{7}}) {
+        INFO("width " << width << ", nnz " << nnz);
+        const std::size_t features = 3 * nnz + 4;
+        const std::vector<std::uint32_t> idx = random_indices(rng, nnz, features);
+        const std::vector<float> val = random_floats(rng, nnz, -1.0f, 1.0f);
+        const std::vector<float> rows0 = random_floats(rng, features * width, -1.0f, 1.0f);
+        const std::vector<float> x = random_floats(rng, width, -1.0f, 1.0f);
+        // The reference's sum of |terms| per element bounds every rounding it may differ by.
+        const double bound = 4.0 * kU * static_cast<double>(nnz + 1) * 2.0;
+
+        Buffer<float> y(width, 1, 16);
+        y.assign(x);
+        std::vector<float> y_axpy = x, y_ref = x;
+        for (std::size_t j = 0; j < nnz; ++j) {
+          kn::axpy(val[j], rows0.data() + idx[j] * width, y_axpy.data(), width);
+        }
+        kn::scalar::gather_rows(idx.data(), val.data(), nnz, rows0.data(), width, y_ref.data());
+        kn::gather_rows(idx.data(), val.data(), nnz, rows0.data(), width, y.data());
+        REQUIRE(bitwise_equal(y.data(), y_axpy));
+        REQUIRE(first_mismatch(y.data(), y_ref, [&](std::size_t) { return bound; }) < 0);
+        REQUIRE(y.guards_intact());
+
+        // scatter through a renumbering (slot_of) and without one; add_rows of whole rows.
+        std::vector<std::uint32_t> slot_of(features, 0);
+        for (std::size_t j = 0; j < nnz; ++j)
+          slot_of[idx[j]] = static_cast<std::uint32_t>(nnz - 1 - j);
+        for (const bool renumbered : {false, true}) {
+          const std::uint32_t* slots = renumbered ? slot_of.data() : nullptr;
+          Buffer<float> target(features * width, 3, 16);
+          target.assign(rows0);
+          std::vector<float> by_axpy = rows0, by_ref = rows0;
+          for (std::size_t j = 0; j < nnz; ++j) {
+            const std::size_t row = renumbered ? slot_of[idx[j]] : idx[j];
+            kn::axpy(val[j], x.data(), by_axpy.data() + row * width, width);
+          }
+          kn::scalar::scatter_rows(idx.data(), val.data(), nnz, x.data(), width, by_ref.data(),
+                                   slots);
+          kn::scatter_rows(idx.data(), val.data(), nnz, x.data(), width, target.data(), slots);
+          REQUIRE(bitwise_equal(target.data(), by_axpy));
+          REQUIRE(first_mismatch(target.data(), by_ref, [&](std::size_t) { return bound; }) < 0);
+          REQUIRE(target.guards_intact());
+        }
+        const std::vector<float> values = random_floats(rng, nnz * width, -1.0f, 1.0f);
+        const float alpha = -0.75f;
+        Buffer<float> dense(features * width, 0, 16);
+        dense.assign(rows0);
+        std::vector<float> dense_axpy = rows0, dense_ref = rows0;
+        for (std::size_t i = 0; i < nnz; ++i) {
+          kn::axpy(alpha, values.data() + i * width, dense_axpy.data() + idx[i] * width, width);
+        }
+        kn::scalar::add_rows(alpha, idx.data(), nnz, values.data(), width, dense_ref.data());
+        kn::add_rows(alpha, idx.data(), nnz, values.data(), width, dense.data());
+        REQUIRE(bitwise_equal(dense.data(), dense_axpy));
+        REQUIRE(first_mismatch(dense.data(), dense_ref, [&](std::size_t) { return bound; }) < 0);
+        REQUIRE(dense.guards_intact());
+      }
+    }
+  });
+}
+
 TEST_CASE("kernels: sparse dot handles indices at and above 2^31", "[kernels]") {
   // Gathers take signed 32-bit indices; the kernel must route larger ones around them. A
   // dense vector that large (8 GiB) is reserved, not committed: only touched pages use

@@ -137,10 +137,6 @@ class Network final : public detail::ObjectiveImpl {
     const std::uint32_t* slot_of;  // sparse: feature j's row is row_grads + slot_of[j] * width
     float* row_grads;
     float* at(std::size_t offset) const { return dense + (offset - base); }
-    float* first_layer_row(std::uint32_t feature, std::size_t width) const {
-      return slot_of == nullptr ? dense + std::size_t{feature} * width
-                                : row_grads + std::size_t{slot_of[feature]} * width;
-    }
   };
 
   /// The forward pass, the mean loss and the backward pass into `target`.
@@ -192,12 +188,11 @@ class Network final : public detail::ObjectiveImpl {
                                const float* delta, const GradientTarget& target) const {
     const std::size_t out = dims_[1];
     if (target.slot_of == nullptr) std::memset(target.dense, 0, features * out * sizeof(float));
+    float* first_rows = target.slot_of == nullptr ? target.dense : target.row_grads;
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const SparseRow row = data.sparse_row(rows[i]);
-      for (std::size_t j = 0; j < row.nnz; ++j) {
-        kernels::axpy(row.value[j], delta + i * out, target.first_layer_row(row.index[j], out),
-                      out);
-      }
+      kernels::scatter_rows(row.index, row.value, row.nnz, delta + i * out, out, first_rows,
+                            target.slot_of);
     }
   }
 
@@ -232,9 +227,7 @@ class Network final : public detail::ObjectiveImpl {
           float* zi = z + i * out;
           std::memcpy(zi, bias, out * sizeof(float));
           const SparseRow row = data.sparse_row(rows[i]);
-          for (std::size_t j = 0; j < row.nnz; ++j) {
-            kernels::axpy(row.value[j], w + static_cast<std::size_t>(row.index[j]) * out, zi, out);
-          }
+          kernels::gather_rows(row.index, row.value, row.nnz, w, out, zi);
         }
       } else {
         const float* input = buf.input;

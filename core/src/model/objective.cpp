@@ -227,10 +227,7 @@ double Objective::loss_grad_sparse(const float* params, const Dataset& data,
 }
 
 void SparseGradient::add_to(float alpha, float* params) const {
-  for (std::size_t i = 0; i < rows_.size(); ++i) {
-    kernels::axpy(alpha, values_.data() + i * width_, params + std::size_t{rows_[i]} * width_,
-                  width_);
-  }
+  kernels::add_rows(alpha, rows_.data(), rows_.size(), values_.data(), width_, params);
   kernels::axpy(alpha, tail_.data(), params + tail_offset_, tail_.size());
 }
 
