@@ -238,6 +238,13 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags) {
                   "too); same model for any N")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  command
+      .add_option("--server", flags.server,
+                  "Sparse data, with threads: where arrivals are applied: thread (a server "
+                  "thread), workers (each worker applies its own, under a lock) or auto "
+                  "(workers when they take every core)")
+      ->check(CLI::IsMember({"auto", "thread", "workers"}))
+      ->capture_default_str();
   command.add_flag("--deterministic", flags.deterministic,
                    "Replay on a virtual clock (one thread): the same flags give identical metrics; "
                    "times are virtual (one unit per unslowed gradient)");
@@ -262,6 +269,7 @@ void apply_engine_flags(const EngineFlags& flags, AsyncConfig& config) {
   config.warm_start = !flags.no_warm_start;
   config.pin_threads = flags.pin;
   config.server_threads = flags.server_threads;
+  config.server = parse_server_placement(flags.server);
   config.deterministic = flags.deterministic;
   config.compute_time =
       for_flag("--compute-time", [&] { return ComputeTime::parse(flags.compute_time); });

@@ -70,6 +70,7 @@ struct EngineFlags {
   std::string partition = "iid";
   std::string slowdown;
   std::string slot = "handoff";
+  std::string server = "auto";
   bool no_warm_start = false;
   bool pin = false;
   std::size_t server_threads = 1;

@@ -238,7 +238,11 @@ TEST_CASE("the threaded sparse engine with one worker is the single-thread train
           "[sparse][async]") {
   const std::string algo = GENERATE(as<std::string>{}, "asgd", "sync", "dude");
   const std::string spec = GENERATE(as<std::string>{}, "softmax", "mlp:6");
-  INFO(algo << " " << spec);
+  // Sync always has its server thread.
+  const ServerPlacement server = algo == "sync"
+                                     ? ServerPlacement::Thread
+                                     : GENERATE(ServerPlacement::Thread, ServerPlacement::Workers);
+  INFO(algo << " " << spec << (server == ServerPlacement::Workers ? ", workers serve" : ""));
   const Dataset sparse = testdata::random_sparse(200, 400, 4, 6, 41);
   const Objective objective(ModelSpec::parse(spec), 400, 4);
   SgdConfig sgd;
@@ -254,6 +258,7 @@ TEST_CASE("the threaded sparse engine with one worker is the single-thread train
   config.sgd = sgd;
   config.algorithm = AlgorithmSpec::parse(algo);
   config.workers = 1;
+  config.server = server;
   std::vector<float> params = initial(objective, 8);
   const Progress last = train_async(objective, {&sparse, rows}, nullptr, config, params.data(), {});
   CHECK(last.steps == 150);
@@ -270,7 +275,10 @@ TEST_CASE("the threaded sparse engine with one worker is the single-thread train
 TEST_CASE("every algorithm learns sparse data with 3 threaded workers", "[sparse][async]") {
   const std::string algo =
       GENERATE(as<std::string>{}, "dude", "asgd", "sync", "fedbuff:2", "hogwild");
-  INFO(algo);
+  const ServerPlacement server = algo == "sync" || algo == "hogwild"
+                                     ? ServerPlacement::Auto
+                                     : GENERATE(ServerPlacement::Thread, ServerPlacement::Workers);
+  INFO(algo << (server == ServerPlacement::Workers ? ", workers serve" : ""));
   // Separable sparse data: each class owns its own features.
   std::vector<std::uint64_t> row_ptr{0};
   std::vector<std::uint32_t> index, labels;
@@ -289,6 +297,7 @@ TEST_CASE("every algorithm learns sparse data with 3 threaded workers", "[sparse
   AsyncConfig config;
   config.algorithm = AlgorithmSpec::parse(algo);
   config.workers = 3;
+  config.server = server;
   config.partition = PartitionSpec::parse("iid");
   config.sgd.epochs = 40;  // long enough that no worker is starved of the 2 cores throughout
   config.sgd.batch = 4;
@@ -312,4 +321,26 @@ TEST_CASE("every algorithm learns sparse data with 3 threaded workers", "[sparse
   std::uint64_t arrivals = 0;
   for (const std::uint64_t a : last.arrivals) arrivals += a;
   CHECK(arrivals * 4 >= last.samples);  // every applied gradient was counted
+}
+
+TEST_CASE("workers serve only where they can: sparse data, and not sync", "[sparse][async]") {
+  const Dataset sparse = testdata::random_sparse(40, 50, 3, 4, 3);
+  const Dataset dense = testdata::densified(sparse);
+  const Objective objective(ModelSpec::parse("softmax"), 50, 3);
+  AsyncConfig config;
+  config.sgd.steps = 10;
+  config.server = ServerPlacement::Workers;
+  std::vector<float> params(objective.num_params(), 0.0f);
+  const std::vector<std::uint32_t> rows = first_rows(40);
+  config.algorithm = AlgorithmSpec::parse("sync");
+  CHECK_THROWS_WITH(train_async(objective, {&sparse, rows}, nullptr, config, params.data(), {}),
+                    Catch::Contains("sync needs a server thread"));
+  config.algorithm = AlgorithmSpec::parse("dude");
+  CHECK_THROWS_WITH(train_async(objective, {&dense, rows}, nullptr, config, params.data(), {}),
+                    Catch::Contains("workers serve on sparse data only"));
+  CHECK(parse_server_placement("workers") == ServerPlacement::Workers);
+  CHECK(parse_server_placement("thread") == ServerPlacement::Thread);
+  CHECK(parse_server_placement("auto") == ServerPlacement::Auto);
+  CHECK_THROWS_WITH(parse_server_placement("both"),
+                    Catch::Contains("expected auto, thread or workers"));
 }

@@ -54,6 +54,16 @@ enum class SlotDiscipline {
 /// Parses "handoff" or "triple"; throws ConfigError otherwise.
 SlotDiscipline parse_slot_discipline(std::string_view text);
 
+/// Where a threaded run on sparse data applies each arrival (see
+/// core/src/engine/sparse_server_engine.hpp). Dense runs always have a server thread.
+enum class ServerPlacement {
+  Auto,     // Workers when the workers take every core, Thread when a core is left for it
+  Thread,   // a server thread of its own; a worker hands its gradient over and waits
+  Workers,  // each worker applies its own arrival under a lock, then computes on: no hand-off
+};
+/// Parses "auto", "thread" or "workers"; throws ConfigError otherwise.
+ServerPlacement parse_server_placement(std::string_view text);
+
 /// Deterministic runs: how long one gradient takes a worker on the virtual clock, before its
 /// slowdown factor: always 1, Exp(1), a normal N(1, sigma^2) truncated to (0, 2] (redrawn
 /// outside), or a heavy-tailed log-normal exp(sigma Z - sigma^2 / 2) of mean 1, each worker
@@ -85,6 +95,9 @@ struct AsyncConfig {
   /// bit for any count.
   /// Ignored by hogwild (no server) and by the deterministic replay (one thread).
   std::size_t server_threads = 1;
+  /// Sparse data: a server thread, or arrivals applied by the workers themselves (sync always
+  /// has a server thread: its workers wait for the round).
+  ServerPlacement server = ServerPlacement::Auto;
   /// Replay on a virtual clock in one thread instead of running threads: arrivals follow the
   /// simulated compute times (ComputeTime x slowdown), the server applies them with the same
   /// policy code, and the same flags give byte-identical progress points. Times (budget in

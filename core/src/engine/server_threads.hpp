@@ -40,18 +40,29 @@ class ServerThreads {
       threads_.emplace_back([this, w] { guarded(w, [this, w] { work_(w); }); });
     }
   }
+  /// Starts `work(w)` on each worker's thread and no server thread (workers that apply their
+  /// own arrivals: nothing to drain, a worker that stops only leaves).
+  void start_workers(std::function<void(std::size_t)> work) {
+    work_ = std::move(work);
+    first_worker_core_ = 0;
+    for (std::size_t w = 0; w < workers_; ++w) {
+      threads_.emplace_back([this, w] { guarded(w, [this, w] { work_(w); }); });
+    }
+  }
   void join() {
     for (std::thread& t : threads_) t.join();
     threads_.clear();
   }
 
  private:
-  /// Runs a thread's body (pinned: the server on core 0, worker w on w + 1), keeping its
-  /// exception; then a worker leaves and the server drains.
+  /// Runs a thread's body (pinned: the server on core 0, worker w on w + 1, or on w without a
+  /// server thread), keeping its exception; then a worker leaves and the server drains.
   template <class Body>
   void guarded(std::size_t thread, Body&& body) {
     try {
-      if (run_.config.pin_threads) detail::pin_to_core(thread == workers_ ? 0 : thread + 1);
+      if (run_.config.pin_threads) {
+        detail::pin_to_core(thread == workers_ ? 0 : thread + first_worker_core_);
+      }
       body();
     } catch (...) {
       run_.fail(thread, std::current_exception());
@@ -75,7 +86,8 @@ class ServerThreads {
   std::function<void()> release_posted_;
   std::function<void()> after_drain_;
   std::vector<std::thread> threads_;
-  std::atomic<std::size_t> live_{0};  // workers still running; the server drains until 0
+  std::size_t first_worker_core_ = 1;  // 0 without a server thread
+  std::atomic<std::size_t> live_{0};   // workers still running; the server drains until 0
 };
 
 }  // namespace dude::engine

@@ -23,11 +23,20 @@
 //   (release); the monitor, which does not touch the buffer meanwhile, waits for it (acquire). A
 //   server that stops first sets server_done_ (release) as it leaves: it will not touch the policy
 //   again, so the monitor then reads the policy itself (after its acquire), as it does after join.
+// - Workers that serve (ServerPlacement::Workers): no server thread. A worker that has its
+//   gradient and its next minibatch takes serving_ (a mutex), applies its own arrival, reads
+//   its next model, and lets go: the same apply() and answer() in the order the workers take
+//   the lock, so versions and tau mean what they mean above. Everything the server thread
+//   owned (the policy, version_, samples_) is owned by whoever holds serving_; the monitor takes
+//   it for snapshots and checkpoints. When the workers take every core this saves the third
+//   thread's context switches and a hand-off's wake-up per minibatch (bench/RESULTS.md,
+//   "Sparse data on two cores"). Sync keeps its server thread: its workers wait for the round.
 #pragma once
 
 #include <algorithm>
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <thread>
 #include <vector>
@@ -50,8 +59,16 @@ class SparseServerEngine {
  public:
   SparseServerEngine(const Objective& objective, const Dataset& data,
                      const std::vector<std::vector<std::uint32_t>>& shards, RunState& run,
-                     SparsePolicy& policy)
-      : run_(run), policy_(policy), workers_(shards.size()), threads_(run, workers_) {
+                     SparsePolicy& policy, bool workers_serve)
+      : run_(run),
+        policy_(policy),
+        workers_(shards.size()),
+        workers_serve_(workers_serve),
+        threads_(run, workers_) {
+    if (workers_serve && policy.round_size() != 0) {
+      throw ConfigError(
+          "server placement: sync needs a server thread (its workers wait for the round)");
+    }
     const SgdConfig& sgd = run.config.sgd;
     for (std::size_t w = 0; w < workers_; ++w) {
       detail::MinibatchSampler sampler(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
@@ -64,6 +81,10 @@ class SparseServerEngine {
   }
 
   void start() {
+    if (workers_serve_) {
+      threads_.start_workers([this](std::size_t w) { work_and_serve(w); });
+      return;
+    }
     threads_.start([this] { serve(); }, [this](std::size_t w) { work(w); },
                    [this] {
                      for (auto& ex : exchanges_) {
@@ -78,6 +99,11 @@ class SparseServerEngine {
   }
   /// Copies a recent model (monitor thread only); returns its version.
   std::uint64_t snapshot(float* out) {
+    if (workers_serve_) {
+      const std::lock_guard<std::mutex> lock(serving_);
+      policy_.read_all(out);
+      return version_;
+    }
     if (joined_) {
       policy_.read_all(out);
       return version_;
@@ -99,6 +125,10 @@ class SparseServerEngine {
   /// holds the model) and the counters, written by the server when it next looks, or by this
   /// thread once the server has left. The minibatches in the exchanges are not part of it.
   EngineState save_state() {
+    if (workers_serve_) {
+      const std::lock_guard<std::mutex> lock(serving_);
+      return write_state();
+    }
     if (joined_) return write_state();
     return state_request_.ask(server_done_, [this] { return write_state(); });
   }
@@ -127,18 +157,35 @@ class SparseServerEngine {
 
   void work(std::size_t w) {
     Exchange& ex = *exchanges_[w];
-    const double slowdown = run_.config.slowdown_of(w);
-    std::uint64_t sequence = 0;
-    while (!run_.stopping()) {
-      const auto started = std::chrono::steady_clock::now();
-      const double loss = ex.batch.gradient(ex.post);
-      ex.header = {static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(ex.batch.samples()),
-                   ex.model_version, ++sequence, loss};
-      ex.batch.take(ex.sampler.next());  // the server reads the model for these rows
-      straggle(run_, started, slowdown);
+    for (std::uint64_t sequence = 1; !run_.stopping(); ++sequence) {
+      prepare_post(ex, w, sequence);
       ex.slot.publish();
       ex.slot.wait_until_consumed();
     }
+  }
+
+  /// A worker that serves: its own arrival is applied, and its next model read, under serving_.
+  void work_and_serve(std::size_t w) {
+    Exchange& ex = *exchanges_[w];
+    for (std::uint64_t sequence = 1; !run_.stopping(); ++sequence) {
+      prepare_post(ex, w, sequence);
+      const std::lock_guard<std::mutex> lock(serving_);
+      if (run_.stopping()) break;
+      apply(ex);
+      answer(ex);
+      if (run_.budget.spent(version_, samples_)) run_.stop.store(true, std::memory_order_relaxed);
+    }
+  }
+
+  /// The gradient of the exchange's minibatch, its header, and the next minibatch taken (the
+  /// server reads the model for its rows); then the worker's slowdown.
+  void prepare_post(Exchange& ex, std::size_t w, std::uint64_t sequence) {
+    const auto started = std::chrono::steady_clock::now();
+    const double loss = ex.batch.gradient(ex.post);
+    ex.header = {static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(ex.batch.samples()),
+                 ex.model_version, sequence, loss};
+    ex.batch.take(ex.sampler.next());
+    straggle(run_, started, run_.config.slowdown_of(w));
   }
 
   /// The model on the exchange's next minibatch, at the current step.
@@ -223,6 +270,8 @@ class SparseServerEngine {
   RunState& run_;
   SparsePolicy& policy_;
   const std::size_t workers_;
+  const bool workers_serve_;  // no server thread: see the Design block
+  std::mutex serving_;        // held by the worker applying its arrival, or the monitor
   std::vector<std::unique_ptr<Exchange>> exchanges_;
   std::uint64_t version_ = 0;  // server steps (server thread; read by the monitor after join)
   std::uint64_t samples_ = 0;

@@ -96,6 +96,14 @@ SlotDiscipline parse_slot_discipline(std::string_view text) {
   throw ConfigError("slot discipline '" + std::string(text) + "': expected handoff or triple");
 }
 
+ServerPlacement parse_server_placement(std::string_view text) {
+  if (text == "auto") return ServerPlacement::Auto;
+  if (text == "thread") return ServerPlacement::Thread;
+  if (text == "workers") return ServerPlacement::Workers;
+  throw ConfigError("server placement '" + std::string(text) +
+                    "': expected auto, thread or workers");
+}
+
 ComputeTime ComputeTime::parse(std::string_view text) {
   ComputeTime t;
   if (text == "fixed") {

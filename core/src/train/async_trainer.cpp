@@ -105,6 +105,11 @@ Progress run_server(const Objective& objective, const Dataset& data,
                     const std::vector<std::vector<std::uint32_t>>& shards,
                     const AsyncConfig& config, float* params, const engine::RunHooks& hooks,
                     std::size_t train_rows) {
+  if (config.server == ServerPlacement::Workers) {
+    throw ConfigError(
+        "server placement: workers serve on sparse data only (dense runs fold "
+        "each round over a team of threads)");
+  }
   const std::size_t threads = config.workers + 1;
   RunState run(config, train_rows, threads + 1);
   const std::unique_ptr<engine::ServerPolicy> policy =
@@ -114,6 +119,17 @@ Progress run_server(const Objective& objective, const Dataset& data,
   }
   engine::ServerEngine<Slot> server(objective, data, shards, run, *policy, params);
   return monitor(server, run, objective, hooks, params, threads);
+}
+
+/// Whether the sparse engine's workers apply their own arrivals (ServerPlacement): by default
+/// when a server thread would have no core of its own. Sync always has a server thread.
+bool workers_serve(const AsyncConfig& config, const engine::SparsePolicy& policy) {
+  switch (config.server) {
+    case ServerPlacement::Thread: return false;
+    case ServerPlacement::Workers: return true;
+    case ServerPlacement::Auto: break;
+  }
+  return policy.round_size() == 0 && config.workers >= std::thread::hardware_concurrency();
 }
 
 /// The sparse server engine (hand-off only: a worker waits for the model of its next
@@ -131,7 +147,8 @@ Progress run_sparse_server(const Objective& objective, const Dataset& data,
   if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
     engine::warm_start(*policy, objective, data, shards, config.sgd);
   }
-  engine::SparseServerEngine server(objective, data, shards, run, *policy);
+  engine::SparseServerEngine server(objective, data, shards, run, *policy,
+                                    workers_serve(config, *policy));
   return monitor(server, run, objective, hooks, params, threads);
 }
 
