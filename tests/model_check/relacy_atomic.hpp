@@ -1,6 +1,6 @@
 // relacy_atomic.hpp: std::atomic's interface on Relacy's atomics, for the Atomic template
-// parameter of the engine's protocols (gradient_slot.hpp, model_pool.hpp), so that Relacy
-// checks the engine's own code under the C++ memory model.
+// parameter of the engine's protocols (gradient_slot.hpp, model_pool.hpp, ticket_lock.hpp), so that
+// Relacy checks the engine's own code under the C++ memory model.
 //
 // Include it after the protocol headers and every standard header: <relacy/relacy.hpp>
 // defines macros (memory_order_relaxed, new, delete, ...) that would rewrite them.
@@ -27,7 +27,7 @@ namespace model_check {
 
 using Site = std::source_location;
 
-enum class Op { load, store, exchange };
+enum class Op { load, store, exchange, fetch_add };
 
 /// A seeded bug: the `op`s that member function `member` of class template `type` performs run
 /// with `order` instead of the order the code names. Set only between simulations.
@@ -100,6 +100,10 @@ class Atomic {
   }
   T exchange(T value, std::memory_order order, Site site = Site::current()) {
     return value_.exchange(value, order_at(Op::exchange, order, site), info_at(site));
+  }
+
+  T fetch_add(T delta, std::memory_order order, Site site = Site::current()) {
+    return value_.fetch_add(delta, order_at(Op::fetch_add, order, site), info_at(site));
   }
 
   /// Its loads of the value count as loads of the caller (a seeded bug weakens them too).

@@ -42,6 +42,12 @@ class MinibatchSampler {
     return order_ == BatchOrder::Contiguous ? next_run() : next_shuffled();
   }
   std::size_t batch() const { return batch_; }
+  /// The rows next() will hand out, where they are known without drawing (shuffled order,
+  /// inside an epoch); empty otherwise. Changes nothing: for prefetching their data.
+  std::span<const std::uint32_t> upcoming() const {
+    if (order_ != BatchOrder::Shuffled || cursor_ >= rows_.size()) return {};
+    return {rows_.data() + cursor_, std::min(batch_, rows_.size() - cursor_)};
+  }
 
   /// Its position: this epoch's order, where it is in it, and its random stream (checkpoints;
   /// load() into a sampler made for the same rows and settings). The minibatch handed out

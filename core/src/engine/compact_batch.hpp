@@ -14,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "data/prefetch_rows.hpp"
 #include "dude/dataset.hpp"
 #include "dude/objective.hpp"
 #include "engine/sparse_policy.hpp"
@@ -27,6 +28,8 @@ class CompactBatch {
 
   /// Takes a minibatch: its features become the local rows.
   void take(std::span<const std::uint32_t> rows);
+  /// Starts loading the data of rows a later take() will read (data/prefetch_rows.hpp).
+  void prefetch(std::span<const std::uint32_t> rows) const { detail::prefetch_rows(data_, rows); }
   /// The minibatch's features, ascending: the first-layer rows to fill.
   std::span<const std::uint32_t> features() const noexcept { return features_; }
   /// Where the model goes: features().size() x width floats, and the tail.

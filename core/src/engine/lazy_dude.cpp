@@ -50,6 +50,7 @@ class LazyDude final : public SparsePolicy {
   }
 
   void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const override {
+    for (const std::uint32_t row : rows) prefetch_row(row);
     for (std::size_t i = 0; i < rows.size(); ++i) read_row(rows[i], out_rows + i * width_);
     std::memcpy(out_tail, tail_x_.data(), tail_size_ * sizeof(float));
   }
@@ -86,6 +87,17 @@ class LazyDude final : public SparsePolicy {
   }
 
  private:
+  /// Rows lie far apart in v_, sum_ and stamp_: a step asks for all of its rows' lines before
+  /// it touches any, so that their cache misses overlap instead of queueing row by row.
+  void prefetch_row(std::uint32_t row) const {
+    const std::size_t at = std::size_t{row} * width_;
+    __builtin_prefetch(&stamp_[row]);
+    __builtin_prefetch(&v_[at]);
+    __builtin_prefetch(&v_[at + width_ - 1]);
+    for (std::size_t k = 0; k < width_; k += 8) __builtin_prefetch(&sum_[at + k]);
+    __builtin_prefetch(&sum_[at + width_ - 1]);
+  }
+
   void read_row(std::uint32_t row, float* out) const {
     const std::size_t at = std::size_t{row} * width_;
     const double behind = clock_ - stamp_[row];
@@ -104,6 +116,8 @@ class LazyDude final : public SparsePolicy {
   /// worker's table entry becomes g_new.
   void fold(std::size_t worker, const SparsePost& g) {
     const SparsePost& old = table_[worker];
+    for (const std::uint32_t row : g.rows) prefetch_row(row);
+    for (const std::uint32_t row : old.rows) prefetch_row(row);
     std::size_t a = 0, b = 0;  // walk both ascending row lists at once
     while (a < g.rows.size() || b < old.rows.size()) {
       const std::uint32_t next_new = a < g.rows.size() ? g.rows[a] : UINT32_MAX;

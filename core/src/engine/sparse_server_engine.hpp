@@ -24,11 +24,11 @@
 //   server that stops first sets server_done_ (release) as it leaves: it will not touch the policy
 //   again, so the monitor then reads the policy itself (after its acquire), as it does after join.
 // - Workers that serve (ServerPlacement::Workers): no server thread. A worker that has its
-//   gradient and its next minibatch takes serving_ (a mutex), applies its own arrival, reads
-//   its next model, and lets go: the same apply() and answer() in the order the workers take
-//   the lock, so versions and tau mean what they mean above. Everything the server thread
-//   owned (the policy, version_, samples_) is owned by whoever holds serving_; the monitor takes
-//   it for snapshots and checkpoints. When the workers take every core this saves the third
+//   gradient and its next minibatch takes serving_ (a fair ticket lock, ticket_lock.hpp), applies
+//   its own arrival, reads its next model, and lets go: the same apply() and answer() in the order
+//   the workers take the lock, so versions and tau mean what they mean above. Everything the server
+//   thread owned (the policy, version_, samples_) is owned by whoever holds serving_; the monitor
+//   takes it for snapshots and checkpoints. When the workers take every core this saves the third
 //   thread's context switches and a hand-off's wake-up per minibatch (bench/RESULTS.md,
 //   "Sparse data on two cores"). Sync keeps its server thread: its workers wait for the round.
 #pragma once
@@ -36,7 +36,7 @@
 #include <algorithm>
 #include <atomic>
 #include <memory>
-#include <mutex>
+#include <mutex>  // std::lock_guard
 #include <span>
 #include <thread>
 #include <vector>
@@ -52,6 +52,7 @@
 #include "engine/server_threads.hpp"
 #include "engine/sparse_policy.hpp"
 #include "engine/straggler.hpp"
+#include "engine/ticket_lock.hpp"
 
 namespace dude::engine {
 
@@ -100,7 +101,7 @@ class SparseServerEngine {
   /// Copies a recent model (monitor thread only); returns its version.
   std::uint64_t snapshot(float* out) {
     if (workers_serve_) {
-      const std::lock_guard<std::mutex> lock(serving_);
+      const std::lock_guard<TicketLock> lock(serving_);
       policy_.read_all(out);
       return version_;
     }
@@ -126,7 +127,7 @@ class SparseServerEngine {
   /// thread once the server has left. The minibatches in the exchanges are not part of it.
   EngineState save_state() {
     if (workers_serve_) {
-      const std::lock_guard<std::mutex> lock(serving_);
+      const std::lock_guard<TicketLock> lock(serving_);
       return write_state();
     }
     if (joined_) return write_state();
@@ -169,7 +170,7 @@ class SparseServerEngine {
     Exchange& ex = *exchanges_[w];
     for (std::uint64_t sequence = 1; !run_.stopping(); ++sequence) {
       prepare_post(ex, w, sequence);
-      const std::lock_guard<std::mutex> lock(serving_);
+      const std::lock_guard<TicketLock> lock(serving_);
       if (run_.stopping()) break;
       apply(ex);
       answer(ex);
@@ -185,6 +186,7 @@ class SparseServerEngine {
     ex.header = {static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(ex.batch.samples()),
                  ex.model_version, sequence, loss};
     ex.batch.take(ex.sampler.next());
+    ex.batch.prefetch(ex.sampler.upcoming());  // the minibatch after, a step ahead
     straggle(run_, started, run_.config.slowdown_of(w));
   }
 
@@ -271,7 +273,7 @@ class SparseServerEngine {
   SparsePolicy& policy_;
   const std::size_t workers_;
   const bool workers_serve_;  // no server thread: see the Design block
-  std::mutex serving_;        // held by the worker applying its arrival, or the monitor
+  TicketLock serving_;        // held by the worker applying its arrival, or the monitor
   std::vector<std::unique_ptr<Exchange>> exchanges_;
   std::uint64_t version_ = 0;  // server steps (server thread; read by the monitor after join)
   std::uint64_t samples_ = 0;

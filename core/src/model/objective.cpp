@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/parse_text.hpp"
+#include "data/prefetch_rows.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
 #include "model/data_fit.hpp"
@@ -174,6 +175,12 @@ constexpr std::uint32_t kNoSlot = std::numeric_limits<std::uint32_t>::max();
 void collect_features(const Dataset& data, std::span<const std::uint32_t> rows,
                       std::vector<std::uint32_t>& grad_rows, std::vector<std::uint32_t>& slot_of) {
   grad_rows.clear();
+  // slot_of spans every feature: ask for the minibatch's entries together (their misses
+  // overlap) before the pass below reads and writes them one by one.
+  for (const std::uint32_t r : rows) {
+    const SparseRow row = data.sparse_row(r);
+    for (std::size_t k = 0; k < row.nnz; ++k) __builtin_prefetch(&slot_of[row.index[k]]);
+  }
   for (const std::uint32_t r : rows) {
     const SparseRow row = data.sparse_row(r);
     for (std::size_t k = 0; k < row.nnz; ++k) {
@@ -205,7 +212,12 @@ double Objective::loss_grad_sparse(const float* params, const Dataset& data,
   grad.width_ = impl_->first_layer_width();
   grad.tail_offset_ = impl_->features * grad.width_;
   grad.slot_of_.resize(impl_->features, kNoSlot);
+  detail::prefetch_rows(data, rows);
   collect_features(data, rows, grad.rows_, grad.slot_of_);
+  for (const std::uint32_t feature : grad.rows_) {  // the weight rows the forward pass reads
+    __builtin_prefetch(params + std::size_t{feature} * grad.width_);
+    __builtin_prefetch(params + (std::size_t{feature} + 1) * grad.width_ - 1);
+  }
   grad.values_.assign(grad.rows_.size() * grad.width_, 0.0f);
   grad.tail_.assign(num_params() - grad.tail_offset_, 0.0f);
   double loss =

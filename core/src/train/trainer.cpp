@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "data/minibatch_sampler.hpp"
+#include "data/prefetch_rows.hpp"
 #include "dude/async.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
@@ -296,6 +297,7 @@ Progress train_sgd(const Objective& objective, const Subset& train, const Subset
   return guard.run(params, [&] {
     while (run.fraction_done() < 1.0 && !stopped() && !guard.plateau_reached()) {
       const std::span<const std::uint32_t> rows = sampler.next();
+      if (data.is_sparse()) detail::prefetch_rows(data, sampler.upcoming());  // a step ahead
       const double lr = learning_rate(config, run.epochs_done(), run.fraction_done());
       const double loss = step(params, rows, static_cast<float>(lr), run.steps());
       run.stepped(lr, rows.size(), loss);
