@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <numeric>
 
-#include "common/page_array.hpp"
 #include "common/page_memory.hpp"
 #include "common/rng.hpp"
 #include "data/label_names.hpp"
+#include "data/sparse_pages.hpp"
 #include "dude/errors.hpp"
 
 namespace dude {
@@ -17,21 +17,6 @@ namespace {
 struct DenseStorage {
   std::shared_ptr<const float[]> x;
   std::vector<std::uint32_t> labels;
-};
-
-/// Sparse rows are visited in random order, each in a different part of arrays of hundreds of
-/// megabytes (Brown: 1 M rows, 110 MB): on pages of their own (page_array.hpp), 2 MiB ones
-/// where the system grants them, a row costs its cache misses but no TLB miss. Copied there
-/// from the loader's vectors once (tens of milliseconds at that size).
-struct SparseStorage {
-  template <class T>
-  static detail::PageArray<T> paged(const std::vector<T>& v) {
-    return detail::PageArray<T>(v.data(), v.size());
-  }
-  detail::PageArray<std::uint64_t> row_ptr;
-  detail::PageArray<std::uint32_t> index;
-  detail::PageArray<float> value;
-  detail::PageArray<std::uint32_t> labels;
 };
 
 void check_labels(const std::uint32_t* labels, std::size_t rows, std::uint32_t classes) {
@@ -80,16 +65,22 @@ std::shared_ptr<float[]> allocate_features(std::size_t n) {
 Dataset Dataset::sparse(std::size_t features, std::uint32_t classes,
                         std::vector<std::uint64_t> row_ptr, std::vector<std::uint32_t> index,
                         std::vector<float> value, std::vector<std::uint32_t> labels) {
-  if (row_ptr.size() != labels.size() + 1) {
+  return detail::sparse_dataset(
+      features, classes,
+      detail::SparsePages{detail::PageArray<std::uint64_t>(row_ptr.data(), row_ptr.size()),
+                          detail::PageArray<std::uint32_t>(index.data(), index.size()),
+                          detail::PageArray<float>(value.data(), value.size()), std::move(labels)});
+}
+
+Dataset detail::sparse_dataset(std::size_t features, std::uint32_t classes, SparsePages pages) {
+  if (pages.row_ptr.size() != pages.labels.size() + 1) {
     throw ConfigError("dataset: row_ptr must have rows + 1 entries");
   }
-  auto storage = std::make_shared<SparseStorage>(
-      SparseStorage{SparseStorage::paged(row_ptr), SparseStorage::paged(index),
-                    SparseStorage::paged(value), SparseStorage::paged(labels)});
-  Dataset d = sparse_view(storage->row_ptr.data(), storage->index.data(), storage->value.data(),
-                          storage->labels.data(), storage->labels.size(), features, classes);
-  d.owner_ = std::move(storage);
-  return d;
+  auto storage = std::make_shared<SparsePages>(std::move(pages));
+  Dataset d =
+      Dataset::sparse_view(storage->row_ptr.data(), storage->index.data(), storage->value.data(),
+                           storage->labels.data(), storage->labels.size(), features, classes);
+  return d.kept_alive_by(std::move(storage));
 }
 
 Dataset Dataset::dense_view(const float* x, const std::uint32_t* labels, std::size_t rows,

@@ -253,11 +253,8 @@ Dataset parse_fasttext(std::string_view text, const std::string& name, const Loa
   }
 
   std::vector<std::uint32_t> labels = detail::concatenate(chunks, &FasttextChunk::labels);
-  std::vector<std::uint64_t> row_ptr = detail::join_row_ptr(chunks);
-  std::vector<std::uint32_t> index = detail::concatenate(chunks, &FasttextChunk::index);
-  std::vector<float> value = detail::concatenate(chunks, &FasttextChunk::value);
-  return Dataset::sparse(options.hashing.features(), classes, std::move(row_ptr), std::move(index),
-                         std::move(value), std::move(labels))
+  return detail::sparse_dataset(options.hashing.features(), classes,
+                                detail::join_sparse(chunks, std::move(labels)))
       .with_label_names(std::move(names));
 }
 

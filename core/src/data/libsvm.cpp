@@ -148,11 +148,7 @@ Dataset parse_libsvm(std::string_view text, const std::string& name, const LoadO
                          options.max_memory);
   }
 
-  std::vector<std::uint64_t> row_ptr = detail::join_row_ptr(chunks);
-  std::vector<std::uint32_t> index = detail::concatenate(chunks, &LibsvmChunk::index);
-  std::vector<float> value = detail::concatenate(chunks, &LibsvmChunk::value);
-  return Dataset::sparse(features, classes, std::move(row_ptr), std::move(index), std::move(value),
-                         std::move(labels));
+  return detail::sparse_dataset(features, classes, detail::join_sparse(chunks, std::move(labels)));
 }
 
 }  // namespace dude

@@ -17,11 +17,13 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <vector>
 
 #include "common/parallel.hpp"
 #include "common/quote.hpp"
 #include "data/label_names.hpp"
+#include "data/sparse_pages.hpp"
 #include "dude/errors.hpp"
 
 namespace dude::detail {
@@ -135,43 +137,48 @@ std::vector<Result> parse_in_chunks(std::string_view text, std::size_t begin,
   return results;
 }
 
-/// The chunks' arrays `member` joined in order. A lone chunk's array is moved; several are
-/// copied in parallel.
-template <class T, class Result>
-std::vector<T> concatenate(std::vector<Result>& results, std::vector<T> Result::*member) {
-  if (results.size() == 1) return std::move(results.front().*member);
+/// The chunks' arrays `member` joined in order, into a std::vector or a PageArray (`Out`). A
+/// lone chunk's vector is moved; several are copied in parallel.
+template <class Out, class T, class Result>
+Out concatenate(std::vector<Result>& results, std::vector<T> Result::*member) {
+  if constexpr (std::is_same_v<Out, std::vector<T>>) {
+    if (results.size() == 1) return std::move(results.front().*member);
+  }
   std::vector<std::size_t> start(results.size() + 1, 0);
   for (std::size_t i = 0; i < results.size(); ++i)
     start[i + 1] = start[i] + (results[i].*member).size();
-  std::vector<T> joined(start.back());
+  Out joined(start.back());
   parallel_for(results.size(), [&](std::size_t i) {
     std::vector<T>& part = results[i].*member;
-    std::copy(part.begin(), part.end(), joined.begin() + static_cast<std::ptrdiff_t>(start[i]));
+    std::copy(part.begin(), part.end(), joined.data() + start[i]);
     std::vector<T>().swap(part);  // free each part as soon as it is copied
   });
   return joined;
 }
+template <class T, class Result>
+std::vector<T> concatenate(std::vector<Result>& results, std::vector<T> Result::*member) {
+  return concatenate<std::vector<T>>(results, member);
+}
 
-/// The chunks' local CSR row_ptr arrays (each starting at 0) as one, each shifted by the
-/// entries before its chunk. A lone chunk's array is moved.
+/// The chunks' local CSR arrays (each row_ptr starting at 0) as one data set's pages, each
+/// row_ptr shifted by the entries before its chunk.
 template <class Chunk>
-std::vector<std::uint64_t> join_row_ptr(std::vector<Chunk>& chunks) {
-  if (chunks.size() == 1) return std::move(chunks.front().row_ptr);
+SparsePages join_sparse(std::vector<Chunk>& chunks, std::vector<std::uint32_t> labels) {
   std::vector<std::size_t> first_row(chunks.size() + 1, 0);
   std::vector<std::uint64_t> first_entry(chunks.size() + 1, 0);
   for (std::size_t i = 0; i < chunks.size(); ++i) {
     first_row[i + 1] = first_row[i] + chunks[i].row_ptr.size() - 1;
     first_entry[i + 1] = first_entry[i] + chunks[i].row_ptr.back();
   }
-  std::vector<std::uint64_t> row_ptr(first_row.back() + 1);
-  row_ptr[0] = 0;
+  PageArray<std::uint64_t> row_ptr(first_row.back() + 1);  // zeroed: row_ptr[0] = 0
   parallel_for(chunks.size(), [&](std::size_t i) {
     const std::vector<std::uint64_t>& local = chunks[i].row_ptr;
-    std::transform(local.begin() + 1, local.end(),
-                   row_ptr.begin() + static_cast<std::ptrdiff_t>(first_row[i] + 1),
+    std::transform(local.begin() + 1, local.end(), row_ptr.data() + first_row[i] + 1,
                    [shift = first_entry[i]](std::uint64_t end) { return end + shift; });
   });
-  return row_ptr;
+  return SparsePages{std::move(row_ptr),
+                     concatenate<PageArray<std::uint32_t>>(chunks, &Chunk::index),
+                     concatenate<PageArray<float>>(chunks, &Chunk::value), std::move(labels)};
 }
 
 /// What a number parser found.

@@ -36,7 +36,7 @@ template <template <class> class Atomic = std::atomic, void (*kPause)() noexcept
           void (*kYield)() noexcept = std::this_thread::yield>
 class BasicTicketLock {
  public:
-  static constexpr unsigned kSpins = 4096;  // pauses before each yield
+  static constexpr unsigned kSpins = 256;  // pauses before each yield: about a critical section
 
   void lock() noexcept {
     const std::uint64_t ticket = next_.fetch_add(1, std::memory_order_relaxed);
