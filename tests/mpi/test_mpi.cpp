@@ -1,7 +1,8 @@
 // The MPI backend on 3 ranks (tests/mpi/launch.sh): its equivalences with the single-thread
 // trainer and minibatch SGD, DuDe's invariant S == sum of the table on integer gradients, and
-// a failing worker rank. Every rank runs every test; rank 0 checks the results the server
-// holds, so that a failed check never leaves another rank waiting.
+// a failing worker rank. Every rank runs every
+// test; rank 0 checks the results the server holds, so that a failed check never leaves another
+// rank waiting.
 #include <catch2/catch.hpp>
 
 #include <mpi.h>
@@ -17,44 +18,18 @@
 #include "mpi/server_rank.hpp"
 #include "mpi/train_on.hpp"
 #include "mpi/worker_rank.hpp"
+#include "mpi_helpers.hpp"
 #include "test_data.hpp"
 
 using namespace dude;
+using namespace dude::testmpi;
 
 namespace {
-
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
-
-/// Ranks 0 and 1 of MPI_COMM_WORLD as a job of one server and one worker; MPI_COMM_NULL on
-/// the others, which sit the test out.
-struct TwoRanks {
-  TwoRanks() { MPI_Comm_split(MPI_COMM_WORLD, world_rank() < 2 ? 0 : MPI_UNDEFINED, 0, &comm); }
-  ~TwoRanks() {
-    if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
-  }
-  MPI_Comm comm = MPI_COMM_NULL;
-};
 
 struct Digits {
   Dataset data = load_builtin_dataset("digits");
   RowSplit split = split_rows(data.rows(), 0.2, 1);
 };
-
-std::vector<float> initial(const Objective& objective, std::uint64_t seed) {
-  std::vector<float> params(objective.num_params());
-  objective.init_params(params.data(), seed);
-  return params;
-}
-
-/// Worker w's rows as train_async would give them: the partition of `rows`.
-std::vector<std::uint32_t> shard_of(const Dataset& data, std::span<const std::uint32_t> rows,
-                                    const AsyncConfig& config, std::size_t worker) {
-  return partition_rows(data, rows, config.workers, config.partition, config.sgd.seed)[worker];
-}
 
 /// Gradients of small integers (exact in float and double), changing with the minibatch and
 /// the worker, as the engine's stress test's stand-in; `fail_at` > 0: the fail_at-th gradient

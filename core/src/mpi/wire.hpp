@@ -66,7 +66,9 @@ class Message {
   const float* params() const noexcept { return storage_.data() + kPrefixFloats; }
   /// The whole message (prefix and parameters), for MPI_Isend and MPI_Irecv.
   void* data() noexcept { return storage_.data(); }
-  int bytes() const { return byte_count(kPrefixFloats + params_); }
+  int bytes() const { return bytes_for(params_); }
+  /// The bytes of a message of `params` parameters (at most the buffer's).
+  static int bytes_for(std::size_t params) { return byte_count(kPrefixFloats + params); }
   /// What a receive may take at most: the message, or a failure's text.
   int capacity() const { return byte_count(storage_.size()); }
   /// A failure's text, of `length` bytes.
