@@ -22,7 +22,8 @@
 //   exactly one reply (DuDe's warm-start seed too, answered with x0), so a worker whose post
 //   is not taken has exactly one message on its way, and one whose post is taken waits.
 // - The transport (the receives, Waitsome, the replies and the stop below) is WorkerLinks
-//   (worker_links.hpp), written once for every server rank.
+//   (worker_links.hpp), written once for every server rank: this one on dense data, and
+//   SparseServerRank (sparse_server_rank.hpp), whose messages are a minibatch's non-zeros.
 // - Owners: posts_[w] belongs to MPI while recv_[w] is active, to the server while taken_[w];
 //   replies_[w] belongs to MPI while send_[w] is active. Each model goes out from a copy of
 //   its own (O(d), far cheaper than sending it), because the pool recycles the server's
