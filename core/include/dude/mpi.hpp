@@ -51,11 +51,14 @@ struct DataShape {
   std::uint64_t features = 0;
   std::uint32_t classes = 0;
   std::uint64_t rows = 0;  // training rows
+  bool sparse = false;
 };
-/// Collective: every rank passes its own shape and gets the job's. Throws ConfigError, on
-/// every rank, naming the first rank whose feature count differs from rank 0's; classes are
+/// Collective: every rank passes its own shape and gets the job's. Features are the most any
+/// rank has: sparse data with fewer (a LIBSVM file whose highest index is lower) is the same
+/// data in a wider space (Dataset::widened), but dense data is not, so a rank whose dense data
+/// has other features than the job's makes every rank throw ConfigError naming it. Classes are
 /// the most any rank has (one class per worker leaves each shard a few); rows are the worker
-/// ranks' together (rank 0's do not count).
+/// ranks' together (rank 0's do not count); sparse: every rank's data is.
 DataShape agree_on_shape(const DataShape& mine);
 
 /// Collective: trains over MPI_COMM_WORLD, with config.workers = ranks - 1, every rank passing

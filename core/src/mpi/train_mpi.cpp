@@ -190,20 +190,29 @@ Progress train_on(MPI_Comm comm, const Objective& objective, const Subset& train
 DataShape agree_on_shape(const DataShape& mine) {
   int ranks = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-  constexpr int kFields = 3;
+  constexpr int kFields = 4;
   std::vector<std::uint64_t> shapes(kFields * static_cast<std::size_t>(ranks));
-  const std::uint64_t own[kFields] = {mine.features, mine.classes, mine.rows};
+  const std::uint64_t own[kFields] = {mine.features, mine.classes, mine.rows, mine.sparse};
   MPI_Allgather(own, kFields, MPI_UINT64_T, shapes.data(), kFields, MPI_UINT64_T, MPI_COMM_WORLD);
-  DataShape job{shapes[0], 0, 0};
+  const auto shape_of = [&](int r) {
+    return shapes.data() + kFields * static_cast<std::size_t>(r);
+  };
+  DataShape job{0, 0, 0, true};
   for (int r = 0; r < ranks; ++r) {
-    const std::uint64_t* shape = shapes.data() + kFields * static_cast<std::size_t>(r);
-    if (shape[0] != job.features) {
-      throw ConfigError("train: rank " + std::to_string(r) + "'s data has " +
-                        std::to_string(shape[0]) + " features, rank 0's " +
-                        std::to_string(job.features));
-    }
+    const std::uint64_t* shape = shape_of(r);
+    job.features = std::max(job.features, shape[0]);
     job.classes = std::max(job.classes, static_cast<std::uint32_t>(shape[1]));
     if (r > 0) job.rows += shape[2];
+    job.sparse = job.sparse && shape[3] != 0;
+  }
+  for (int r = 0; r < ranks; ++r) {
+    const std::uint64_t* shape = shape_of(r);
+    if (shape[0] != job.features && shape[3] == 0) {
+      throw ConfigError("train: rank " + std::to_string(r) + "'s data is dense with " +
+                        std::to_string(shape[0]) + " features, another rank's has " +
+                        std::to_string(job.features) +
+                        ": every rank must read data of the same features");
+    }
   }
   return job;
 }
