@@ -11,6 +11,7 @@
 
 #include "data/minibatch_sampler.hpp"
 #include "dude/async.hpp"
+#include "dude/mpi.hpp"
 #include "dude/objective.hpp"
 #include "dude/partition.hpp"
 
@@ -87,6 +88,26 @@ inline std::size_t count_off(const std::vector<float>& params, const std::vector
     off += !(params[i] == Approx(reference[i]).margin(margin).epsilon(epsilon));
   }
   return off;
+}
+
+/// Runs `job` on every rank of MPI_COMM_WORLD, one whose worker 1 (rank 2) throws "disk on
+/// fire": rank 0 must report it as WorkerFailed naming rank 2, rank 2 must rethrow its own
+/// error, and the other ranks must end without one.
+template <class Job>
+void expect_worker_1_fails(Job&& job) {
+  switch (world_rank()) {
+    case 0:
+      try {
+        job();
+        FAIL("the server did not report the failed worker");
+      } catch (const mpi::WorkerFailed& e) {
+        CHECK(e.rank() == 2);
+        CHECK_THAT(e.what(), Catch::Equals("MPI rank 2 (worker 1) failed: disk on fire"));
+      }
+      break;
+    case 2: CHECK_THROWS_WITH(job(), "disk on fire"); break;
+    default: CHECK_NOTHROW(job());
+  }
 }
 
 }  // namespace dude::testmpi

@@ -209,21 +209,7 @@ TEST_CASE("a worker rank that throws stops the run with an error naming its rank
   const IntegerObjective objective{kIntegerParams, worker, fail_at, 1};
   engine::RunState run(config, 512, 1);
   std::vector<float> model(kIntegerParams, 0.0f);
-  switch (world_rank()) {
-    case 0:
-      try {
-        run_integer_job(config, *policy, objective, run, model);
-        FAIL("the server did not report the failed worker");
-      } catch (const mpi::WorkerFailed& e) {
-        CHECK(e.rank() == 2);
-        CHECK_THAT(e.what(), Catch::Equals("MPI rank 2 (worker 1) failed: disk on fire"));
-      }
-      break;
-    case 2:
-      CHECK_THROWS_WITH(run_integer_job(config, *policy, objective, run, model), "disk on fire");
-      break;
-    default: CHECK_NOTHROW(run_integer_job(config, *policy, objective, run, model));
-  }
+  expect_worker_1_fails([&] { run_integer_job(config, *policy, objective, run, model); });
 }
 
 TEST_CASE("runs that cannot go over MPI are refused on every rank alike", "[mpi]") {

@@ -1,13 +1,14 @@
 // The MPI backend on sparse data, on 3 ranks (tests/mpi/launch.sh): one worker rank is the
 // threaded sparse engine with one worker (and so the single-thread trainer, as that engine's
 // own test says), sync over 2 ranks is minibatch SGD with a twice larger batch, DuDe's S is
-// the sum of its table exactly on integer gradients, and a post is the size of its minibatch's
-// non-zeros, not of the model.
+// the sum of its table exactly on integer gradients, a post is the size of its minibatch's
+// non-zeros, not of the model, and a worker rank that throws is named.
 #include <catch2/catch.hpp>
 
 #include <mpi.h>
 
 #include <random>
+#include <stdexcept>
 
 #include "dude/async.hpp"
 #include "dude/trainer.hpp"
@@ -55,6 +56,20 @@ class IntegerBatch : public engine::CompactBatch {
     }
     return 1.0;
   }
+};
+
+/// CompactBatch whose kFailAt-th gradient throws on worker 1 (world rank 2).
+template <int kFailAt>
+class FailingBatch : public engine::CompactBatch {
+ public:
+  using CompactBatch::CompactBatch;
+  double gradient(engine::SparsePost& post) {
+    if (++calls_ == kFailAt && world_rank() == 2) throw std::runtime_error("disk on fire");
+    return CompactBatch::gradient(post);
+  }
+
+ private:
+  int calls_ = 0;
 };
 
 /// Sparse DuDe, keeping its own dense copy of the table (every worker's newest gradient).
@@ -251,4 +266,30 @@ TEST_CASE("a sparse post is the size of its minibatch's non-zeros, not of the mo
   CHECK(bytes > 0);
   CHECK(bytes < 100 * 1000);
   CHECK(static_cast<std::size_t>(bytes) <= 4 * (16 + 240 * (1 + width) + 240 + 5));
+}
+
+TEST_CASE("a worker rank that throws on sparse data stops the run with an error naming it",
+          "[mpi][sparse]") {
+  AsyncConfig config;
+  config.sgd.steps = 1000000;  // far beyond the failure
+  config.sgd.batch = 4;
+  config.sgd.lr = 0.01f;
+  config.workers = 2;
+  config.warm_start = GENERATE(true, false);
+  // The first gradient is the warm start's when there is one; the tenth is in the run.
+  const int fail_at = GENERATE(1, 10);
+  const Dataset data = sparse_rows(256, 300, 5, 3);
+  const Objective objective(ModelSpec::parse("softmax"), 300, 3);
+  const std::vector<float> x0(objective.num_params(), 0.0f);
+  const std::size_t width = objective.first_layer_width();
+  const auto policy = engine::make_sparse_policy(config.algorithm, config.workers, 300, width,
+                                                 objective.num_params() - 300 * width, x0.data());
+  engine::RunState run(config, data.rows(), 1);
+  expect_worker_1_fails([&] {
+    if (fail_at == 1) {
+      run_sparse_job<FailingBatch<1>>(objective, data, config, *policy, run);
+    } else {
+      run_sparse_job<FailingBatch<10>>(objective, data, config, *policy, run);
+    }
+  });
 }

@@ -34,20 +34,31 @@ std::uint64_t SparseServerRank::snapshot(float* out) {
   return version_;
 }
 
-void SparseServerRank::take(std::size_t w, int tag, int length) {
+void SparseServerRank::unpack(std::size_t w, int tag, int length) {
   const SparsePostMessage& post = links_.post(w);
   const SparseCounts counts = post.prefix();
+  const auto misfit = [&] {
+    return Error("MPI rank " + std::to_string(rank_of(w)) + " posted a sparse message of " +
+                 std::to_string(length) +
+                 " bytes that does not fit this model: every rank must train the same --model "
+                 "on data of the same features");
+  };
   const bool gradient = tag != kPull;
-  const bool fits = counts.features <= shape_.features && counts.rows <= shape_.features &&
-                    counts.tail == (gradient ? shape_.tail : 0) &&
-                    length == SparsePostMessage::bytes_for(sparse_payload(counts, shape_.width));
-  if (!fits) {
-    throw Error("MPI rank " + std::to_string(rank_of(w)) + " posted a sparse message of " +
-                std::to_string(length) +
-                " bytes that does not fit this model: every rank must train the same --model on "
-                "data of the same shape");
+  if (counts.features > shape_.features || counts.rows > shape_.features ||
+      counts.tail != (gradient ? shape_.tail : 0) ||
+      length != SparsePostMessage::bytes_for(sparse_payload(counts, shape_.width))) {
+    throw misfit();
   }
   unpack_sparse(post, shape_.width, features_[w], gradients_[w]);
+  // Ids are ascending: the last is the largest.
+  const auto beyond = [&](const std::vector<std::uint32_t>& ids) {
+    return !ids.empty() && ids.back() >= shape_.rows;
+  };
+  if (beyond(features_[w]) || beyond(gradients_[w].rows)) throw misfit();
+}
+
+void SparseServerRank::take(std::size_t w, int tag, int length) {
+  unpack(w, tag, length);
   if (tag == kPull) {
     answer(w);
   } else if (tag == kSeed) {
@@ -58,7 +69,7 @@ void SparseServerRank::take(std::size_t w, int tag, int length) {
     ++seeds_;
     answer(w);  // x0 again: no step is taken before the last seed
   } else {
-    headers_[w] = counts.header;
+    headers_[w] = links_.post(w).prefix().header;
     arrived_.push_back(w);
   }
 }

@@ -58,6 +58,9 @@ class SparseServerRank {
   std::uint64_t snapshot(float* out);
 
  private:
+  /// Copies worker w's post out of its receive buffer; throws when it cannot be of this model
+  /// (its counts, its length, its feature ids).
+  void unpack(std::size_t w, int tag, int length);
   void take(std::size_t w, int tag, int length);
   /// Applies the arrivals taken, in order, once the warm start is complete.
   void step();
