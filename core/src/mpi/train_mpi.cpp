@@ -47,6 +47,7 @@ void watch(Server& server, engine::RunState& run, engine::ProgressReporter& repo
   run.stop.store(true, std::memory_order_relaxed);
 }
 
+/// Whether the run starts with DuDe's warm start (every worker's gradient at x0 in the table).
 bool warm_starts(const AsyncConfig& config) {
   return config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start;
 }

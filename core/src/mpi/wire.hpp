@@ -129,16 +129,23 @@ inline std::size_t sparse_post_floats(std::size_t features, std::size_t width, s
 }
 
 /// Writes a sparse post into `out`: `gradient` (none in a kPull) and the next `features`;
-/// returns its bytes.
+/// returns its bytes. Throws Error when they do not fit `out` (a minibatch wider than the
+/// bound the buffers were sized for).
 inline int pack_sparse(SparsePostMessage& out, const engine::GradientHeader& header,
                        const engine::SparsePost* gradient,
                        std::span<const std::uint32_t> features) {
   SparseCounts c{header, 0, static_cast<std::uint32_t>(features.size()), 0};
-  float* at = out.params();
+  std::size_t floats = features.size();
   if (gradient != nullptr) {
     c.rows = static_cast<std::uint32_t>(gradient->rows.size());
     c.tail = static_cast<std::uint32_t>(gradient->tail.size());
+    floats += gradient->rows.size() + gradient->values.size() + gradient->tail.size();
   }
+  if (SparsePostMessage::bytes_for(floats) > out.capacity()) {
+    throw Error("MPI: a sparse post of " + std::to_string(floats) +
+                " floats does not fit its buffer: every rank must agree on the widest row");
+  }
+  float* at = out.params();
   out.set_prefix(c);
   const auto put = [&at](const auto& part) {
     std::memcpy(at, part.data(), part.size() * sizeof(float));
