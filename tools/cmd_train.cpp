@@ -242,7 +242,7 @@ int train_command(const TrainFlags& f, MpiJob* job) {
   const auto thread_limit = limit_threads(f.sgd.threads);
 
   // Everything that can fail on input is checked before training starts.
-  const TrainTestData d =
+  TrainTestData d =
       job != nullptr ? job->load(f.io, config, f.seed) : load_train_test(f.io, f.seed);
   const JobShape shape =
       job != nullptr ? job->agree_on_shape(d) : JobShape{d.classes(), d.train_rows.size()};

@@ -51,9 +51,16 @@ class Job final : public MpiJob {
     return d;
   }
 
-  JobShape agree_on_shape(const TrainTestData& d) const override {
+  JobShape agree_on_shape(TrainTestData& d) const override {
     const std::uint64_t rows = rank() == 0 ? 0 : d.train_rows.size();
-    const mpi::DataShape job = mpi::agree_on_shape({d.train.features(), d.classes(), rows});
+    const mpi::DataShape job =
+        mpi::agree_on_shape({d.train.features(), d.classes(), rows, d.train.is_sparse()});
+    if (job.features != d.train.features()) {
+      d.train = d.train.widened(job.features, d.train.classes());
+    }
+    if (!d.test_rows.empty() && job.features != d.test.features()) {
+      d.test = d.test.widened(job.features, d.test.classes());
+    }
     return {job.classes, job.rows};
   }
 

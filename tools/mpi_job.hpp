@@ -31,8 +31,9 @@ class MpiJob {
   virtual TrainTestData load(const TrainTestFlags& io, const AsyncConfig& config,
                              std::uint64_t split_seed) const = 0;
   /// The job's classes (the most of any rank: the model's) and training rows (the worker
-  /// ranks' together); collective.
-  virtual JobShape agree_on_shape(const TrainTestData& d) const = 0;
+  /// ranks' together); collective. Sparse data with fewer features than another rank's (a
+  /// LIBSVM shard whose highest index is lower) is widened to the job's.
+  virtual JobShape agree_on_shape(TrainTestData& d) const = 0;
   /// dude::mpi::train on this rank's data.
   virtual Progress train(const Objective& objective, const TrainTestData& d,
                          const AsyncConfig& config, float* params,

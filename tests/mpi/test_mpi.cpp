@@ -1,14 +1,14 @@
 // The MPI backend on 3 ranks (tests/mpi/launch.sh): its equivalences with the single-thread
 // trainer and minibatch SGD, DuDe's invariant S == sum of the table on integer gradients, and
-// a failing worker rank. Every rank runs every test; rank 0 checks the results the server
-// holds, so that a failed check never leaves another rank waiting.
+// a failing worker rank, on dense data (test_mpi_sparse.cpp has sparse data's). Every rank
+// runs every test; rank 0 checks the results the server holds, so that a failed check never
+// leaves another rank waiting.
 #include <catch2/catch.hpp>
 
 #include <mpi.h>
 
 #include <stdexcept>
 
-#include "data/minibatch_sampler.hpp"
 #include "dude/async.hpp"
 #include "dude/io.hpp"
 #include "dude/mpi.hpp"
@@ -17,44 +17,18 @@
 #include "mpi/server_rank.hpp"
 #include "mpi/train_on.hpp"
 #include "mpi/worker_rank.hpp"
+#include "mpi_helpers.hpp"
 #include "test_data.hpp"
 
 using namespace dude;
+using namespace dude::testmpi;
 
 namespace {
-
-int world_rank() {
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
-
-/// Ranks 0 and 1 of MPI_COMM_WORLD as a job of one server and one worker; MPI_COMM_NULL on
-/// the others, which sit the test out.
-struct TwoRanks {
-  TwoRanks() { MPI_Comm_split(MPI_COMM_WORLD, world_rank() < 2 ? 0 : MPI_UNDEFINED, 0, &comm); }
-  ~TwoRanks() {
-    if (comm != MPI_COMM_NULL) MPI_Comm_free(&comm);
-  }
-  MPI_Comm comm = MPI_COMM_NULL;
-};
 
 struct Digits {
   Dataset data = load_builtin_dataset("digits");
   RowSplit split = split_rows(data.rows(), 0.2, 1);
 };
-
-std::vector<float> initial(const Objective& objective, std::uint64_t seed) {
-  std::vector<float> params(objective.num_params());
-  objective.init_params(params.data(), seed);
-  return params;
-}
-
-/// Worker w's rows as train_async would give them: the partition of `rows`.
-std::vector<std::uint32_t> shard_of(const Dataset& data, std::span<const std::uint32_t> rows,
-                                    const AsyncConfig& config, std::size_t worker) {
-  return partition_rows(data, rows, config.workers, config.partition, config.sgd.seed)[worker];
-}
 
 /// Gradients of small integers (exact in float and double), changing with the minibatch and
 /// the worker, as the engine's stress test's stand-in; `fail_at` > 0: the fail_at-th gradient
@@ -181,16 +155,9 @@ TEST_CASE("one worker rank equals the single-thread trainer bit for bit", "[mpi]
 }
 
 TEST_CASE("sync over two worker ranks equals minibatch SGD with a twice larger batch", "[mpi]") {
-  constexpr std::size_t kWorkers = 2, kBatch = 8, kRounds = 40;
   const Digits d;
   const Objective objective(ModelSpec::parse("softmax"), d.data.features(), d.data.classes());
-  AsyncConfig config;
-  config.sgd.steps = kRounds;
-  config.sgd.batch = kBatch;
-  config.sgd.seed = 4;
-  config.sgd.lr = 0.2f;
-  config.workers = kWorkers;
-  config.algorithm = AlgorithmSpec::parse("sync");
+  const AsyncConfig config = sync_config(2, 8, 40);
   const std::size_t rank = static_cast<std::size_t>(world_rank());
   const std::vector<std::uint32_t> rows =
       rank == 0 ? d.split.train : shard_of(d.data, d.split.train, config, rank - 1);
@@ -198,30 +165,10 @@ TEST_CASE("sync over two worker ranks equals minibatch SGD with a twice larger b
   const Progress last =
       mpi::train(objective, Subset{&d.data, rows}, nullptr, config, params.data(), {});
   if (rank != 0) return;
-  CHECK(last.steps == kRounds);
-  // The same minibatches, both workers' concatenated into one batch of 2B rows per step.
-  std::vector<dude::detail::MinibatchSampler> samplers;
-  for (std::size_t w = 0; w < kWorkers; ++w) {
-    samplers.emplace_back(shard_of(d.data, d.split.train, config, w), kBatch, BatchOrder::Shuffled,
-                          4, w);
-  }
+  CHECK(last.steps == 40);
   std::vector<float> reference = initial(objective, 4);
-  Workspace ws = objective.make_workspace(kWorkers * kBatch);
-  std::vector<float> grad(reference.size());
-  for (std::size_t round = 0; round < kRounds; ++round) {
-    std::vector<std::uint32_t> batch;
-    for (auto& sampler : samplers) {
-      const auto next = sampler.next();
-      batch.insert(batch.end(), next.begin(), next.end());
-    }
-    objective.loss_grad(reference.data(), d.data, batch, grad.data(), ws);
-    for (std::size_t i = 0; i < reference.size(); ++i) reference[i] -= config.sgd.lr * grad[i];
-  }
-  std::size_t off = 0;
-  for (std::size_t i = 0; i < params.size(); ++i) {
-    off += !(params[i] == Approx(reference[i]).margin(1e-5).epsilon(1e-4));
-  }
-  CHECK(off == 0);
+  minibatch_sgd(objective, d.data, d.split.train, config, reference);
+  CHECK(count_off(params, reference, 1e-5, 1e-4) == 0);
 }
 
 TEST_CASE("over MPI DuDe's S equals the sum of its table exactly on integer gradients", "[mpi]") {
@@ -262,21 +209,7 @@ TEST_CASE("a worker rank that throws stops the run with an error naming its rank
   const IntegerObjective objective{kIntegerParams, worker, fail_at, 1};
   engine::RunState run(config, 512, 1);
   std::vector<float> model(kIntegerParams, 0.0f);
-  switch (world_rank()) {
-    case 0:
-      try {
-        run_integer_job(config, *policy, objective, run, model);
-        FAIL("the server did not report the failed worker");
-      } catch (const mpi::WorkerFailed& e) {
-        CHECK(e.rank() == 2);
-        CHECK_THAT(e.what(), Catch::Equals("MPI rank 2 (worker 1) failed: disk on fire"));
-      }
-      break;
-    case 2:
-      CHECK_THROWS_WITH(run_integer_job(config, *policy, objective, run, model), "disk on fire");
-      break;
-    default: CHECK_NOTHROW(run_integer_job(config, *policy, objective, run, model));
-  }
+  expect_worker_1_fails([&] { run_integer_job(config, *policy, objective, run, model); });
 }
 
 TEST_CASE("runs that cannot go over MPI are refused on every rank alike", "[mpi]") {
@@ -306,16 +239,17 @@ TEST_CASE("runs that cannot go over MPI are refused on every rank alike", "[mpi]
   config.deterministic = true;
   refused(config, "deterministic");
   config.deterministic = false;
-  // Sparse data on one rank is enough: every rank refuses.
+  // Sparse data on one rank is enough: every rank refuses what has no sparse policy.
   const Dataset sparse = testdata::random_sparse(64, 32, 2, 4, 5);
   const Subset sparse_rows{&sparse, all_rows(sparse.rows())};
   const Objective sparse_model(ModelSpec::parse("softmax"), 32, 2);
   std::vector<float> sparse_params = initial(sparse_model, 1);
   config.sgd.steps = 10;
+  config.algorithm = AlgorithmSpec::parse("ringleader");
   const bool mine = world_rank() == 1;
   CHECK_THROWS_WITH(mpi::train(mine ? sparse_model : objective, mine ? sparse_rows : train, nullptr,
                                config, mine ? sparse_params.data() : params.data(), {}),
-                    Catch::StartsWith("train: sparse data"));
+                    Catch::StartsWith("algorithm ringleader runs on dense data only"));
 }
 
 TEST_CASE("early stopping ends a run over MPI with its best point's model", "[mpi]") {

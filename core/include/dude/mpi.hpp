@@ -51,28 +51,34 @@ struct DataShape {
   std::uint64_t features = 0;
   std::uint32_t classes = 0;
   std::uint64_t rows = 0;  // training rows
+  bool sparse = false;
 };
-/// Collective: every rank passes its own shape and gets the job's. Throws ConfigError, on
-/// every rank, naming the first rank whose feature count differs from rank 0's; classes are
+/// Collective: every rank passes its own shape and gets the job's. Features are the most any
+/// rank has: sparse data with fewer (a LIBSVM file whose highest index is lower) is the same
+/// data in a wider space (Dataset::widened), but dense data is not, so a rank whose dense data
+/// has other features than the job's makes every rank throw ConfigError naming it. Classes are
 /// the most any rank has (one class per worker leaves each shard a few); rows are the worker
-/// ranks' together (rank 0's do not count).
+/// ranks' together (rank 0's do not count); sparse: every rank's data is.
 DataShape agree_on_shape(const DataShape& mine);
 
 /// Collective: trains over MPI_COMM_WORLD, with config.workers = ranks - 1, every rank passing
 /// the same config and objective. Rank 0 runs the server with the policy of
-/// config.algorithm (dude, asgd, sync, fedbuff:K), the learning-rate schedule, budget,
-/// evaluation on `test`, divergence checks and progress points of train_async, and returns
-/// the final point with `params` the final model. `train` on rank 0: rows whose initial loss
-/// bounds the training loss (SgdConfig::divergence_factor); on worker ranks: the rank's own
-/// rows, whose minibatch gradients it posts (MinibatchSampler stream w, as worker w of
-/// train_async) until the server stops it; it then returns a point of its own posts (steps,
-/// samples), and `params` is the last model it got. Hand-off only: a worker waits for the
-/// model after each post. On rank 0 on_progress is called from a monitor thread (one call
-/// at a time); `stop` ends the run after the current round.
-/// Throws ConfigError (on every rank) for hogwild, sgd, the replay, triple slots, sparse data
-/// or a config.workers that is not ranks - 1; rank 0 throws WorkerFailed when a worker failed
-/// (the worker rethrows its own error). When it throws after the start, every worker has
-/// been stopped: each rank may finalise MPI.
+/// config.algorithm (dude, asgd, asgd-da, sync, fedbuff:K), the learning-rate schedule,
+/// budget, evaluation on `test`, divergence checks and progress points of train_async, and
+/// returns the final point with `params` the final model. `train` on rank 0: rows whose
+/// initial loss bounds the training loss (SgdConfig::divergence_factor); on worker ranks: the
+/// rank's own rows, whose minibatch gradients it posts (MinibatchSampler stream w, as worker
+/// w of train_async) until the server stops it; it then returns a point of its own posts
+/// (steps, samples), and `params` is the last model it got. Sparse data (on any rank) runs as
+/// the threaded sparse engine does, every message the size of a minibatch's non-zeros, not of
+/// the model; a worker rank then holds only its minibatch's part of the model and leaves
+/// `params` as it was. Hand-off only: a worker waits for the model after each post. On rank 0
+/// on_progress is called from a monitor thread (one call at a time); `stop` ends the run
+/// after the current round.
+/// Throws ConfigError (on every rank) for hogwild, sgd, the replay, triple slots, ringleader
+/// or malenia or L2 on sparse data, or a config.workers that is not ranks - 1; rank 0 throws
+/// WorkerFailed when a worker failed (the worker rethrows its own error). When it throws
+/// after the start, every worker has been stopped: each rank may finalise MPI.
 Progress train(const Objective& objective, const Subset& train, const Subset* test,
                const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
                const std::atomic<bool>* stop = nullptr);

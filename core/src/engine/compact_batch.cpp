@@ -6,20 +6,20 @@
 #include "dude/errors.hpp"
 
 namespace dude::engine {
-namespace {
-
-/// Features a minibatch can touch: its rows' non-zeros, bounded by the data's features.
-std::size_t capacity_of(const Dataset& data, std::size_t max_batch) {
+std::size_t widest_row(const Dataset& data) {
   std::size_t widest = 1;
   for (std::size_t r = 0; r < data.rows(); ++r) widest = std::max(widest, data.sparse_row(r).nnz);
-  return std::min(data.features(), widest * max_batch);
+  return widest;
 }
 
-}  // namespace
+std::size_t batch_features(std::size_t features, std::size_t widest, std::size_t max_batch) {
+  return std::min(features, widest * max_batch);
+}
 
 CompactBatch::CompactBatch(const Objective& objective, const Dataset& data, std::size_t max_batch)
     : data_(data),
-      local_(objective.spec(), capacity_of(data, max_batch), objective.classes(), 0.0f),
+      local_(objective.spec(), batch_features(data.features(), widest_row(data), max_batch),
+             objective.classes(), 0.0f),
       width_(objective.first_layer_width()),
       tail_offset_(local_.features() * width_),
       params_(local_.num_params()),

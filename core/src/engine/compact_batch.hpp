@@ -21,6 +21,12 @@
 
 namespace dude::engine {
 
+/// The most non-zeros a row of `data` (sparse) has, at least 1.
+std::size_t widest_row(const Dataset& data);
+/// The most features a minibatch of up to `max_batch` rows, none with more than `widest`
+/// non-zeros, touches among `features`: a CompactBatch's capacity.
+std::size_t batch_features(std::size_t features, std::size_t widest, std::size_t max_batch);
+
 class CompactBatch {
  public:
   /// For minibatches of up to max_batch rows of `data` (sparse) under `objective`.

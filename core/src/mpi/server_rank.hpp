@@ -21,8 +21,11 @@
 //   goes out, so the worker's next message always finds it. Every message of a worker gets
 //   exactly one reply (DuDe's warm-start seed too, answered with x0), so a worker whose post
 //   is not taken has exactly one message on its way, and one whose post is taken waits.
+// - The transport (the receives, Waitsome, the replies and the stop below) is WorkerLinks
+//   (worker_links.hpp), written once for every server rank: this one on dense data, and
+//   SparseServerRank (sparse_server_rank.hpp), whose messages are a minibatch's non-zeros.
 // - Owners: posts_[w] belongs to MPI while recv_[w] is active, to the server while taken_[w];
-//   models_[w] belongs to MPI while send_[w] is active. Each model goes out from a copy of
+//   replies_[w] belongs to MPI while send_[w] is active. Each model goes out from a copy of
 //   its own (O(d), far cheaper than sending it), because the pool recycles the server's
 //   buffers while a send may still read; the previous send to w is completed before its
 //   buffer is reused.
@@ -55,7 +58,7 @@
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
 #include "engine/server_round.hpp"
-#include "mpi/wire.hpp"
+#include "mpi/worker_links.hpp"
 
 namespace dude::mpi::detail {
 
@@ -75,32 +78,24 @@ class ServerRank {
   std::uint64_t snapshot(float* out);
 
  private:
-  void post_receive(std::size_t w);
-  /// Takes the posts that have arrived, waiting for one if none has.
-  void take_arrived();
-  void take(std::size_t w, const MPI_Status& status);
-  void take_warm_start();
+  void take(std::size_t w, int tag, int length);
+  /// Applies the round gathered once it is complete, and the warm start is.
+  void step();
   void apply_round();
   void send_model(std::size_t w);
-  void stop_workers(bool report_failure);
 
-  MPI_Comm comm_;
   engine::RunState& run_;
   engine::ServerPolicy& policy_;
   const std::size_t params_;
   const std::size_t workers_;
+  WorkerLinks<engine::GradientHeader> links_;
   engine::ModelPool pool_;  // the server writes, the monitor (reader 0) snapshots
   engine::FoldTeam team_;   // the server thread and its fold helpers
-  std::vector<Post> posts_;
-  std::vector<ModelMessage> models_;
-  std::vector<MPI_Request> recv_, send_;
   std::vector<engine::GradientHeader> headers_;  // of the taken posts
-  std::vector<char> taken_;
-  std::vector<engine::Arrival> arrivals_;  // the round being gathered
-  std::vector<int> completed_;             // MPI_Waitsome's indices
-  std::vector<MPI_Status> statuses_;
-  std::size_t seeds_ = 0;        // warm-start gradients taken
-  engine::ServerCounts counts_;  // steps and samples so far
+  std::vector<engine::Arrival> arrivals_;        // the round being gathered
+  std::size_t seeds_ = 0;                        // warm-start gradients taken
+  std::size_t seeds_needed_ = 0;                 // every worker's under a warm start
+  engine::ServerCounts counts_;                  // steps and samples so far
 };
 
 }  // namespace dude::mpi::detail

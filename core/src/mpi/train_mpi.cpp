@@ -9,12 +9,16 @@
 
 #include "dude/errors.hpp"
 #include "dude/mpi.hpp"
+#include "engine/compact_batch.hpp"
 #include "engine/eval_schedule.hpp"
 #include "engine/policy.hpp"
 #include "engine/progress_reporter.hpp"
 #include "engine/run_state.hpp"
+#include "engine/sparse_policy.hpp"
 #include "model/divergence_guard.hpp"
 #include "mpi/server_rank.hpp"
+#include "mpi/sparse_server_rank.hpp"
+#include "mpi/sparse_worker_rank.hpp"
 #include "mpi/train_on.hpp"
 #include "mpi/worker_rank.hpp"
 
@@ -29,7 +33,8 @@ constexpr std::size_t kMonitorThread = 1;
 
 /// The monitor thread of rank 0: the time budget and stop requests, then points and ticks as
 /// train_async's monitor makes them (checkpoints are not offered over MPI yet).
-void watch(ServerRank& server, engine::RunState& run, engine::ProgressReporter& reporter,
+template <class Server>
+void watch(Server& server, engine::RunState& run, engine::ProgressReporter& reporter,
            const engine::RunHooks& hooks, std::size_t params) {
   const engine::Budget& budget = run.budget;
   engine::EvalSchedule schedule(run.config.sgd.eval_every, budget.rows);
@@ -42,13 +47,15 @@ void watch(ServerRank& server, engine::RunState& run, engine::ProgressReporter& 
   run.stop.store(true, std::memory_order_relaxed);
 }
 
-/// Rank 0's part: the server on this thread, the monitor beside it; the final point.
-Progress serve(MPI_Comm comm, const Objective& objective, const AsyncConfig& config,
-               std::uint64_t train_rows, float* params, const engine::RunHooks& hooks) {
-  engine::RunState run(config, train_rows, 2);
-  const std::unique_ptr<engine::ServerPolicy> policy =
-      engine::make_policy(config.algorithm, config.workers, objective.num_params());
-  ServerRank server(comm, run, *policy, params);
+/// Whether the run starts with DuDe's warm start (every worker's gradient at x0 in the table).
+bool warm_starts(const AsyncConfig& config) {
+  return config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start;
+}
+
+/// Rank 0's part: `server` on this thread, the monitor beside it; the final point.
+template <class Server>
+Progress serve_with(Server& server, engine::RunState& run, const Objective& objective,
+                    float* params, const engine::RunHooks& hooks) {
   engine::ProgressReporter reporter(run, objective, hooks);
   std::thread monitor([&] {
     try {
@@ -58,7 +65,7 @@ Progress serve(MPI_Comm comm, const Objective& objective, const AsyncConfig& con
     }
   });
   try {
-    server.serve(config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start);
+    server.serve(warm_starts(run.config));
   } catch (...) {
     run.fail(kServerThread, std::current_exception());
   }
@@ -70,17 +77,62 @@ Progress serve(MPI_Comm comm, const Objective& objective, const AsyncConfig& con
   return reporter.finish(server.snapshot(params), params);
 }
 
-/// A worker rank's part; its point counts its own posts.
+/// The shape of `objective`'s sparse model, on minibatches of up to `features` features.
+SparseShape sparse_shape(const Objective& objective, std::size_t features) {
+  const std::size_t width = objective.first_layer_width();
+  return {objective.features(), width, objective.num_params() - objective.features() * width,
+          features};
+}
+
+/// Rank 0's part on dense data (`batch_features` 0) or on sparse data whose minibatches touch
+/// at most `batch_features` features.
+Progress serve(MPI_Comm comm, const Objective& objective, const AsyncConfig& config,
+               std::uint64_t train_rows, float* params, const engine::RunHooks& hooks,
+               std::size_t batch_features) {
+  engine::RunState run(config, train_rows, 2);
+  if (batch_features > 0) {
+    const SparseShape shape = sparse_shape(objective, batch_features);
+    const std::unique_ptr<engine::SparsePolicy> policy = engine::make_sparse_policy(
+        config.algorithm, config.workers, shape.rows, shape.width, shape.tail, params);
+    SparseServerRank server(comm, run, *policy, shape);
+    return serve_with(server, run, objective, params, hooks);
+  }
+  const std::unique_ptr<engine::ServerPolicy> policy =
+      engine::make_policy(config.algorithm, config.workers, objective.num_params());
+  ServerRank server(comm, run, *policy, params);
+  return serve_with(server, run, objective, params, hooks);
+}
+
+/// A worker rank's part; its point counts its own posts. On dense data `params` is the last
+/// model it got; on sparse data (`batch_features` > 0) it holds only its minibatches' rows,
+/// and `params` is left as it was.
 Progress work(MPI_Comm comm, int rank, const Objective& objective, const Subset& train,
-              const AsyncConfig& config, float* params) {
-  WorkerRank<> worker(comm, objective, *train.data, train.rows, config,
-                      static_cast<std::size_t>(rank - 1));
+              const AsyncConfig& config, float* params, std::size_t batch_features) {
+  const auto w = static_cast<std::size_t>(rank - 1);
   Progress p;
-  p.steps = worker.run(config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start);
-  p.samples = worker.samples();
   p.final = true;
+  if (batch_features > 0) {
+    SparseWorkerRank<> worker(comm, objective, *train.data, train.rows, config, w, batch_features);
+    p.steps = worker.run(warm_starts(config));
+    p.samples = worker.samples();
+    return p;
+  }
+  WorkerRank<> worker(comm, objective, *train.data, train.rows, config, w);
+  p.steps = worker.run(warm_starts(config));
+  p.samples = worker.samples();
   std::copy(worker.model(), worker.model() + objective.num_params(), params);
   return p;
+}
+
+/// Collective: the most features a minibatch of any rank touches, when the data is sparse on
+/// some rank (0 when it is dense everywhere).
+std::size_t agree_on_batch_features(MPI_Comm comm, const Objective& objective, const Subset& train,
+                                    std::size_t batch) {
+  const bool mine = train.data != nullptr && train.data->is_sparse();
+  std::uint64_t widest = mine ? engine::widest_row(*train.data) : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &widest, 1, MPI_UINT64_T, MPI_MAX, comm);
+  if (widest == 0) return 0;
+  return engine::batch_features(objective.features(), widest, batch);
 }
 
 }  // namespace
@@ -106,7 +158,10 @@ void check_config(const AsyncConfig& config, int ranks, bool sparse) {
                       std::to_string(config.workers + 1) + " MPI ranks (a server and one rank " +
                       "per worker), not " + std::to_string(ranks));
   }
-  if (sparse) throw ConfigError("train: sparse data does not run over MPI yet (dense only)");
+  if (sparse && (kind == Kind::Ringleader || kind == Kind::Malenia)) {
+    throw ConfigError("algorithm " + config.algorithm.to_string() +
+                      " runs on dense data only for now (its tables are dense)");
+  }
 }
 
 Progress train_on(MPI_Comm comm, const Objective& objective, const Subset& train,
@@ -116,15 +171,19 @@ Progress train_on(MPI_Comm comm, const Objective& objective, const Subset& train
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
   // The collectives before the run, so that every rank refuses a run together.
-  int sparse = train.data != nullptr && train.data->is_sparse();
-  MPI_Allreduce(MPI_IN_PLACE, &sparse, 1, MPI_INT, MPI_LOR, comm);
+  const std::size_t batch_features =
+      agree_on_batch_features(comm, objective, train, config.sgd.batch);
   std::uint64_t rows = rank == 0 ? 0 : train.rows.size();
   MPI_Allreduce(MPI_IN_PLACE, &rows, 1, MPI_UINT64_T, MPI_SUM, comm);
-  check_config(config, ranks, sparse != 0);
-  if (rank != 0) return work(comm, rank, objective, train, config, params);
+  check_config(config, ranks, batch_features > 0);
+  if (batch_features > 0 && objective.l2() > 0.0f) {
+    throw ConfigError("l2: the asynchronous algorithms take no L2 on sparse data yet");
+  }
+  if (rank != 0) return work(comm, rank, objective, train, config, params, batch_features);
   ::dude::detail::DivergenceGuard guard(objective, train, config.sgd, params);
   const engine::RunHooks hooks{test, on_progress, stop, guard};
-  return guard.run(params, [&] { return serve(comm, objective, config, rows, params, hooks); });
+  return guard.run(
+      params, [&] { return serve(comm, objective, config, rows, params, hooks, batch_features); });
 }
 
 }  // namespace detail
@@ -132,20 +191,29 @@ Progress train_on(MPI_Comm comm, const Objective& objective, const Subset& train
 DataShape agree_on_shape(const DataShape& mine) {
   int ranks = 0;
   MPI_Comm_size(MPI_COMM_WORLD, &ranks);
-  constexpr int kFields = 3;
+  constexpr int kFields = 4;
   std::vector<std::uint64_t> shapes(kFields * static_cast<std::size_t>(ranks));
-  const std::uint64_t own[kFields] = {mine.features, mine.classes, mine.rows};
+  const std::uint64_t own[kFields] = {mine.features, mine.classes, mine.rows, mine.sparse};
   MPI_Allgather(own, kFields, MPI_UINT64_T, shapes.data(), kFields, MPI_UINT64_T, MPI_COMM_WORLD);
-  DataShape job{shapes[0], 0, 0};
+  const auto shape_of = [&](int r) {
+    return shapes.data() + kFields * static_cast<std::size_t>(r);
+  };
+  DataShape job{0, 0, 0, true};
   for (int r = 0; r < ranks; ++r) {
-    const std::uint64_t* shape = shapes.data() + kFields * static_cast<std::size_t>(r);
-    if (shape[0] != job.features) {
-      throw ConfigError("train: rank " + std::to_string(r) + "'s data has " +
-                        std::to_string(shape[0]) + " features, rank 0's " +
-                        std::to_string(job.features));
-    }
+    const std::uint64_t* shape = shape_of(r);
+    job.features = std::max(job.features, shape[0]);
     job.classes = std::max(job.classes, static_cast<std::uint32_t>(shape[1]));
     if (r > 0) job.rows += shape[2];
+    job.sparse = job.sparse && shape[3] != 0;
+  }
+  for (int r = 0; r < ranks; ++r) {
+    const std::uint64_t* shape = shape_of(r);
+    if (shape[0] != job.features && shape[3] == 0) {
+      throw ConfigError("train: rank " + std::to_string(r) + "'s data is dense with " +
+                        std::to_string(shape[0]) + " features, another rank's has " +
+                        std::to_string(job.features) +
+                        ": every rank must read data of the same features");
+    }
   }
   return job;
 }

@@ -15,8 +15,8 @@ Progress train_on(MPI_Comm comm, const Objective& objective, const Subset& train
                   const Subset* test, const AsyncConfig& config, float* params,
                   const ProgressCallback& on_progress, const std::atomic<bool>* stop);
 
-/// Throws ConfigError naming the field when `config` cannot run over `ranks` ranks, or when
-/// the data of some rank is sparse (`sparse`: on any rank).
+/// Throws ConfigError naming the field when `config` cannot run over `ranks` ranks, or on
+/// sparse data (`sparse`: on any rank) when its algorithm has no sparse server policy.
 void check_config(const AsyncConfig& config, int ranks, bool sparse);
 
 }  // namespace dude::mpi::detail

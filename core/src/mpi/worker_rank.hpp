@@ -5,10 +5,12 @@
 
 #include <mpi.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <span>
+#include <string>
 
 #include "data/minibatch_sampler.hpp"
 #include "dude/async.hpp"
@@ -19,6 +21,37 @@
 #include "mpi/wire.hpp"
 
 namespace dude::mpi::detail {
+
+/// Sends the text of `failure` to the server as kFailure (cut to kFailureBytes).
+inline void report_failure(MPI_Comm comm, const std::exception_ptr& failure) {
+  std::string text;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const std::exception& e) {
+    text = e.what();
+  } catch (...) {
+    text = "an exception that is not a std::exception";
+  }
+  text.resize(std::min(text.size(), kFailureBytes));
+  MPI_Send(text.data(), static_cast<int>(text.size()), MPI_BYTE, 0, kFailure, comm);
+}
+
+/// A worker rank's protocol around `posts()`, which posts until the server answers kStop: an
+/// exception from it goes to the server as kFailure, then `receive_stop()` takes the server's
+/// kStop, and the exception is rethrown.
+template <class Posts, class ReceiveStop>
+void run_reporting(MPI_Comm comm, Posts&& posts, ReceiveStop&& receive_stop) {
+  std::exception_ptr failure;
+  try {
+    posts();
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (!failure) return;
+  report_failure(comm, failure);
+  receive_stop();
+  std::rethrow_exception(failure);
+}
 
 /// `Model` is dude::Objective, or a stand-in with its num_params / make_workspace /
 /// loss_grad (the tests use one with integer gradients, as the engine's stress test does).
@@ -43,20 +76,17 @@ class WorkerRank {
   std::uint64_t run(bool warm_start) {
     MPI_Bcast(model_.params(), byte_count(objective_.num_params()), MPI_BYTE, 0, comm_);
     model_.set_prefix(0);
-    std::exception_ptr failure;
-    try {
-      bool running = !warm_start || post_warm_start();
-      while (running) {
-        post_gradient();
-        running = receive_model();
-      }
-    } catch (...) {
-      failure = std::current_exception();
-    }
-    if (!failure) return posts_;
-    report(failure);
-    receive_model();  // kStop
-    std::rethrow_exception(failure);
+    run_reporting(
+        comm_,
+        [&] {
+          bool running = !warm_start || post_warm_start();
+          while (running) {
+            post_gradient();
+            running = receive_model();
+          }
+        },
+        [&] { receive_model(); });
+    return posts_;
   }
 
   /// The last model the server sent.
@@ -98,19 +128,6 @@ class WorkerRank {
     MPI_Recv(model_.data(), model_.capacity(), MPI_BYTE, 0, MPI_ANY_TAG, comm_, &status);
     MPI_Wait(&send_, MPI_STATUS_IGNORE);
     return status.MPI_TAG == kModel;
-  }
-
-  void report(const std::exception_ptr& failure) {
-    std::string text;
-    try {
-      std::rethrow_exception(failure);
-    } catch (const std::exception& e) {
-      text = e.what();
-    } catch (...) {
-      text = "an exception that is not a std::exception";
-    }
-    text.resize(std::min(text.size(), kFailureBytes));
-    MPI_Send(text.data(), static_cast<int>(text.size()), MPI_BYTE, 0, kFailure, comm_);
   }
 
   MPI_Comm comm_;
