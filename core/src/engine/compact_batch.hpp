@@ -59,6 +59,7 @@ class CompactBatch {
   std::vector<std::uint32_t> labels_;
   std::vector<std::uint32_t> all_rows_;  // 0 .. batch - 1
   std::vector<std::uint64_t> keys_;      // take()'s scratch: feature << 32 | place
+  std::vector<std::uint64_t> runs_, next_runs_, scratch_;  // and the merge's buffers
   Workspace ws_;
   SparseGradient grad_;
 };
