@@ -15,6 +15,7 @@
 #include "engine/compact_batch.hpp"
 #include "engine/run_state.hpp"
 #include "engine/sparse_policy.hpp"
+#include "forwarding_sparse_policy.hpp"
 #include "mpi/sparse_server_rank.hpp"
 #include "mpi/sparse_worker_rank.hpp"
 #include "mpi/train_on.hpp"
@@ -73,44 +74,27 @@ class FailingBatch : public engine::CompactBatch {
 };
 
 /// Sparse DuDe, keeping its own dense copy of the table (every worker's newest gradient).
-class RecordedSparseDude : public engine::SparsePolicy {
+class RecordedSparseDude : public testsupport::ForwardingSparsePolicy {
  public:
   RecordedSparseDude(std::size_t workers, std::size_t rows, std::size_t width, std::size_t tail,
                      const float* initial)
-      : inner_(engine::make_lazy_dude(workers, rows, width, tail, initial)),
+      : ForwardingSparsePolicy(workers, rows, width, tail, initial),
         width_(width),
-        table(workers, std::vector<double>(rows * width + tail, 0.0)) {}
+        params_(rows * width + tail),
+        table(workers, std::vector<double>(params_, 0.0)) {}
   void seed_gradient(std::size_t worker, const engine::SparsePost& g) override {
-    record(worker, g);
+    table[worker] = testsupport::densified(g, params_, width_);
     inner_->seed_gradient(worker, g);
   }
   std::uint64_t apply(const engine::GradientHeader& from, const engine::SparsePost& g,
                       float lr) override {
-    record(from.worker, g);
+    table[from.worker] = testsupport::densified(g, params_, width_);
     return inner_->apply(from, g, lr);
   }
-  void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const override {
-    inner_->read(rows, out_rows, out_tail);
-  }
-  void read_all(float* params) const override { inner_->read_all(params); }
-  void running_sum(double* out) const override { inner_->running_sum(out); }
-  void save(detail::StateWriter& out) const override { inner_->save(out); }
-  void load(detail::StateReader& in) override { inner_->load(in); }
 
  private:
-  void record(std::size_t worker, const engine::SparsePost& g) {
-    std::vector<double>& entry = table[worker];
-    std::fill(entry.begin(), entry.end(), 0.0);
-    for (std::size_t i = 0; i < g.rows.size(); ++i) {
-      for (std::size_t k = 0; k < width_; ++k)
-        entry[g.rows[i] * width_ + k] = g.values[i * width_ + k];
-    }
-    std::copy(g.tail.begin(), g.tail.end(),
-              entry.end() - static_cast<std::ptrdiff_t>(g.tail.size()));
-  }
-
-  const std::unique_ptr<engine::SparsePolicy> inner_;
   const std::size_t width_;
+  const std::size_t params_;
 
  public:
   std::vector<std::vector<double>> table;
