@@ -162,3 +162,50 @@ TEST_CASE("ringleader and malenia refuse sparse data by name", "[sparse][policy]
                       Catch::Contains(algo) && Catch::Contains("dense data only"));
   }
 }
+
+TEST_CASE("sparse DuDe keeps S on the rows its table covers, through growth and removals",
+          "[sparse][policy]") {
+  // Posts of about 700 of 20,000 rows from 4 workers: up to ~2,800 rows carry S at once, so
+  // the active rows' table grows from 1,024 slots several times, and every replaced post
+  // removes the rows no other covers. Integer gradients: S must be the table's sum exactly.
+  constexpr std::size_t kManyRows = 20000, kNarrow = 2, kShortTail = 1, kFour = 4;
+  constexpr std::size_t kAll = kManyRows * kNarrow + kShortTail;
+  std::mt19937 rng(29);
+  std::uniform_int_distribution<int> value(-3, 3);
+  const std::vector<float> initial(kAll, 0.5f);
+  const auto policy = make_sparse_policy(AlgorithmSpec::parse("dude"), kFour, kManyRows, kNarrow,
+                                         kShortTail, initial.data());
+  std::vector<double> x(initial.begin(), initial.end()), sum(kAll, 0.0);
+  std::vector<std::vector<double>> table(kFour, std::vector<double>(kAll, 0.0));
+  for (int step = 0; step < 120; ++step) {
+    const std::size_t worker = rng() % kFour;
+    SparsePost post;
+    for (std::uint32_t row = 0; row < kManyRows; ++row) {
+      if (rng() % 29 == 0) post.rows.push_back(row);
+    }
+    for (std::size_t i = 0; i < post.rows.size() * kNarrow; ++i) {
+      post.values.push_back(static_cast<float>(value(rng)));
+    }
+    post.tail.push_back(1.0f);
+    const float lr = 0.125f;  // lr / 4 a power of two: every step exact
+    policy->apply(from(worker), post, lr);
+    std::vector<double> fresh(kAll, 0.0);
+    for (std::size_t i = 0; i < post.rows.size(); ++i) {
+      for (std::size_t k = 0; k < kNarrow; ++k) {
+        fresh[post.rows[i] * kNarrow + k] = post.values[i * kNarrow + k];
+      }
+    }
+    fresh[kAll - 1] = 1.0;
+    for (std::size_t p = 0; p < kAll; ++p) {
+      sum[p] += fresh[p] - table[worker][p];
+      x[p] -= (0.125 / 4) * sum[p];
+    }
+    table[worker] = std::move(fresh);
+    std::vector<double> s(kAll);
+    policy->running_sum(s.data());
+    REQUIRE(s == sum);
+    std::vector<float> read(kAll);
+    policy->read_all(read.data());
+    for (std::size_t p = 0; p < kAll; ++p) REQUIRE(static_cast<double>(read[p]) == x[p]);
+  }
+}

@@ -9,26 +9,143 @@
 // evaluates the formula. The tail (the first layer's bias, later layers) is dense and steps
 // eagerly, with the dense policy's arithmetic. S is kept in double from exact double
 // differences of float gradients, as in the dense policy, so it equals the sum of the table.
+//
+// S is non-zero only on rows that some worker's latest gradient touches: at most n posts'
+// rows, whatever the dimension. So S and the stamps live in a small table of those rows
+// (ActiveRows: open addressing, each with the number of posts that cover it), not in arrays
+// over every feature: memory and cache footprint are the arrivals', and a row whose last
+// covering post is replaced is brought up and leaves with S_j = 0, exactly the table's sum
+// there. Only v spans the features (it is the model where S is zero).
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "common/page_array.hpp"
+#include "dude/errors.hpp"
 #include "dude/kernels.hpp"
 #include "engine/sparse_policy.hpp"
 
 namespace dude::engine {
 namespace {
 
+/// The rows where S may be non-zero, each with its S (width doubles), its stamp and the number
+/// of table entries (posts) that touch it. Linear probing over a power-of-two array, at most
+/// half full; removal shifts the following entries back, so there are no tombstones.
+class ActiveRows {
+ public:
+  static constexpr std::uint32_t kNone = UINT32_MAX;
+
+  explicit ActiveRows(std::size_t width) : width_(width) { resize(kInitialSlots); }
+
+  /// The slot of `row`, or kNone.
+  std::uint32_t find(std::uint32_t row) const {
+    for (std::size_t i = home(row);; i = next(i)) {
+      if (rows_[i] == row) return static_cast<std::uint32_t>(i);
+      if (rows_[i] == kNone) return kNone;
+    }
+  }
+  /// The slot of `row`, made (S = 0, no covers, stamped `clock`) if it had none.
+  std::uint32_t insert(std::uint32_t row, double clock) {
+    if (2 * (size_ + 1) > rows_.size()) grow();
+    std::size_t i = home(row);
+    for (; rows_[i] != kNone; i = next(i)) {
+      if (rows_[i] == row) return static_cast<std::uint32_t>(i);
+    }
+    rows_[i] = row;
+    covers_[i] = 0;
+    stamp_[i] = clock;
+    std::fill_n(sum(i), width_, 0.0);
+    ++size_;
+    return static_cast<std::uint32_t>(i);
+  }
+  /// Removes the entry in `slot`; entries after it in its probe run move back.
+  void erase(std::size_t slot) {
+    std::size_t hole = slot;
+    for (std::size_t i = next(hole); rows_[i] != kNone; i = next(i)) {
+      // Entry i may fill the hole if its home is not cyclically in (hole, i].
+      const std::size_t h = home(rows_[i]);
+      const bool stays = hole < i ? (h > hole && h <= i) : (h > hole || h <= i);
+      if (stays) continue;
+      move(i, hole);
+      hole = i;
+    }
+    rows_[hole] = kNone;
+    --size_;
+  }
+
+  std::uint32_t row(std::size_t slot) const { return rows_[slot]; }
+  std::uint32_t& covers(std::size_t slot) { return covers_[slot]; }
+  std::uint32_t covers(std::size_t slot) const { return covers_[slot]; }
+  double& stamp(std::size_t slot) { return stamp_[slot]; }
+  double stamp(std::size_t slot) const { return stamp_[slot]; }
+  double* sum(std::size_t slot) { return sums_.data() + slot * width_; }
+  const double* sum(std::size_t slot) const { return sums_.data() + slot * width_; }
+  std::size_t size() const { return size_; }
+  /// The occupied slots, in ascending row order (checkpoints, for bytes that do not depend
+  /// on the table's history).
+  std::vector<std::uint32_t> slots_by_row() const {
+    std::vector<std::uint32_t> slots;
+    for (std::size_t i = 0; i < rows_.size(); ++i) {
+      if (rows_[i] != kNone) slots.push_back(static_cast<std::uint32_t>(i));
+    }
+    std::sort(slots.begin(), slots.end(),
+              [&](std::uint32_t a, std::uint32_t b) { return rows_[a] < rows_[b]; });
+    return slots;
+  }
+  void clear() { resize(kInitialSlots); }
+
+ private:
+  static constexpr std::size_t kInitialSlots = 1024;
+
+  std::size_t home(std::uint32_t row) const {
+    return static_cast<std::size_t>((row * 0x9E3779B1u) >> shift_);  // Fibonacci hashing
+  }
+  std::size_t next(std::size_t i) const { return (i + 1) & (rows_.size() - 1); }
+  void move(std::size_t from, std::size_t to) {
+    rows_[to] = rows_[from];
+    covers_[to] = covers_[from];
+    stamp_[to] = stamp_[from];
+    std::copy_n(sum(from), width_, sum(to));
+  }
+  void resize(std::size_t slots) {
+    rows_.assign(slots, kNone);
+    covers_.assign(slots, 0);
+    stamp_.assign(slots, 0.0);
+    sums_.assign(slots * width_, 0.0);
+    shift_ = 32 - std::countr_zero(slots);
+    size_ = 0;
+  }
+  void grow() {
+    ActiveRows bigger(width_);
+    bigger.resize(2 * rows_.size());
+    for (std::size_t i = 0; i < rows_.size(); ++i) {
+      if (rows_[i] == kNone) continue;
+      const std::uint32_t to = bigger.insert(rows_[i], stamp_[i]);
+      bigger.covers_[to] = covers_[i];
+      std::copy_n(sum(i), width_, bigger.sum(to));
+    }
+    *this = std::move(bigger);
+  }
+
+  std::size_t width_;
+  std::vector<std::uint32_t> rows_;  // kNone: a free slot
+  std::vector<std::uint32_t> covers_;
+  std::vector<double> stamp_;
+  std::vector<double> sums_;
+  int shift_ = 0;
+  std::size_t size_ = 0;
+};
+
 class LazyDude final : public SparsePolicy {
  public:
   LazyDude(std::size_t workers, std::size_t rows, std::size_t width, std::size_t tail,
            const float* initial)
       : workers_(workers),
+        rows_(rows),
         width_(width),
         tail_size_(tail),
         v_(initial, rows * width),
-        sum_(rows * width),
-        stamp_(rows),
+        active_(width),
         tail_x_(initial + rows * width, initial + rows * width + tail),
         tail_sum_(tail, 0.0),
         tail_scratch_(tail),
@@ -50,81 +167,75 @@ class LazyDude final : public SparsePolicy {
   }
 
   void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const override {
-    for (const std::uint32_t row : rows) prefetch_row(row);
+    for (const std::uint32_t row : rows) __builtin_prefetch(&v_[std::size_t{row} * width_]);
     for (std::size_t i = 0; i < rows.size(); ++i) read_row(rows[i], out_rows + i * width_);
     std::memcpy(out_tail, tail_x_.data(), tail_size_ * sizeof(float));
   }
 
   void running_sum(double* out) const override {
-    std::copy(sum_.data(), sum_.data() + sum_.size(), out);
-    std::copy(tail_sum_.begin(), tail_sum_.end(), out + sum_.size());
-  }
-
-  void read_all(float* params) const override {
-    for (std::size_t row = 0; row < stamp_.size(); ++row) {
-      read_row(static_cast<std::uint32_t>(row), params + row * width_);
+    std::fill_n(out, rows_ * width_, 0.0);
+    for (const std::uint32_t slot : active_.slots_by_row()) {
+      std::copy_n(active_.sum(slot), width_, out + std::size_t{active_.row(slot)} * width_);
     }
-    std::memcpy(params + stamp_.size() * width_, tail_x_.data(), tail_size_ * sizeof(float));
+    std::copy(tail_sum_.begin(), tail_sum_.end(), out + rows_ * width_);
   }
 
-  void save(detail::StateWriter& out) const override {
-    out.put_span(std::span<const float>(v_.data(), v_.size()));
-    out.put_span(std::span<const double>(sum_.data(), sum_.size()));
-    out.put_span(std::span<const double>(stamp_.data(), stamp_.size()));
-    out.put(clock_);
-    out.put_vector(tail_x_);
-    out.put_vector(tail_sum_);
-    for (const SparsePost& entry : table_) entry.save(out);
+  /// v is the model wherever S is zero; the active rows evaluate the formula.
+  void read_all(float* params) const override {
+    std::copy(v_.data(), v_.data() + v_.size(), params);
+    for (const std::uint32_t slot : active_.slots_by_row()) {
+      const std::uint32_t row = active_.row(slot);
+      lazy_value(slot, v_.data() + std::size_t{row} * width_, params + std::size_t{row} * width_);
+    }
+    std::memcpy(params + rows_ * width_, tail_x_.data(), tail_size_ * sizeof(float));
   }
-  void load(detail::StateReader& in) override {
-    in.get_span(std::span<float>(v_.data(), v_.size()));
-    in.get_span(std::span<double>(sum_.data(), sum_.size()));
-    in.get_span(std::span<double>(stamp_.data(), stamp_.size()));
-    clock_ = in.get<double>();
-    in.get_span(std::span<float>(tail_x_));
-    in.get_span(std::span<double>(tail_sum_));
-    for (SparsePost& entry : table_) entry.load(in, stamp_.size(), width_, tail_size_);
-  }
+
+  void save(detail::StateWriter& out) const override;
+  void load(detail::StateReader& in) override;
 
  private:
-  /// Rows lie far apart in v_, sum_ and stamp_: a step asks for all of its rows' lines before
-  /// it touches any, so that their cache misses overlap instead of queueing row by row.
-  void prefetch_row(std::uint32_t row) const {
-    const std::size_t at = std::size_t{row} * width_;
-    __builtin_prefetch(&stamp_[row]);
-    __builtin_prefetch(&v_[at]);
-    __builtin_prefetch(&v_[at + width_ - 1]);
-    for (std::size_t k = 0; k < width_; k += 8) __builtin_prefetch(&sum_[at + k]);
-    __builtin_prefetch(&sum_[at + width_ - 1]);
-  }
-
-  void read_row(std::uint32_t row, float* out) const {
-    const std::size_t at = std::size_t{row} * width_;
-    const double behind = clock_ - stamp_[row];
+  /// x on an active row: v - S (H - h), in double, rounded once.
+  void lazy_value(std::uint32_t slot, const float* v, float* out) const {
+    const double* s = active_.sum(slot);
+    const double behind = clock_ - active_.stamp(slot);
     for (std::size_t k = 0; k < width_; ++k) {
-      out[k] = static_cast<float>(static_cast<double>(v_[at + k]) - sum_[at + k] * behind);
+      out[k] = static_cast<float>(static_cast<double>(v[k]) - s[k] * behind);
+    }
+  }
+  void read_row(std::uint32_t row, float* out) const {
+    const float* v = v_.data() + std::size_t{row} * width_;
+    const std::uint32_t slot = active_.find(row);
+    if (slot == ActiveRows::kNone) {
+      std::memcpy(out, v, width_ * sizeof(float));
+    } else {
+      lazy_value(slot, v, out);
     }
   }
 
-  /// Brings row j up to the current step under the S it had since its stamp.
-  void bring_up(std::uint32_t row) {
-    if (stamp_[row] != clock_) read_row(row, v_.data() + std::size_t{row} * width_);
-    stamp_[row] = clock_;
+  /// The active slot of `row` (made if it had none), brought up to the current step under the
+  /// S it had since its stamp.
+  std::uint32_t bring_up(std::uint32_t row) {
+    const std::uint32_t slot = active_.insert(row, clock_);
+    if (active_.stamp(slot) != clock_) {
+      float* v = v_.data() + std::size_t{row} * width_;
+      lazy_value(slot, v, v);
+      active_.stamp(slot) = clock_;
+    }
+    return slot;
   }
 
   /// S += g_new - g_old on the union of the two supports (each row brought up first), and the
-  /// worker's table entry becomes g_new.
+  /// worker's table entry becomes g_new. A row no post covers any more leaves the active rows.
   void fold(std::size_t worker, const SparsePost& g) {
     const SparsePost& old = table_[worker];
-    for (const std::uint32_t row : g.rows) prefetch_row(row);
-    for (const std::uint32_t row : old.rows) prefetch_row(row);
+    for (const std::uint32_t row : g.rows) __builtin_prefetch(&v_[std::size_t{row} * width_]);
     std::size_t a = 0, b = 0;  // walk both ascending row lists at once
     while (a < g.rows.size() || b < old.rows.size()) {
       const std::uint32_t next_new = a < g.rows.size() ? g.rows[a] : UINT32_MAX;
       const std::uint32_t next_old = b < old.rows.size() ? old.rows[b] : UINT32_MAX;
       const std::uint32_t row = std::min(next_new, next_old);
-      bring_up(row);
-      double* s = sum_.data() + std::size_t{row} * width_;
+      const std::uint32_t slot = bring_up(row);
+      double* s = active_.sum(slot);
       const float* fresh = row == next_new ? g.values.data() + a++ * width_ : nullptr;
       const float* stale = row == next_old ? old.values.data() + b++ * width_ : nullptr;
       for (std::size_t k = 0; k < width_; ++k) {
@@ -132,6 +243,9 @@ class LazyDude final : public SparsePolicy {
         s[k] += (fresh ? static_cast<double>(fresh[k]) : 0.0) -
                 (stale ? static_cast<double>(stale[k]) : 0.0);
       }
+      std::uint32_t& covers = active_.covers(slot);
+      covers = covers + (fresh ? 1 : 0) - (stale ? 1 : 0);
+      if (covers == 0) active_.erase(slot);
     }
     for (std::size_t k = 0; k < tail_size_; ++k) {
       tail_sum_[k] += static_cast<double>(g.tail[k]) - static_cast<double>(old.tail[k]);
@@ -140,17 +254,54 @@ class LazyDude final : public SparsePolicy {
   }
 
   const std::size_t workers_;
+  const std::size_t rows_;
   const std::size_t width_;
   const std::size_t tail_size_;
-  detail::PageArray<float> v_;       // per first-layer weight: its value at its row's stamp
-  detail::PageArray<double> sum_;    // S on the first layer
-  detail::PageArray<double> stamp_;  // per row: the clock when it was last brought up
-  double clock_ = 0;                 // H: the sum of lr / n over the steps so far
-  std::vector<float> tail_x_;        // the tail, stepped eagerly
+  detail::PageArray<float> v_;  // per first-layer weight: its value at its row's stamp
+  ActiveRows active_;           // S and the stamps where S may be non-zero
+  double clock_ = 0;            // H: the sum of lr / n over the steps so far
+  std::vector<float> tail_x_;   // the tail, stepped eagerly
   std::vector<double> tail_sum_;
   std::vector<float> tail_scratch_;  // float(S) on the tail, for the step
   std::vector<SparsePost> table_;    // every worker's latest gradient
 };
+
+void LazyDude::save(detail::StateWriter& out) const {
+  out.put_span(std::span<const float>(v_.data(), v_.size()));
+  const std::vector<std::uint32_t> slots = active_.slots_by_row();
+  out.put(static_cast<std::uint64_t>(slots.size()));
+  for (const std::uint32_t slot : slots) {
+    out.put(active_.row(slot));
+    out.put(active_.covers(slot));
+    out.put(active_.stamp(slot));
+    out.put_span(std::span<const double>(active_.sum(slot), width_));
+  }
+  out.put(clock_);
+  out.put_vector(tail_x_);
+  out.put_vector(tail_sum_);
+  for (const SparsePost& entry : table_) entry.save(out);
+}
+
+void LazyDude::load(detail::StateReader& in) {
+  in.get_span(std::span<float>(v_.data(), v_.size()));
+  active_.clear();
+  const auto count = in.get<std::uint64_t>();
+  if (count > rows_) throw CheckpointError("checkpoint: more active rows than the model has");
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const auto row = in.get<std::uint32_t>();
+    if (row >= rows_ || active_.find(row) != ActiveRows::kNone) {
+      throw CheckpointError("checkpoint: an active row is out of range or repeated");
+    }
+    const std::uint32_t slot = active_.insert(row, 0.0);
+    active_.covers(slot) = in.get<std::uint32_t>();
+    active_.stamp(slot) = in.get<double>();
+    in.get_span(std::span<double>(active_.sum(slot), width_));
+  }
+  clock_ = in.get<double>();
+  in.get_span(std::span<float>(tail_x_));
+  in.get_span(std::span<double>(tail_sum_));
+  for (SparsePost& entry : table_) entry.load(in, rows_, width_, tail_size_);
+}
 
 }  // namespace
 

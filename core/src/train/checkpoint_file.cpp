@@ -14,7 +14,8 @@ namespace dude {
 namespace {
 
 constexpr char kMagic[8] = {'D', 'U', 'D', 'E', 'C', 'K', 'P', 'T'};
-constexpr std::uint32_t kVersion = 1;
+// 2: sparse DuDe keeps S on its active rows only (engine/lazy_dude.cpp).
+constexpr std::uint32_t kVersion = 2;
 
 struct Header {
   char magic[8];
