@@ -108,6 +108,8 @@ struct AsyncConfig {
 
   /// Throws ConfigError naming the first bad field.
   void validate() const;
+  /// Whether the run starts with DuDe's warm start: every worker's gradient at x0 in the table.
+  bool dude_warm_start() const { return warm_start && algorithm.kind == AlgorithmSpec::Kind::Dude; }
   /// Worker w's slowdown factor (1 when `slowdown` is empty).
   double slowdown_of(std::size_t worker) const { return slowdown.empty() ? 1.0 : slowdown[worker]; }
 };

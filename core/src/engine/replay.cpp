@@ -29,7 +29,7 @@ class DenseBackend {
       workspaces_.push_back(objective.make_workspace(samplers_.back().batch(), !data.is_sparse()));
       gradients_.emplace_back(model_.size());
     }
-    if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
+    if (config.dude_warm_start()) {
       warm_start(*policy_, objective, data, shards, sgd, model_.data());
     }
   }

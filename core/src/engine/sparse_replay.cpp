@@ -33,7 +33,7 @@ class SparseBackend {
       samplers_.emplace_back(shards[w], sgd.batch, sgd.batch_order, sgd.seed, w);
       batches_.emplace_back(objective, data, samplers_.back().batch());
     }
-    if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
+    if (config.dude_warm_start()) {
       warm_start(*policy_, objective, data, shards, sgd);
     }
   }

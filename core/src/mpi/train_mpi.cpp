@@ -47,11 +47,6 @@ void watch(Server& server, engine::RunState& run, engine::ProgressReporter& repo
   run.stop.store(true, std::memory_order_relaxed);
 }
 
-/// Whether the run starts with DuDe's warm start (every worker's gradient at x0 in the table).
-bool warm_starts(const AsyncConfig& config) {
-  return config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start;
-}
-
 /// Rank 0's part: `server` on this thread, the monitor beside it; the final point.
 template <class Server>
 Progress serve_with(Server& server, engine::RunState& run, const Objective& objective,
@@ -65,7 +60,7 @@ Progress serve_with(Server& server, engine::RunState& run, const Objective& obje
     }
   });
   try {
-    server.serve(warm_starts(run.config));
+    server.serve(run.config.dude_warm_start());
   } catch (...) {
     run.fail(kServerThread, std::current_exception());
   }
@@ -113,12 +108,12 @@ Progress work(MPI_Comm comm, int rank, const Objective& objective, const Subset&
   p.final = true;
   if (batch_features > 0) {
     SparseWorkerRank<> worker(comm, objective, *train.data, train.rows, config, w, batch_features);
-    p.steps = worker.run(warm_starts(config));
+    p.steps = worker.run(config.dude_warm_start());
     p.samples = worker.samples();
     return p;
   }
   WorkerRank<> worker(comm, objective, *train.data, train.rows, config, w);
-  p.steps = worker.run(warm_starts(config));
+  p.steps = worker.run(config.dude_warm_start());
   p.samples = worker.samples();
   std::copy(worker.model(), worker.model() + objective.num_params(), params);
   return p;

@@ -114,7 +114,7 @@ Progress run_server(const Objective& objective, const Dataset& data,
   RunState run(config, train_rows, threads + 1);
   const std::unique_ptr<engine::ServerPolicy> policy =
       engine::make_policy(config.algorithm, config.workers, objective.num_params());
-  if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
+  if (config.dude_warm_start()) {
     engine::warm_start(*policy, objective, data, shards, config.sgd, params);
   }
   engine::ServerEngine<Slot> server(objective, data, shards, run, *policy, params);
@@ -144,7 +144,7 @@ Progress run_sparse_server(const Objective& objective, const Dataset& data,
   const std::unique_ptr<engine::SparsePolicy> policy =
       engine::make_sparse_policy(config.algorithm, config.workers, objective.features(), width,
                                  objective.num_params() - objective.features() * width, params);
-  if (config.algorithm.kind == AlgorithmSpec::Kind::Dude && config.warm_start) {
+  if (config.dude_warm_start()) {
     engine::warm_start(*policy, objective, data, shards, config.sgd);
   }
   engine::SparseServerEngine server(objective, data, shards, run, *policy,
