@@ -209,6 +209,13 @@ TEST_CASE("AsyncConfig::validate throws a ConfigError naming the bad field", "[a
   CHECK_THROWS_WITH(config.validate(), Catch::StartsWith("budget"));
   config.sgd.steps = 0;
 
+  config.threads_per_worker = 0;
+  CHECK_THROWS_WITH(config.validate(), Catch::StartsWith("threads_per_worker: must be in"));
+  config.threads_per_worker = 257;
+  CHECK_THROWS_WITH(config.validate(), Catch::StartsWith("threads_per_worker: must be in"));
+  config.threads_per_worker = 256;
+  CHECK_NOTHROW(config.validate());
+
   // train_async validates before it starts a thread.
   const Dataset digits = load_builtin_dataset("digits");
   const Objective objective(ModelSpec::parse("softmax"), digits.features(), digits.classes());
@@ -218,6 +225,11 @@ TEST_CASE("AsyncConfig::validate throws a ConfigError naming the bad field", "[a
   CHECK_THROWS_WITH(
       train_async(objective, Subset{&digits, rows}, nullptr, config, params.data(), {}),
       Catch::StartsWith("workers"));
+  // Threads per worker are an MPI worker rank's; the threaded engine's workers are threads.
+  config.workers = 2;
+  CHECK_THROWS_WITH(
+      train_async(objective, Subset{&digits, rows}, nullptr, config, params.data(), {}),
+      Catch::StartsWith("threads_per_worker: only over MPI"));
 }
 
 TEST_CASE("a failure on the training side reaches the caller after every thread is joined",

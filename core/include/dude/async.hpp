@@ -95,6 +95,12 @@ struct AsyncConfig {
   /// bit for any count.
   /// Ignored by hogwild (no server) and by the deterministic replay (one thread).
   std::size_t server_threads = 1;
+  /// Threads that compute each minibatch's gradient on a worker, its rows split among them
+  /// (the row-weighted mean of the parts' gradients: the same to float rounding, and the same
+  /// bit for bit for the same arrivals). Over MPI only (dude::mpi::train), for a worker rank
+  /// that has a node's cores to itself, and on dense data only for now; train_async refuses
+  /// any other count than 1, its workers being threads already.
+  std::size_t threads_per_worker = 1;
   /// Sparse data: a server thread, or arrivals applied by the workers themselves (sync always
   /// has a server thread: its workers wait for the round).
   ServerPlacement server = ServerPlacement::Auto;

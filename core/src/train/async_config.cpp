@@ -153,6 +153,9 @@ void AsyncConfig::validate() const {
   if (server_threads == 0 || server_threads > 256) {
     throw ConfigError("server_threads: must be in [1, 256]");
   }
+  if (threads_per_worker == 0 || threads_per_worker > 256) {
+    throw ConfigError("threads_per_worker: must be in [1, 256]");
+  }
   if (algorithm.kind == AlgorithmSpec::Kind::FedBuff && algorithm.buffer == 0) {
     throw ConfigError("algorithm: fedbuff needs K >= 1");
   }

@@ -212,6 +212,11 @@ Progress train_async(const Objective& objective, const Subset& train, const Subs
                      const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
                      const std::atomic<bool>* stop, const CheckpointPlan* checkpoints) {
   config.validate();
+  if (config.threads_per_worker != 1) {
+    throw ConfigError(
+        "threads_per_worker: only over MPI (dude::mpi::train); here every worker is a thread "
+        "already (use more workers)");
+  }
   if (config.algorithm.kind == AlgorithmSpec::Kind::Sgd) {
     return train_sgd(objective, train, test, config.sgd, params, on_progress, stop, checkpoints);
   }
