@@ -37,7 +37,8 @@ struct TrainFlags {
   // Asynchronous training (any --algo but sgd).
   std::string algo = "sgd";
   EngineFlags engine;
-  std::string backend = "threads";  // or mpi: one process per worker under mpirun
+  std::string backend = "threads";     // or mpi: one process per worker under mpirun
+  std::size_t threads_per_worker = 1;  // --backend mpi: threads per worker rank
 };
 
 /// The metrics file, and a copy of the records in it: a checkpoint carries them, so that a
@@ -87,6 +88,12 @@ AsyncConfig config_of(const TrainFlags& f) {
   config.keep_last_good = f.keep_last_good && !f.out.empty();
   async.algorithm = for_flag("--algo", [&] { return AlgorithmSpec::parse(f.algo); });
   apply_engine_flags(f.engine, async);
+  if (f.threads_per_worker != 1 && f.backend != "mpi") {
+    throw ConfigError("--threads-per-worker " + std::to_string(f.threads_per_worker) +
+                      ": only with --backend mpi (with threads each worker is one thread: "
+                      "use --workers)");
+  }
+  async.threads_per_worker = f.threads_per_worker;
   const bool asynchronous = async.algorithm.kind != AlgorithmSpec::Kind::Sgd;
   config.lr = f.lr.value_or(default_learning_rate(async.algorithm, async.workers));
   if (!f.lr && asynchronous && !f.quiet) {
@@ -344,6 +351,12 @@ Command add_train_command(CLI::App& app) {
                   "threads (one process) or mpi: under mpirun -np N+1, rank 0 is the server and "
                   "ranks 1..N the workers; --train 'shard-{rank}.csv' gives each its own file")
       ->check(CLI::IsMember({"threads", "mpi"}))
+      ->capture_default_str();
+  cmd->add_option("--threads-per-worker", f.threads_per_worker,
+                  "--backend mpi, dense data: threads that compute each worker rank's "
+                  "gradients, its minibatch's rows split among them (for a node of many "
+                  "cores: one fast worker rather than many slow ones)")
+      ->check(CLI::Range(1, 256))
       ->capture_default_str();
   return {cmd, [flags] { return run_train(*flags); }};
 }

@@ -147,6 +147,9 @@ if "$dude" train --train digits --model mlp:256 --algo dude --workers 1 --server
   && [ "$(grep '^test' out.txt)" = "$(grep '^test' sgd.txt)" ] && grep -q 'test accuracy: 0\.[89]' out.txt; then ok
 else fail "--server-threads 3: $(cat out.txt sgd.txt err.txt)"; fi
 expect 2 "server-threads" -- train --train digits --algo dude --server-threads 0 --out model.dude
+# Threads per worker are an MPI worker rank's: with threads every worker is one already.
+expect 2 "--threads-per-worker 2: only with --backend mpi" -- train --train digits --algo dude \
+  --threads-per-worker 2 --out model.dude
 # Contiguous minibatches train as usual; an unknown order is refused.
 if "$dude" train --train digits --batch-order contiguous --epochs 5 --quiet >out.txt 2>err.txt \
   && grep -q 'test accuracy: 0\.[89]' out.txt; then ok; else fail "--batch-order contiguous: $(cat out.txt err.txt)"; fi

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # dude train --backend mpi end to end, on 3 ranks (the server and 2 workers; as root and
-# oversubscribed, as CI runs it): it learns the digits, and sparse fastText text, as
-# --workers 2 does, one worker rank trains the model --algo sgd does, bit for bit, each worker
-# rank can read a file of its own (--train 'shard-{rank}.csv', and LIBSVM shards of different
-# highest indices), a worker rank whose data cannot be read, or that is killed,
-# ends the job with a message naming it, and a run that cannot go over MPI is refused once,
-# by rank 0. Usage: test_cli_mpi.sh DUDE DIGITS_CSV_GZ
+# oversubscribed, as CI runs it): it learns the digits (also with 2 threads per worker rank),
+# and sparse fastText text, as --workers 2 does, one worker rank trains the model --algo sgd
+# does, bit for bit, each worker rank can read a file of its own (--train 'shard-{rank}.csv',
+# and LIBSVM shards of different highest indices), a worker rank whose data cannot be read,
+# or that is killed, ends the job with a message naming it, and a run that cannot go over MPI
+# is refused once, by rank 0 (a bad flag value by every rank). Usage: test_cli_mpi.sh DUDE
+# DIGITS_CSV_GZ
 digits_gz=$(realpath "$2")
 source "$(dirname "$0")/../cli/harness.sh"
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
@@ -49,6 +50,11 @@ agrees_over_mpi "digits, softmax, dude (threads: replay, equal compute times)" \
 # Only the server prints its summary and writes the model.
 [ "$(grep -c '^test accuracy' mpi.txt)" -eq 1 ] && ok || fail "not one summary: $(cat mpi.txt)"
 "$dude" eval --model mpi.model --data digits >eval.txt 2>&1 && ok || fail "eval: $(cat eval.txt)"
+# Two threads per worker rank, each minibatch's rows split between them: the same gradients
+# to float rounding, so the same reference and tolerance as one thread per rank.
+agrees_over_mpi "digits, softmax, dude, 2 threads per worker rank" "$threads_accuracy" 0.85 0.03 \
+  "${run[@]}" --threads-per-worker 2 && ok ||
+  fail "accuracy over MPI with 2 threads per worker $mpi_accuracy, --workers 2 $threads_accuracy"
 
 # One worker rank is the single-thread trainer, bit for bit: the same model file.
 "$dude" train --algo sgd --steps 300 --quiet --out sgd.model >/dev/null 2>&1 ||
@@ -146,6 +152,11 @@ code=$?
 on_ranks 2 "$dude" train --algo dude --workers 2 --backend mpi --quiet >out.txt 2>err.txt
 grep -q -- '--workers 2: the job has 1 worker ranks' err.txt && ok ||
   fail "--workers against the ranks: $(cat err.txt)"
+on_ranks 3 "$dude" train --algo dude --threads-per-worker 0 --backend mpi --quiet >out.txt 2>err.txt
+code=$?
+[ "$code" -eq 2 ] && ok || fail "--threads-per-worker 0: exit $code, expected 2"
+grep -q -- '--threads-per-worker: Value 0 not in range' err.txt && ok ||
+  fail "--threads-per-worker 0 refusal: $(cat err.txt)"
 
 echo "cli mpi: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -72,13 +72,16 @@ DataShape agree_on_shape(const DataShape& mine);
 /// (steps, samples), and `params` is the last model it got. Sparse data (on any rank) runs as
 /// the threaded sparse engine does, every message the size of a minibatch's non-zeros, not of
 /// the model; a worker rank then holds only its minibatch's part of the model and leaves
-/// `params` as it was. Hand-off only: a worker waits for the model after each post. On rank 0
+/// `params` as it was. On dense data a worker rank computes each gradient with
+/// config.threads_per_worker threads (its rows split among them; only the rank's main thread
+/// calls MPI). Hand-off only: a worker waits for the model after each post. On rank 0
 /// on_progress is called from a monitor thread (one call at a time); `stop` ends the run
 /// after the current round.
 /// Throws ConfigError (on every rank) for hogwild, sgd, the replay, triple slots, ringleader
-/// or malenia or L2 on sparse data, or a config.workers that is not ranks - 1; rank 0 throws
-/// WorkerFailed when a worker failed (the worker rethrows its own error). When it throws
-/// after the start, every worker has been stopped: each rank may finalise MPI.
+/// or malenia or L2 or threads_per_worker > 1 on sparse data, or a config.workers that is not
+/// ranks - 1; rank 0 throws WorkerFailed when a worker failed (the worker rethrows its own
+/// error). When it throws after the start, every worker has been stopped: each rank may
+/// finalise MPI.
 Progress train(const Objective& objective, const Subset& train, const Subset* test,
                const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
                const std::atomic<bool>* stop = nullptr);

@@ -6,10 +6,12 @@
 // - Processes: rank 0 is the server, rank w + 1 is worker w (worker_rank.hpp). The server's
 //   main thread makes every MPI call of rank 0; a monitor thread of rank 0 (train_mpi.cpp)
 //   evaluates snapshots of the model and calls the progress callback, and never calls MPI.
-//   Worker ranks are single-threaded. So MPI_THREAD_FUNNELED is all the job needs: it is the
-//   level every MPI library gives cheaply (no lock inside MPI), where MPI_THREAD_MULTIPLE
-//   would take MPI's locks on every call for nothing. The fold team's helper threads
-//   (--server-threads) never call MPI either.
+//   A worker rank makes every MPI call on its main thread too; with threads_per_worker > 1
+//   its gradient team's helpers (engine/gradient_team.hpp) compute parts of each gradient
+//   between the barriers of the main thread's loss_grad call, and never call MPI. So
+//   MPI_THREAD_FUNNELED is all the job needs: it is the level every MPI library gives cheaply
+//   (no lock inside MPI), where MPI_THREAD_MULTIPLE would take MPI's locks on every call for
+//   nothing. The fold team's helper threads (--server-threads) never call MPI either.
 // - Hand-off, as HandoffSlot does it: a worker posts a gradient and waits for its model, so
 //   nothing is lost and every gradient is applied once. The server keeps one MPI_Irecv posted
 //   per worker whose post it has not taken and takes what has arrived with MPI_Waitsome,

@@ -153,6 +153,11 @@ void check_config(const AsyncConfig& config, int ranks, bool sparse) {
                       std::to_string(config.workers + 1) + " MPI ranks (a server and one rank " +
                       "per worker), not " + std::to_string(ranks));
   }
+  if (sparse && config.threads_per_worker > 1) {
+    throw ConfigError("threads_per_worker: " + std::to_string(config.threads_per_worker) +
+                      " threads per worker rank run on dense data only for now (on sparse "
+                      "data a worker rank has one)");
+  }
   if (sparse && (kind == Kind::Ringleader || kind == Kind::Malenia)) {
     throw ConfigError("algorithm " + config.algorithm.to_string() +
                       " runs on dense data only for now (its tables are dense)");

@@ -1,6 +1,7 @@
 // worker_rank.hpp (internal): a worker rank of an MPI run (server_rank.hpp has the Design):
 // gradients of its own rows at the model the server sent, posted with MPI_Isend, then it
-// waits for its next model or for the end of the run.
+// waits for its next model or for the end of the run. With threads_per_worker > 1 each
+// gradient is a GradientTeam's (engine/gradient_team.hpp), whose helpers never call MPI.
 #pragma once
 
 #include <mpi.h>
@@ -15,6 +16,7 @@
 #include "data/minibatch_sampler.hpp"
 #include "dude/async.hpp"
 #include "dude/objective.hpp"
+#include "engine/gradient_team.hpp"
 #include "engine/run_state.hpp"
 #include "engine/straggler.hpp"
 #include "engine/warm_start.hpp"
@@ -100,8 +102,7 @@ class WorkerRank {
     const SgdConfig& sgd = config_.sgd;
     ::dude::detail::MinibatchSampler sampler(rows_, sgd.batch, sgd.batch_order, sgd.seed,
                                              engine::kWarmStartStream + worker_);
-    Workspace ws = objective_.make_workspace(sampler.batch(), !data_.is_sparse());
-    objective_.loss_grad(model_.params(), data_, sampler.next(), post_.params(), ws);
+    team_.loss_grad(model_.params(), data_, sampler.next(), post_.params());
     MPI_Isend(post_.data(), post_.bytes(), MPI_BYTE, 0, kSeed, comm_, &send_);
     return receive_model();
   }
@@ -111,7 +112,7 @@ class WorkerRank {
     const auto started = std::chrono::steady_clock::now();
     const std::span<const std::uint32_t> rows = sampler_.next();
     engine::GradientHeader header;
-    header.loss = objective_.loss_grad(model_.params(), data_, rows, post_.params(), workspace_);
+    header.loss = team_.loss_grad(model_.params(), data_, rows, post_.params());
     header.worker = static_cast<std::uint32_t>(worker_);
     header.samples = static_cast<std::uint32_t>(rows.size());
     header.model_version = model_.prefix();
@@ -138,7 +139,8 @@ class WorkerRank {
   const std::size_t worker_;
   ::dude::detail::MinibatchSampler sampler_{rows_, config_.sgd.batch, config_.sgd.batch_order,
                                             config_.sgd.seed, worker_};
-  Workspace workspace_ = objective_.make_workspace(sampler_.batch(), !data_.is_sparse());
+  engine::GradientTeam<Model> team_{objective_, config_.threads_per_worker, sampler_.batch(),
+                                    !data_.is_sparse()};
   Post post_;
   ModelMessage model_;
   engine::RunState run_;  // for the straggler's wait only: a worker's run ends by kStop
