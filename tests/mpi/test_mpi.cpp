@@ -278,6 +278,9 @@ TEST_CASE("runs that cannot go over MPI are refused on every rank alike", "[mpi]
   config.threads_per_worker = 0;
   refused(config, "threads_per_worker: must be in [1, 256]");
   config.threads_per_worker = 1;
+  config.server = ServerPlacement::Workers;
+  refused(config, "server placement: over MPI rank 0 is the server");
+  config.server = ServerPlacement::Auto;
   // Sparse data on one rank is enough: every rank refuses what has no sparse policy.
   const Dataset sparse = testdata::random_sparse(64, 32, 2, 4, 5);
   const Subset sparse_rows{&sparse, all_rows(sparse.rows())};

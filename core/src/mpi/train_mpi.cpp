@@ -148,6 +148,11 @@ void check_config(const AsyncConfig& config, int ranks, bool sparse) {
   if (config.slot != SlotDiscipline::Handoff) {
     throw ConfigError("slot: only handoff over MPI so far (a worker waits for its model)");
   }
+  if (config.server == ServerPlacement::Workers) {
+    throw ConfigError(
+        "server placement: over MPI rank 0 is the server (workers serve only with "
+        "threads)");
+  }
   if (ranks < 2 || config.workers != static_cast<std::size_t>(ranks - 1)) {
     throw ConfigError("workers: " + std::to_string(config.workers) + " workers need " +
                       std::to_string(config.workers + 1) + " MPI ranks (a server and one rank " +
