@@ -124,34 +124,52 @@ void run_integer_job(const AsyncConfig& config, engine::ServerPolicy& policy,
 
 }  // namespace
 
+namespace {
+
+/// One worker rank (of the two ranks of `comm`) training `spec` on the digits for 300 steps
+/// of 16 rows with `config`'s algorithm and threads; on rank 0 also train_sgd's model for the
+/// same settings, which a single worker must follow.
+struct AgainstSgd {
+  Progress last;
+  std::vector<float> params, reference;
+};
+AgainstSgd one_worker_rank(MPI_Comm comm, const std::string& spec, AsyncConfig config) {
+  const Digits d;
+  const Objective objective(ModelSpec::parse(spec), d.data.features(), d.data.classes());
+  config.sgd.steps = 300;
+  config.sgd.batch = 16;
+  config.sgd.seed = 9;
+  config.sgd.lr = 0.1f;
+  config.sgd.schedule = Schedule::Cosine;
+  config.workers = 1;
+  const std::vector<std::uint32_t> rows =
+      world_rank() == 0 ? d.split.train : shard_of(d.data, d.split.train, config, 0);
+  AgainstSgd run{{}, initial(objective, 9), {}};
+  run.last = mpi::detail::train_on(comm, objective, Subset{&d.data, rows}, nullptr, config,
+                                   run.params.data(), {}, nullptr);
+  if (world_rank() != 0) return run;
+  run.reference = initial(objective, 9);
+  train_sgd(objective, Subset{&d.data, d.split.train}, nullptr, config.sgd, run.reference.data(),
+            {});
+  return run;
+}
+
+}  // namespace
+
 TEST_CASE("one worker rank equals the single-thread trainer bit for bit", "[mpi]") {
   const std::string spec = GENERATE(as<std::string>{}, "softmax", "mlp:16");
   const std::string algo = GENERATE(as<std::string>{}, "dude", "asgd");
   const bool warm_start = GENERATE(false, true);  // one worker: S is its newest gradient
   const TwoRanks job;
   if (job.comm == MPI_COMM_NULL) return;
-  const Digits d;
-  const Objective objective(ModelSpec::parse(spec), d.data.features(), d.data.classes());
   AsyncConfig config;
-  config.sgd.steps = 300;
-  config.sgd.batch = 16;
-  config.sgd.seed = 9;
-  config.sgd.lr = 0.1f;
-  config.sgd.schedule = Schedule::Cosine;
   config.algorithm = AlgorithmSpec::parse(algo);
-  config.workers = 1;
   config.warm_start = warm_start;
-  const std::vector<std::uint32_t> rows =
-      world_rank() == 0 ? d.split.train : shard_of(d.data, d.split.train, config, 0);
-  std::vector<float> params = initial(objective, 9);
-  const Progress last = mpi::detail::train_on(job.comm, objective, Subset{&d.data, rows}, nullptr,
-                                              config, params.data(), {}, nullptr);
+  const AgainstSgd run = one_worker_rank(job.comm, spec, config);
   if (world_rank() != 0) return;
-  std::vector<float> reference = initial(objective, 9);
-  train_sgd(objective, Subset{&d.data, d.split.train}, nullptr, config.sgd, reference.data(), {});
-  CHECK(last.steps == 300);
-  CHECK(last.staleness_max == 0);
-  CHECK(params == reference);
+  CHECK(run.last.steps == 300);
+  CHECK(run.last.staleness_max == 0);
+  CHECK(run.params == run.reference);
 }
 
 TEST_CASE("one worker rank of 2 or 3 threads equals the single-thread trainer to rounding",
@@ -160,34 +178,20 @@ TEST_CASE("one worker rank of 2 or 3 threads equals the single-thread trainer to
   const std::size_t threads = GENERATE(2, 3);  // 16 rows: parts of 8, or of 5, 5 and 6
   const TwoRanks job;
   if (job.comm == MPI_COMM_NULL) return;
-  const Digits d;
-  const Objective objective(ModelSpec::parse(spec), d.data.features(), d.data.classes());
   AsyncConfig config;
-  config.sgd.steps = 300;
-  config.sgd.batch = 16;
-  config.sgd.seed = 9;
-  config.sgd.lr = 0.1f;
-  config.sgd.schedule = Schedule::Cosine;
   config.algorithm = AlgorithmSpec::parse("dude");  // its warm start's gradient is split too
-  config.workers = 1;
   config.threads_per_worker = threads;
-  const std::vector<std::uint32_t> rows =
-      world_rank() == 0 ? d.split.train : shard_of(d.data, d.split.train, config, 0);
-  std::vector<float> params = initial(objective, 9);
-  const Progress last = mpi::detail::train_on(job.comm, objective, Subset{&d.data, rows}, nullptr,
-                                              config, params.data(), {}, nullptr);
+  const AgainstSgd run = one_worker_rank(job.comm, spec, config);
   if (world_rank() != 0) return;
-  std::vector<float> reference = initial(objective, 9);
-  train_sgd(objective, Subset{&d.data, d.split.train}, nullptr, config.sgd, reference.data(), {});
-  CHECK(last.steps == 300);
-  CHECK(last.staleness_max == 0);
+  CHECK(run.last.steps == 300);
+  CHECK(run.last.staleness_max == 0);
   // The same minibatches in the same order; each gradient is the whole minibatch's to a few
   // float roundings of its largest terms (the parts' means weighted and added:
   // test_gradient_team.cpp), and 300 steps carry them into the model: at most 1.8e-7 off on
   // coordinates up to 1.1 (softmax and mlp:16, 2 and 3 threads). One worker's run is the same
   // whatever the load (its arrivals come in order), so the margin, 50 times that, is for other
   // SIMD targets' rounding only.
-  CHECK(count_off(params, reference, 1e-5, 1e-4) == 0);
+  CHECK(count_off(run.params, run.reference, 1e-5, 1e-4) == 0);
 }
 
 TEST_CASE("sync over two worker ranks equals minibatch SGD with a twice larger batch", "[mpi]") {
