@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "data/prefetch_rows.hpp"
 #include "dude/errors.hpp"
 
 namespace dude::engine {
@@ -30,7 +29,6 @@ CompactBatch::CompactBatch(const Objective& objective, const Dataset& data, std:
 void CompactBatch::take(std::span<const std::uint32_t> rows) {
   // Every non-zero as (feature << 32 | its place in index_), sorted: the features come out
   // ascending and each non-zero learns its local number in one pass, without a search.
-  detail::prefetch_rows(data_, rows);
   keys_.clear();
   row_ptr_.assign(1, 0);
   value_.clear();

@@ -14,6 +14,7 @@
 #include <span>
 #include <vector>
 
+#include "data/minibatch_sampler.hpp"
 #include "data/prefetch_rows.hpp"
 #include "dude/dataset.hpp"
 #include "dude/objective.hpp"
@@ -34,8 +35,13 @@ class CompactBatch {
 
   /// Takes a minibatch: its features become the local rows.
   void take(std::span<const std::uint32_t> rows);
-  /// Starts loading the data of rows a later take() will read (data/prefetch_rows.hpp).
-  void prefetch(std::span<const std::uint32_t> rows) const { detail::prefetch_rows(data_, rows); }
+  /// Takes the sampler's next minibatch, and starts loading the rows of the one after
+  /// (data/prefetch_rows.hpp): they are far apart in a large data set, and a step ahead their
+  /// cache misses are over before take() reads them.
+  void take_next(detail::MinibatchSampler& sampler) {
+    take(sampler.next());
+    detail::prefetch_rows(data_, sampler.upcoming());
+  }
   /// The minibatch's features, ascending: the first-layer rows to fill.
   std::span<const std::uint32_t> features() const noexcept { return features_; }
   /// Where the model goes: features().size() x width floats, and the tail.

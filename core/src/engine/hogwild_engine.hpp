@@ -167,8 +167,7 @@ class HogwildEngine {
     Records records;
     while (!run_.stopping()) {
       const auto started = std::chrono::steady_clock::now();
-      batch.take(sampler.next());
-      batch.prefetch(sampler.upcoming());  // the minibatch after, a step ahead
+      batch.take_next(sampler);
       const std::uint64_t read_at = counters.steps.load(std::memory_order_relaxed);
       const std::span<const std::uint32_t> features = batch.features();
       for (std::size_t i = 0; i < features.size(); ++i) {

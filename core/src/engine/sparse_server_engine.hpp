@@ -185,8 +185,7 @@ class SparseServerEngine {
     const double loss = ex.batch.gradient(ex.post);
     ex.header = {static_cast<std::uint32_t>(w), static_cast<std::uint32_t>(ex.batch.samples()),
                  ex.model_version, sequence, loss};
-    ex.batch.take(ex.sampler.next());
-    ex.batch.prefetch(ex.sampler.upcoming());  // the minibatch after, a step ahead
+    ex.batch.take_next(ex.sampler);
     straggle(run_, started, run_.config.slowdown_of(w));
   }
 

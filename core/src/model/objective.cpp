@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "common/parse_text.hpp"
-#include "data/prefetch_rows.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
 #include "model/data_fit.hpp"
@@ -212,7 +211,6 @@ double Objective::loss_grad_sparse(const float* params, const Dataset& data,
   grad.width_ = impl_->first_layer_width();
   grad.tail_offset_ = impl_->features * grad.width_;
   grad.slot_of_.resize(impl_->features, kNoSlot);
-  detail::prefetch_rows(data, rows);
   collect_features(data, rows, grad.rows_, grad.slot_of_);
   for (const std::uint32_t feature : grad.rows_) {  // the weight rows the forward pass reads
     __builtin_prefetch(params + std::size_t{feature} * grad.width_);

@@ -94,8 +94,7 @@ class SparseWorkerRank {
     header.model_version = version_;
     header.sequence = ++posts_;
     samples_ += batch_.samples();
-    batch_.take(sampler_.next());          // the server reads the model for these rows
-    batch_.prefetch(sampler_.upcoming());  // the minibatch after, a step ahead
+    batch_.take_next(sampler_);  // the server reads the model for these rows
     engine::straggle(run_, started, config_.slowdown_of(worker_));
     return exchange(kGradient, header, &gradient_);
   }
