@@ -31,23 +31,17 @@ class ServerThreads {
   void start(std::function<void()> serve, std::function<void(std::size_t)> work,
              std::function<void()> release_posted, std::function<void()> after_drain = {}) {
     serve_ = std::move(serve);
-    work_ = std::move(work);
     release_posted_ = std::move(release_posted);
     after_drain_ = std::move(after_drain);
     live_.store(workers_, std::memory_order_relaxed);
     threads_.emplace_back([this] { guarded(workers_, [this] { serve_(); }); });
-    for (std::size_t w = 0; w < workers_; ++w) {
-      threads_.emplace_back([this, w] { guarded(w, [this, w] { work_(w); }); });
-    }
+    start_worker_threads(std::move(work));
   }
   /// Starts `work(w)` on each worker's thread and no server thread (workers that apply their
   /// own arrivals: nothing to drain, a worker that stops only leaves).
   void start_workers(std::function<void(std::size_t)> work) {
-    work_ = std::move(work);
     first_worker_core_ = 0;
-    for (std::size_t w = 0; w < workers_; ++w) {
-      threads_.emplace_back([this, w] { guarded(w, [this, w] { work_(w); }); });
-    }
+    start_worker_threads(std::move(work));
   }
   void join() {
     for (std::thread& t : threads_) t.join();
@@ -55,6 +49,12 @@ class ServerThreads {
   }
 
  private:
+  void start_worker_threads(std::function<void(std::size_t)> work) {
+    work_ = std::move(work);
+    for (std::size_t w = 0; w < workers_; ++w) {
+      threads_.emplace_back([this, w] { guarded(w, [this, w] { work_(w); }); });
+    }
+  }
   /// Runs a thread's body (pinned: the server on core 0, worker w on w + 1, or on w without a
   /// server thread), keeping its exception; then a worker leaves and the server drains.
   template <class Body>
