@@ -46,10 +46,13 @@ class ActiveRows {
   }
   /// The slot of `row`, made (S = 0, no covers, stamped `clock`) if it had none.
   std::uint32_t insert(std::uint32_t row, double clock) {
-    if (2 * (size_ + 1) > rows_.size()) grow();
     std::size_t i = home(row);
     for (; rows_[i] != kNone; i = next(i)) {
       if (rows_[i] == row) return static_cast<std::uint32_t>(i);
+    }
+    if (2 * (size_ + 1) > rows_.size()) {  // a new row would fill more than half: grow first
+      grow();
+      for (i = home(row); rows_[i] != kNone;) i = next(i);
     }
     rows_[i] = row;
     covers_[i] = 0;
@@ -81,13 +84,19 @@ class ActiveRows {
   double* sum(std::size_t slot) { return sums_.data() + slot * width_; }
   const double* sum(std::size_t slot) const { return sums_.data() + slot * width_; }
   std::size_t size() const { return size_; }
+  /// Calls f(slot) for every occupied slot, in table order.
+  template <class F>
+  void for_each(F&& f) const {
+    for (std::size_t i = 0; i < rows_.size(); ++i) {
+      if (rows_[i] != kNone) f(static_cast<std::uint32_t>(i));
+    }
+  }
   /// The occupied slots, in ascending row order (checkpoints, for bytes that do not depend
   /// on the table's history).
   std::vector<std::uint32_t> slots_by_row() const {
     std::vector<std::uint32_t> slots;
-    for (std::size_t i = 0; i < rows_.size(); ++i) {
-      if (rows_[i] != kNone) slots.push_back(static_cast<std::uint32_t>(i));
-    }
+    slots.reserve(size_);
+    for_each([&](std::uint32_t slot) { slots.push_back(slot); });
     std::sort(slots.begin(), slots.end(),
               [&](std::uint32_t a, std::uint32_t b) { return rows_[a] < rows_[b]; });
     return slots;
@@ -118,12 +127,11 @@ class ActiveRows {
   void grow() {
     ActiveRows bigger(width_);
     bigger.resize(2 * rows_.size());
-    for (std::size_t i = 0; i < rows_.size(); ++i) {
-      if (rows_[i] == kNone) continue;
+    for_each([&](std::uint32_t i) {
       const std::uint32_t to = bigger.insert(rows_[i], stamp_[i]);
       bigger.covers_[to] = covers_[i];
       std::copy_n(sum(i), width_, bigger.sum(to));
-    }
+    });
     *this = std::move(bigger);
   }
 
@@ -174,19 +182,19 @@ class LazyDude final : public SparsePolicy {
 
   void running_sum(double* out) const override {
     std::fill_n(out, rows_ * width_, 0.0);
-    for (const std::uint32_t slot : active_.slots_by_row()) {
+    active_.for_each([&](std::uint32_t slot) {
       std::copy_n(active_.sum(slot), width_, out + std::size_t{active_.row(slot)} * width_);
-    }
+    });
     std::copy(tail_sum_.begin(), tail_sum_.end(), out + rows_ * width_);
   }
 
   /// v is the model wherever S is zero; the active rows evaluate the formula.
   void read_all(float* params) const override {
     std::copy(v_.data(), v_.data() + v_.size(), params);
-    for (const std::uint32_t slot : active_.slots_by_row()) {
-      const std::uint32_t row = active_.row(slot);
-      lazy_value(slot, v_.data() + std::size_t{row} * width_, params + std::size_t{row} * width_);
-    }
+    active_.for_each([&](std::uint32_t slot) {
+      const std::size_t at = std::size_t{active_.row(slot)} * width_;
+      lazy_value(slot, v_.data() + at, params + at);
+    });
     std::memcpy(params + rows_ * width_, tail_x_.data(), tail_size_ * sizeof(float));
   }
 
