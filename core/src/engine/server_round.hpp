@@ -3,12 +3,15 @@
 #pragma once
 
 #include <cstdint>
+#include <mutex>
 #include <span>
 
+#include "dude/errors.hpp"
 #include "engine/fold_team.hpp"
 #include "engine/model_pool.hpp"
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
+#include "engine/sparse_policy.hpp"
 
 namespace dude::engine {
 
@@ -26,5 +29,37 @@ struct ServerCounts {
 /// TrainingDiverged on a non-finite loss.
 void apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState& run,
                  std::span<const Arrival> arrivals, ServerCounts& counts);
+
+/// A lock for a sparse server that shares its policy with no other thread while it applies
+/// an arrival (the threaded sparse engine: its monitor asks the server thread, or holds the
+/// lock of the workers that serve).
+struct NoLock {
+  void lock() noexcept {}
+  void unlock() noexcept {}
+};
+
+/// Applies one arrival `h`, `g` on sparse data, as every sparse server does (the threaded
+/// engine and the MPI server rank): checks its loss, counts its delay and loss, steps the
+/// policy at the rate of the current step, and stores the counters. `policy_lock` is held
+/// around the policy's step and the version, which a monitor beside the server may read.
+/// Returns false while a sync round is incomplete. Throws TrainingDiverged on a non-finite
+/// loss.
+template <class Lock>
+bool apply_sparse_arrival(SparsePolicy& policy, RunState& run, const GradientHeader& h,
+                          const SparsePost& g, ServerCounts& counts, Lock& policy_lock) {
+  TrainingDiverged::check(h.loss, counts.version, h.worker);
+  run.counters.record(h.worker, counts.version - h.model_version, h.loss);
+  const auto lr = static_cast<float>(run.learning_rate(counts.version, counts.samples));
+  counts.samples += h.samples;
+  std::uint64_t steps = 0;
+  {
+    const std::lock_guard<Lock> lock(policy_lock);
+    steps = policy.apply(h, g, lr);
+    counts.version += steps;
+  }
+  run.counters.samples.store(counts.samples, std::memory_order_relaxed);
+  run.counters.steps.store(counts.version, std::memory_order_relaxed);
+  return steps > 0 || policy.round_size() == 0;
+}
 
 }  // namespace dude::engine

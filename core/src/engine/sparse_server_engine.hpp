@@ -27,7 +27,7 @@
 //   gradient and its next minibatch takes serving_ (a fair ticket lock, ticket_lock.hpp), applies
 //   its own arrival, reads its next model, and lets go: the same apply() and answer() in the order
 //   the workers take the lock, so versions and tau mean what they mean above. Everything the server
-//   thread owned (the policy, version_, samples_) is owned by whoever holds serving_; the monitor
+//   thread owned (the policy, counts_) is owned by whoever holds serving_; the monitor
 //   takes it for snapshots and checkpoints. When the workers take every core this saves the third
 //   thread's context switches and a hand-off's wake-up per minibatch (bench/RESULTS.md,
 //   "Sparse data on two cores"). Sync keeps its server thread: its workers wait for the round.
@@ -49,6 +49,7 @@
 #include "engine/compact_batch.hpp"
 #include "engine/gradient_slot.hpp"
 #include "engine/run_state.hpp"
+#include "engine/server_round.hpp"
 #include "engine/server_threads.hpp"
 #include "engine/sparse_policy.hpp"
 #include "engine/straggler.hpp"
@@ -103,11 +104,11 @@ class SparseServerEngine {
     if (workers_serve_) {
       const std::lock_guard<TicketLock> lock(serving_);
       policy_.read_all(out);
-      return version_;
+      return counts_.version;
     }
     if (joined_) {
       policy_.read_all(out);
-      return version_;
+      return counts_.version;
     }
     snapshot_target_ = out;  // published by the release below
     const std::uint64_t wanted = snapshot_wanted_.fetch_add(1, std::memory_order_release) + 1;
@@ -116,7 +117,7 @@ class SparseServerEngine {
       // A server that has left will serve nothing more, and touches the policy no more.
       if (server_done_.load(std::memory_order_acquire)) {
         policy_.read_all(out);
-        return version_;
+        return counts_.version;
       }
       std::this_thread::yield();
     }
@@ -138,8 +139,8 @@ class SparseServerEngine {
   void load_state(detail::StateReader& in) {
     policy_.load(in);
     run_.counters.load(in, workers_);
-    version_ = run_.counters.steps.load(std::memory_order_relaxed);
-    samples_ = run_.counters.samples.load(std::memory_order_relaxed);
+    counts_.version = run_.counters.steps.load(std::memory_order_relaxed);
+    counts_.samples = run_.counters.samples.load(std::memory_order_relaxed);
     for (auto& exchange : exchanges_) answer(*exchange);
   }
 
@@ -174,7 +175,8 @@ class SparseServerEngine {
       if (run_.stopping()) break;
       apply(ex);
       answer(ex);
-      if (run_.budget.spent(version_, samples_)) run_.stop.store(true, std::memory_order_relaxed);
+      if (run_.budget.spent(counts_.version, counts_.samples))
+        run_.stop.store(true, std::memory_order_relaxed);
     }
   }
 
@@ -192,7 +194,7 @@ class SparseServerEngine {
   /// The model on the exchange's next minibatch, at the current step.
   void answer(Exchange& ex) {
     policy_.read(ex.batch.features(), ex.batch.model_rows(), ex.batch.model_tail());
-    ex.model_version = version_;
+    ex.model_version = counts_.version;
   }
 
   void serve() {
@@ -217,7 +219,8 @@ class SparseServerEngine {
           done->slot.release();
         }
         held.clear();
-        if (budget.spent(version_, samples_)) run_.stop.store(true, std::memory_order_relaxed);
+        if (budget.spent(counts_.version, counts_.samples))
+          run_.stop.store(true, std::memory_order_relaxed);
       }
       if (fresh) {
         idle = 0;
@@ -227,26 +230,18 @@ class SparseServerEngine {
     }
   }
 
-  /// Accounts for an arrival and applies it; false while a sync round is incomplete.
+  /// Accounts for an arrival and applies it; false while a sync round is incomplete. The
+  /// policy is the caller's alone here (the server thread, or the worker holding serving_).
   bool apply(Exchange& ex) {
-    const GradientHeader& h = ex.header;
-    TrainingDiverged::check(h.loss, version_, h.worker);
-    RunCounters& counters = run_.counters;
-    counters.record(h.worker, version_ - h.model_version, h.loss);
-    const auto lr = static_cast<float>(run_.learning_rate(version_, samples_));
-    samples_ += h.samples;
-    const std::uint64_t steps = policy_.apply(h, ex.post, lr);
-    version_ += steps;
-    counters.samples.store(samples_, std::memory_order_relaxed);
-    counters.steps.store(version_, std::memory_order_relaxed);
-    return steps > 0 || policy_.round_size() == 0;
+    NoLock alone;
+    return apply_sparse_arrival(policy_, run_, ex.header, ex.post, counts_, alone);
   }
 
   void serve_snapshot() {
     const std::uint64_t wanted = snapshot_wanted_.load(std::memory_order_acquire);
     if (wanted == snapshot_served_.load(std::memory_order_relaxed)) return;
     policy_.read_all(snapshot_target_);
-    snapshot_version_ = version_;
+    snapshot_version_ = counts_.version;
     snapshot_served_.store(wanted, std::memory_order_release);
   }
 
@@ -274,8 +269,7 @@ class SparseServerEngine {
   const bool workers_serve_;  // no server thread: see the Design block
   TicketLock serving_;        // held by the worker applying its arrival, or the monitor
   std::vector<std::unique_ptr<Exchange>> exchanges_;
-  std::uint64_t version_ = 0;  // server steps (server thread; read by the monitor after join)
-  std::uint64_t samples_ = 0;
+  ServerCounts counts_;  // steps and samples (server thread; read by the monitor after join)
   bool joined_ = false;
   float* snapshot_target_ = nullptr;  // the monitor's buffer for the snapshot it waits for
   std::uint64_t snapshot_version_ = 0;

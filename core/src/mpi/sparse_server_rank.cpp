@@ -31,7 +31,7 @@ void SparseServerRank::serve(bool warm_start) {
 std::uint64_t SparseServerRank::snapshot(float* out) {
   const std::lock_guard<std::mutex> lock(policy_lock_);
   policy_.read_all(out);
-  return version_;
+  return counts_.version;
 }
 
 void SparseServerRank::unpack(std::size_t w, int tag, int length) {
@@ -81,7 +81,8 @@ void SparseServerRank::step() {
     held_.push_back(w);
     if (!apply(w)) continue;  // sync: the round is not complete
     // At the end of the run the senders of this round get kStop instead.
-    if (run_.budget.spent(version_, samples_)) run_.stop.store(true, std::memory_order_relaxed);
+    if (run_.budget.spent(counts_.version, counts_.samples))
+      run_.stop.store(true, std::memory_order_relaxed);
     if (!run_.stopping()) {
       for (const std::size_t done : held_) answer(done);
     }
@@ -91,21 +92,8 @@ void SparseServerRank::step() {
 }
 
 bool SparseServerRank::apply(std::size_t w) {
-  const engine::GradientHeader& h = headers_[w];
-  TrainingDiverged::check(h.loss, version_, h.worker);
-  engine::RunCounters& counters = run_.counters;
-  counters.record(h.worker, version_ - h.model_version, h.loss);
-  const auto lr = static_cast<float>(run_.learning_rate(version_, samples_));
-  samples_ += h.samples;
-  std::uint64_t steps = 0;
-  {
-    const std::lock_guard<std::mutex> lock(policy_lock_);
-    steps = policy_.apply(h, gradients_[w], lr);
-    version_ += steps;
-  }
-  counters.samples.store(samples_, std::memory_order_relaxed);
-  counters.steps.store(version_, std::memory_order_relaxed);
-  return steps > 0 || policy_.round_size() == 0;
+  return engine::apply_sparse_arrival(policy_, run_, headers_[w], gradients_[w], counts_,
+                                      policy_lock_);
 }
 
 void SparseServerRank::answer(std::size_t w) {
@@ -114,7 +102,7 @@ void SparseServerRank::answer(std::size_t w) {
   {
     const std::lock_guard<std::mutex> lock(policy_lock_);
     policy_.read(features_[w], reply.params(), reply.params() + rows);
-    reply.set_prefix(version_);
+    reply.set_prefix(counts_.version);
   }
   links_.send_reply(w, rows + shape_.tail);
 }

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "engine/run_state.hpp"
+#include "engine/server_round.hpp"
 #include "engine/sparse_policy.hpp"
 #include "mpi/worker_links.hpp"
 
@@ -82,8 +83,7 @@ class SparseServerRank {
   std::vector<std::size_t> held_;     // applied, waiting for the round's end (sync)
   std::size_t seeds_ = 0;
   std::size_t seeds_needed_ = 0;
-  std::uint64_t version_ = 0;  // server steps
-  std::uint64_t samples_ = 0;
+  engine::ServerCounts counts_;  // steps and samples
 };
 
 }  // namespace dude::mpi::detail
