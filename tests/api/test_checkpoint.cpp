@@ -218,10 +218,11 @@ TEST_CASE("a threaded run resumed from a checkpoint continues its counts and its
   config.sgd.eval_every = 250;
   config.sgd.lr = 0.1f;
   std::vector<float> params(p.objective.num_params());
-  p.objective.init_params(params.data(), 1);
 
-  // The first run stops at its first checkpoint, due at step 500 (a loaded machine's monitor
-  // may take it later: in CI once at 934).
+  // The first run stops at its first checkpoint, due at step 500. A loaded machine's monitor
+  // may take it later (in CI once at 934), or only when the workers have run the whole budget
+  // (hogwild on the dense data takes about 50 ms; seen at 3001 with other tests hogging both
+  // cores): then the run is made again, up to 5 times, for a checkpoint taken part-way.
   std::atomic<bool> stop{false};
   Checkpoint newest;
   CheckpointPlan plan;
@@ -230,8 +231,12 @@ TEST_CASE("a threaded run resumed from a checkpoint continues its counts and its
     newest = c;
     stop = true;
   };
-  const Progress stopped =
-      train_async(p.objective, train, &test, config, params.data(), {}, &stop, &plan);
+  Progress stopped;
+  for (int attempt = 0; attempt < 5 && (attempt == 0 || newest.steps >= 3000); ++attempt) {
+    p.objective.init_params(params.data(), 1);
+    stop = false;
+    stopped = train_async(p.objective, train, &test, config, params.data(), {}, &stop, &plan);
+  }
   REQUIRE(newest.steps >= 500);
   REQUIRE(newest.steps < 3000);
 
