@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/sort_keys.hpp"
 #include "dude/errors.hpp"
 
 namespace dude::engine {
@@ -42,7 +43,7 @@ void CompactBatch::take(std::span<const std::uint32_t> rows) {
     row_ptr_.push_back(value_.size());
     labels_.push_back(data_.label(r));
   }
-  std::sort(keys_.begin(), keys_.end());
+  detail::sort_keys(keys_);
   features_.clear();
   index_.resize(value_.size());
   for (const std::uint64_t key : keys_) {

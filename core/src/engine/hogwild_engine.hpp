@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "common/aligned_buffer.hpp"
+#include "common/prefetch.hpp"
 #include "common/threads.hpp"
 #include "data/minibatch_sampler.hpp"
 #include "dude/errors.hpp"
@@ -170,6 +171,7 @@ class HogwildEngine {
       batch.take_next(sampler);
       const std::uint64_t read_at = counters.steps.load(std::memory_order_relaxed);
       const std::span<const std::uint32_t> features = batch.features();
+      detail::prefetch_matrix_rows(shared_, features, width);
       for (std::size_t i = 0; i < features.size(); ++i) {
         load(std::size_t{features[i]} * width, width, batch.model_rows() + i * width);
       }

@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "common/page_array.hpp"
+#include "common/prefetch.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
 #include "engine/sparse_policy.hpp"
@@ -175,7 +176,7 @@ class LazyDude final : public SparsePolicy {
   }
 
   void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const override {
-    for (const std::uint32_t row : rows) __builtin_prefetch(&v_[std::size_t{row} * width_]);
+    detail::prefetch_matrix_rows(v_.data(), rows, width_);
     for (std::size_t i = 0; i < rows.size(); ++i) read_row(rows[i], out_rows + i * width_);
     std::memcpy(out_tail, tail_x_.data(), tail_size_ * sizeof(float));
   }
@@ -236,7 +237,7 @@ class LazyDude final : public SparsePolicy {
   /// worker's table entry becomes g_new. A row no post covers any more leaves the active rows.
   void fold(std::size_t worker, const SparsePost& g) {
     const SparsePost& old = table_[worker];
-    for (const std::uint32_t row : g.rows) __builtin_prefetch(&v_[std::size_t{row} * width_]);
+    detail::prefetch_matrix_rows(v_.data(), g.rows, width_);
     std::size_t a = 0, b = 0;  // walk both ascending row lists at once
     while (a < g.rows.size() || b < old.rows.size()) {
       const std::uint32_t next_new = a < g.rows.size() ? g.rows[a] : UINT32_MAX;

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "common/page_array.hpp"
+#include "common/prefetch.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
 #include "engine/policy.hpp"
@@ -30,6 +31,7 @@ class EagerModel {
 
   void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const {
     const std::size_t w = shape_.width;
+    detail::prefetch_matrix_rows(x_.data(), rows, w);
     for (std::size_t i = 0; i < rows.size(); ++i) {
       std::memcpy(out_rows + i * w, x_.data() + std::size_t{rows[i]} * w, w * sizeof(float));
     }
@@ -44,6 +46,7 @@ class EagerModel {
   /// x += alpha * g on g's rows and the tail.
   void add(float alpha, const SparsePost& g) {
     const std::size_t w = shape_.width;
+    detail::prefetch_matrix_rows(x_.data(), g.rows, w);
     for (std::size_t i = 0; i < g.rows.size(); ++i) {
       kernels::axpy(alpha, g.values.data() + i * w, x_.data() + std::size_t{g.rows[i]} * w, w);
     }

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "common/parse_text.hpp"
+#include "common/prefetch.hpp"
+#include "common/sort_keys.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
 #include "model/data_fit.hpp"
@@ -194,7 +196,7 @@ void collect_features(const Dataset& data, std::span<const std::uint32_t> rows,
     // Every feature is used (a renumbered minibatch): the sorted union is 0 .. features - 1.
     std::iota(grad_rows.begin(), grad_rows.end(), 0u);
   } else {
-    std::sort(grad_rows.begin(), grad_rows.end());
+    detail::sort_keys(grad_rows);
   }
   for (std::size_t i = 0; i < grad_rows.size(); ++i) {
     slot_of[grad_rows[i]] = static_cast<std::uint32_t>(i);
@@ -212,10 +214,7 @@ double Objective::loss_grad_sparse(const float* params, const Dataset& data,
   grad.tail_offset_ = impl_->features * grad.width_;
   grad.slot_of_.resize(impl_->features, kNoSlot);
   collect_features(data, rows, grad.rows_, grad.slot_of_);
-  for (const std::uint32_t feature : grad.rows_) {  // the weight rows the forward pass reads
-    __builtin_prefetch(params + std::size_t{feature} * grad.width_);
-    __builtin_prefetch(params + (std::size_t{feature} + 1) * grad.width_ - 1);
-  }
+  detail::prefetch_matrix_rows(params, grad.rows_, grad.width_);  // the forward pass reads them
   grad.values_.assign(grad.rows_.size() * grad.width_, 0.0f);
   grad.tail_.assign(num_params() - grad.tail_offset_, 0.0f);
   double loss =
