@@ -10,6 +10,9 @@
 // CompactStep: take_next, the model rows copied in from a shared model, the gradient on the
 //   compact copy, and its rows subtracted from the shared model: hogwild's sparse step without
 //   its atomics and counters.
+// ServerArrival/dude|asgd: the server's part of one arrival with 2 workers (the policy's
+//   apply() and the read() of the next minibatch's rows for the worker's reply), over 256
+//   posts computed beforehand; lazy DuDe's fold walks its table of active rows here.
 // Items are minibatches; the data (about 200 MB) and the model (50 MB) are far larger than
 // the caches, as on the real data.
 
@@ -25,9 +28,11 @@
 #include "common/rng.hpp"
 #include "data/minibatch_sampler.hpp"
 #include "data/prefetch_rows.hpp"
+#include "dude/async.hpp"
 #include "dude/dataset.hpp"
 #include "dude/objective.hpp"
 #include "engine/compact_batch.hpp"
+#include "engine/sparse_policy.hpp"
 
 namespace {
 
@@ -151,6 +156,50 @@ void CompactStep(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }
 BENCHMARK(CompactStep);
+
+/// Posts of `count` minibatches at a model of 0.01 everywhere, with the features each reads.
+struct Posts {
+  std::vector<dude::engine::SparsePost> posts;
+  std::vector<std::vector<std::uint32_t>> features;
+};
+Posts make_posts(const Objective& objective, const Dataset& view, std::size_t count) {
+  dude::engine::CompactBatch batch(objective, view, kBatch);
+  auto sampler = sampler_of(rows());
+  Posts out;
+  for (std::size_t i = 0; i < count; ++i) {
+    batch.take(sampler.next());
+    std::fill_n(batch.model_rows(), batch.features().size() * objective.first_layer_width(), 0.01f);
+    std::fill_n(batch.model_tail(), kClasses, 0.01f);
+    out.posts.emplace_back();
+    batch.gradient(out.posts.back());
+    out.features.emplace_back(batch.features().begin(), batch.features().end());
+  }
+  return out;
+}
+
+void ServerArrival(benchmark::State& state) {
+  constexpr std::size_t kPosts = 256, kWorkers = 2;
+  const Dataset view = rows().view();
+  const Objective objective(dude::ModelSpec::parse("softmax"), kFeatures, kClasses);
+  const std::size_t width = objective.first_layer_width();
+  const std::vector<float> initial(objective.num_params(), 0.01f);
+  const auto policy = dude::engine::make_sparse_policy(
+      dude::AlgorithmSpec::parse(state.range(0) == 0 ? "dude" : "asgd"), kWorkers, kFeatures, width,
+      kClasses, initial.data());
+  const Posts posts = make_posts(objective, view, kPosts);
+  std::vector<float> reply_rows(kBatch * kNnz * width), reply_tail(kClasses);
+  std::size_t i = 0;
+  for (auto _ : state) {
+    dude::engine::GradientHeader from;
+    from.worker = static_cast<std::uint32_t>(i % kWorkers);
+    policy->apply(from, posts.posts[i % kPosts], 1e-3f);
+    const std::vector<std::uint32_t>& next = posts.features[(i + kWorkers) % kPosts];
+    policy->read(next, reply_rows.data(), reply_tail.data());
+    ++i;
+  }
+  state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
+}
+BENCHMARK(ServerArrival)->ArgName("asgd")->Arg(0)->Arg(1);
 
 }  // namespace
 

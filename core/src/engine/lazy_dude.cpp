@@ -77,6 +77,17 @@ class ActiveRows {
     --size_;
   }
 
+  /// Starts loading the home slot of `row`, where a lookup starts and, the table being at
+  /// most half full, mostly ends: its row id, cover count, stamp and S.
+  void prefetch(std::uint32_t row) const {
+    const std::size_t i = home(row);
+    __builtin_prefetch(&rows_[i]);
+    __builtin_prefetch(&covers_[i]);
+    __builtin_prefetch(&stamp_[i]);
+    __builtin_prefetch(sum(i));
+    __builtin_prefetch(sum(i) + width_ - 1);
+  }
+
   std::uint32_t row(std::size_t slot) const { return rows_[slot]; }
   std::uint32_t& covers(std::size_t slot) { return covers_[slot]; }
   std::uint32_t covers(std::size_t slot) const { return covers_[slot]; }
@@ -233,28 +244,47 @@ class LazyDude final : public SparsePolicy {
     return slot;
   }
 
+  /// Starts loading what the fold of a post reads on its rows: v and the active slots.
+  void prefetch(std::span<const std::uint32_t> rows) const {
+    detail::prefetch_matrix_rows(v_.data(), rows, width_);
+    for (const std::uint32_t row : rows) active_.prefetch(row);
+  }
+  /// s += fresh - stale, either of them possibly absent (nullptr: zero), the difference taken
+  /// in double, exactly, as the dense fold takes it (x - 0 and 0 - x are exact, so each case
+  /// is one clean loop with the same result).
+  void add_difference(double* s, const float* fresh, const float* stale) const {
+    if (fresh && stale) {
+      for (std::size_t k = 0; k < width_; ++k) {
+        s[k] += static_cast<double>(fresh[k]) - static_cast<double>(stale[k]);
+      }
+    } else if (fresh) {
+      for (std::size_t k = 0; k < width_; ++k) s[k] += static_cast<double>(fresh[k]);
+    } else {
+      for (std::size_t k = 0; k < width_; ++k) s[k] -= static_cast<double>(stale[k]);
+    }
+  }
+
   /// S += g_new - g_old on the union of the two supports (each row brought up first), and the
   /// worker's table entry becomes g_new. A row no post covers any more leaves the active rows.
   void fold(std::size_t worker, const SparsePost& g) {
     const SparsePost& old = table_[worker];
-    detail::prefetch_matrix_rows(v_.data(), g.rows, width_);
+    prefetch(g.rows);
+    prefetch(old.rows);
     std::size_t a = 0, b = 0;  // walk both ascending row lists at once
     while (a < g.rows.size() || b < old.rows.size()) {
       const std::uint32_t next_new = a < g.rows.size() ? g.rows[a] : UINT32_MAX;
       const std::uint32_t next_old = b < old.rows.size() ? old.rows[b] : UINT32_MAX;
       const std::uint32_t row = std::min(next_new, next_old);
       const std::uint32_t slot = bring_up(row);
-      double* s = active_.sum(slot);
       const float* fresh = row == next_new ? g.values.data() + a++ * width_ : nullptr;
       const float* stale = row == next_old ? old.values.data() + b++ * width_ : nullptr;
-      for (std::size_t k = 0; k < width_; ++k) {
-        // The difference in double, exactly, as the dense fold takes it.
-        s[k] += (fresh ? static_cast<double>(fresh[k]) : 0.0) -
-                (stale ? static_cast<double>(stale[k]) : 0.0);
-      }
       std::uint32_t& covers = active_.covers(slot);
       covers = covers + (fresh ? 1 : 0) - (stale ? 1 : 0);
-      if (covers == 0) active_.erase(slot);
+      if (covers == 0) {
+        active_.erase(slot);  // no post covers the row: S is zero there, whatever it held
+      } else {
+        add_difference(active_.sum(slot), fresh, stale);
+      }
     }
     for (std::size_t k = 0; k < tail_size_; ++k) {
       tail_sum_[k] += static_cast<double>(g.tail[k]) - static_cast<double>(old.tail[k]);
