@@ -182,10 +182,10 @@ void ServerArrival(benchmark::State& state) {
   const Dataset view = rows().view();
   const Objective objective(dude::ModelSpec::parse("softmax"), kFeatures, kClasses);
   const std::size_t width = objective.first_layer_width();
-  const std::vector<float> initial(objective.num_params(), 0.01f);
+  std::vector<float> model(objective.num_params(), 0.01f);
   const auto policy = dude::engine::make_sparse_policy(
       dude::AlgorithmSpec::parse(state.range(0) == 0 ? "dude" : "asgd"), kWorkers, kFeatures, width,
-      kClasses, initial.data());
+      kClasses, model.data());
   const Posts posts = make_posts(objective, view, kPosts);
   std::vector<float> reply_rows(kBatch * kNnz * width), reply_tail(kClasses);
   std::size_t i = 0;

@@ -145,10 +145,10 @@ void stress(std::size_t workers, std::uint64_t steps, std::size_t server_threads
 /// worker holding the engine's lock); nothing here is shared beyond that.
 class CheckedLazyDude final : public testsupport::ForwardingSparsePolicy {
  public:
-  /// Starts from zeros.
-  CheckedLazyDude(std::size_t workers, std::size_t rows, std::size_t width, std::size_t tail)
-      : ForwardingSparsePolicy(workers, rows, width, tail,
-                               std::vector<float>(rows * width + tail, 0.0f).data()),
+  /// Starts from `zeros` (rows x width + tail of them), the caller's buffer for the model.
+  CheckedLazyDude(std::size_t workers, std::size_t rows, std::size_t width, std::size_t tail,
+                  float* zeros)
+      : ForwardingSparsePolicy(workers, rows, width, tail, zeros),
         workers_(workers),
         width_(width),
         tail_(tail),
@@ -246,7 +246,8 @@ TEST_CASE("sparse engine stress: lazy DuDe keeps S = the table's sum and x on it
   config.workers = workers;
   const auto shards = partition_rows(data, rows, workers, config.partition, 1);
   engine::RunState run(config, rows.size(), workers + 2);
-  CheckedLazyDude policy(workers, kFeatures, kClasses, kClasses);
+  std::vector<float> zeros(objective.num_params(), 0.0f);
+  CheckedLazyDude policy(workers, kFeatures, kClasses, kClasses, zeros.data());
   engine::SparseServerEngine server(objective, data, shards, run, policy, workers_serve);
   run_watched(server, run, objective.num_params());
 

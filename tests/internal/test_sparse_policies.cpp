@@ -50,7 +50,7 @@ GradientHeader from(std::size_t worker, std::uint64_t version = 0) {
   return h;
 }
 
-std::vector<float> read_all(const SparsePolicy& policy) {
+std::vector<float> read_all(SparsePolicy& policy) {
   std::vector<float> x(kParams);
   policy.read_all(x.data());
   return x;
@@ -61,11 +61,11 @@ std::vector<float> read_all(const SparsePolicy& policy) {
 TEST_CASE("sparse DuDe: x follows x -= (lr/n) S on every arrival, and S is the table's sum",
           "[sparse][policy]") {
   std::mt19937 rng(17);
-  std::vector<float> initial(kParams);
-  for (std::size_t i = 0; i < kParams; ++i) initial[i] = 0.25f * static_cast<float>(i % 9);
+  std::vector<float> model(kParams);
+  for (std::size_t i = 0; i < kParams; ++i) model[i] = 0.25f * static_cast<float>(i % 9);
   const auto policy = make_sparse_policy(AlgorithmSpec::parse("dude"), kWorkers, kRows, kWidth,
-                                         kTail, initial.data());
-  std::vector<double> x(initial.begin(), initial.end());
+                                         kTail, model.data());
+  std::vector<double> x(model.begin(), model.end());
   std::vector<std::vector<double>> table(kWorkers, std::vector<double>(kParams, 0.0));
   for (int step = 0; step < 300; ++step) {
     const std::size_t worker = rng() % kWorkers;
@@ -100,17 +100,36 @@ TEST_CASE("sparse DuDe: x follows x -= (lr/n) S on every arrival, and S is the t
   for (std::size_t k = 0; k < kTail; ++k) CHECK(tail[k] == whole[kRows * kWidth + k]);
 }
 
+TEST_CASE("a sparse policy's model lives in the caller's buffer, made current by read_all",
+          "[sparse][policy]") {
+  const std::string algo = GENERATE(as<std::string>{}, "dude", "asgd");
+  INFO(algo);
+  std::mt19937 rng(23);
+  std::vector<float> model(kParams, 0.5f);
+  const auto policy =
+      make_sparse_policy(AlgorithmSpec::parse(algo), kWorkers, kRows, kWidth, kTail, model.data());
+  for (int arrival = 0; arrival < 40; ++arrival) {
+    policy->apply(from(arrival % kWorkers), random_post(rng), 0.003f);
+  }
+  // asgd steps the buffer itself; DuDe keeps values of older steps in it until read_all.
+  const std::vector<float> elsewhere = read_all(*policy);
+  if (algo == "asgd") CHECK(model == elsewhere);
+  policy->read_all(model.data());
+  CHECK(model == elsewhere);              // bit for bit: the same rounding of the same values
+  CHECK(read_all(*policy) == elsewhere);  // and bringing the rows up changed no value
+}
+
 TEST_CASE("sparse asgd, sync and fedbuff follow their rules exactly", "[sparse][policy]") {
   const std::string algo = GENERATE(as<std::string>{}, "asgd", "sync", "fedbuff:2");
   INFO(algo);
   std::mt19937 rng(5);
-  const std::vector<float> initial(kParams, 1.0f);
+  std::vector<float> model(kParams, 1.0f);
   const AlgorithmSpec spec = AlgorithmSpec::parse(algo);
-  const auto policy = make_sparse_policy(spec, kWorkers, kRows, kWidth, kTail, initial.data());
+  const auto policy = make_sparse_policy(spec, kWorkers, kRows, kWidth, kTail, model.data());
   // lr 0.75 and integer gradients: lr / 1, / 2 and / 3 and every value are exact in float.
   const float lr = 0.75f;
   const std::size_t group = algo == "asgd" ? 1 : algo == "sync" ? kWorkers : 2;
-  std::vector<double> x(initial.begin(), initial.end()), pending(kParams, 0.0);
+  std::vector<double> x(model.begin(), model.end()), pending(kParams, 0.0);
   std::size_t in_group = 0;
   for (int arrival = 0; arrival < 60; ++arrival) {
     const SparsePost post = random_post(rng);
@@ -132,14 +151,14 @@ TEST_CASE("sparse asgd, sync and fedbuff follow their rules exactly", "[sparse][
 
 TEST_CASE("sparse asgd-da scales each step by min(1, C / delay)", "[sparse][policy]") {
   std::mt19937 rng(11);
-  const std::vector<float> initial(kParams, 1.0f);
+  std::vector<float> model(kParams, 1.0f);
   // C = 2; gradients read at versions 0, 0, 0, 1, 4, 0 arrive at versions 0..5: delays 0, 1,
   // 2, 2, 0, 5; factors 1, 1, 1, 1, 1, 2/5.
   const auto policy = make_sparse_policy(AlgorithmSpec::parse("asgd-da:2"), kWorkers, kRows, kWidth,
-                                         kTail, initial.data());
+                                         kTail, model.data());
   const std::vector<std::uint64_t> read = {0, 0, 0, 1, 4, 0};
   const std::vector<double> factor = {1, 1, 1, 1, 1, 2.0 / 5.0};
-  std::vector<double> x(initial.begin(), initial.end());
+  std::vector<double> x(model.begin(), model.end());
   for (std::size_t arrival = 0; arrival < read.size(); ++arrival) {
     const SparsePost post = random_post(rng);
     CHECK(policy->apply(from(arrival % kWorkers, read[arrival]), post, 0.75f) == 1);
@@ -155,10 +174,10 @@ TEST_CASE("sparse asgd-da scales each step by min(1, C / delay)", "[sparse][poli
 }
 
 TEST_CASE("ringleader and malenia refuse sparse data by name", "[sparse][policy]") {
-  const std::vector<float> initial(kParams, 0.0f);
+  std::vector<float> model(kParams, 0.0f);
   for (const char* algo : {"ringleader", "malenia"}) {
     CHECK_THROWS_WITH(make_sparse_policy(AlgorithmSpec::parse(algo), kWorkers, kRows, kWidth, kTail,
-                                         initial.data()),
+                                         model.data()),
                       Catch::Contains(algo) && Catch::Contains("dense data only"));
   }
 }
@@ -172,10 +191,10 @@ TEST_CASE("sparse DuDe keeps S on the rows its table covers, through growth and 
   constexpr std::size_t kAll = kManyRows * kNarrow + kShortTail;
   std::mt19937 rng(29);
   std::uniform_int_distribution<int> value(-3, 3);
-  const std::vector<float> initial(kAll, 0.5f);
+  std::vector<float> model(kAll, 0.5f);
   const auto policy = make_sparse_policy(AlgorithmSpec::parse("dude"), kFour, kManyRows, kNarrow,
-                                         kShortTail, initial.data());
-  std::vector<double> x(initial.begin(), initial.end()), sum(kAll, 0.0);
+                                         kShortTail, model.data());
+  std::vector<double> x(model.begin(), model.end()), sum(kAll, 0.0);
   std::vector<std::vector<double>> table(kFour, std::vector<double>(kAll, 0.0));
   for (int step = 0; step < 120; ++step) {
     const std::size_t worker = rng() % kFour;

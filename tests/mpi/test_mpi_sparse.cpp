@@ -77,8 +77,8 @@ class FailingBatch : public engine::CompactBatch {
 class RecordedSparseDude : public testsupport::ForwardingSparsePolicy {
  public:
   RecordedSparseDude(std::size_t workers, std::size_t rows, std::size_t width, std::size_t tail,
-                     const float* initial)
-      : ForwardingSparsePolicy(workers, rows, width, tail, initial),
+                     float* model)
+      : ForwardingSparsePolicy(workers, rows, width, tail, model),
         width_(width),
         params_(rows * width + tail),
         table(workers, std::vector<double>(params_, 0.0)) {}
@@ -209,7 +209,7 @@ TEST_CASE("over MPI sparse DuDe's S equals the sum of its table exactly on integ
   config.warm_start = GENERATE(false, true);
   const Dataset data = sparse_rows(256, 300, 5, 3);
   const Objective objective(ModelSpec::parse("softmax"), 300, 3);
-  const std::vector<float> x0(objective.num_params(), 0.0f);
+  std::vector<float> x0(objective.num_params(), 0.0f);
   const std::size_t width = objective.first_layer_width();
   const std::size_t tail = objective.num_params() - 300 * width;
   RecordedSparseDude policy(config.workers, 300, width, tail, x0.data());
@@ -237,7 +237,7 @@ TEST_CASE("a sparse post is the size of its minibatch's non-zeros, not of the mo
   config.algorithm = AlgorithmSpec::parse("asgd");
   const Dataset data = sparse_rows(64, kFeatures, kPerRow, 5);
   const Objective objective(ModelSpec::parse("softmax"), kFeatures, 5);
-  const std::vector<float> x0(objective.num_params(), 0.0f);
+  std::vector<float> x0(objective.num_params(), 0.0f);
   const std::size_t width = objective.first_layer_width();
   const auto policy =
       engine::make_sparse_policy(config.algorithm, config.workers, kFeatures, width,
@@ -264,7 +264,7 @@ TEST_CASE("a worker rank that throws on sparse data stops the run with an error 
   const int fail_at = GENERATE(1, 10);
   const Dataset data = sparse_rows(256, 300, 5, 3);
   const Objective objective(ModelSpec::parse("softmax"), 300, 3);
-  const std::vector<float> x0(objective.num_params(), 0.0f);
+  std::vector<float> x0(objective.num_params(), 0.0f);
   const std::size_t width = objective.first_layer_width();
   const auto policy = engine::make_sparse_policy(config.algorithm, config.workers, 300, width,
                                                  objective.num_params() - 300 * width, x0.data());

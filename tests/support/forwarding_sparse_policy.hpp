@@ -14,8 +14,8 @@ namespace testsupport {
 class ForwardingSparsePolicy : public dude::engine::SparsePolicy {
  public:
   ForwardingSparsePolicy(std::size_t workers, std::size_t rows, std::size_t width, std::size_t tail,
-                         const float* initial)
-      : inner_(dude::engine::make_lazy_dude(workers, rows, width, tail, initial)) {}
+                         float* model)
+      : inner_(dude::engine::make_lazy_dude(workers, rows, width, tail, model)) {}
 
   void seed_gradient(std::size_t worker, const dude::engine::SparsePost& g) override {
     inner_->seed_gradient(worker, g);
@@ -27,7 +27,7 @@ class ForwardingSparsePolicy : public dude::engine::SparsePolicy {
   void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const override {
     inner_->read(rows, out_rows, out_tail);
   }
-  void read_all(float* params) const override { inner_->read_all(params); }
+  void read_all(float* params) override { inner_->read_all(params); }
   void running_sum(double* out) const override { inner_->running_sum(out); }
   void save(dude::detail::StateWriter& out) const override { inner_->save(out); }
   void load(dude::detail::StateReader& in) override { inner_->load(in); }

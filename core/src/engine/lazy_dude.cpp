@@ -20,7 +20,6 @@
 #include <bit>
 #include <cstring>
 
-#include "common/page_array.hpp"
 #include "common/prefetch.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
@@ -158,15 +157,14 @@ class ActiveRows {
 
 class LazyDude final : public SparsePolicy {
  public:
-  LazyDude(std::size_t workers, std::size_t rows, std::size_t width, std::size_t tail,
-           const float* initial)
+  LazyDude(std::size_t workers, std::size_t rows, std::size_t width, std::size_t tail, float* model)
       : workers_(workers),
         rows_(rows),
         width_(width),
         tail_size_(tail),
-        v_(initial, rows * width),
+        v_(model),
         active_(width),
-        tail_x_(initial + rows * width, initial + rows * width + tail),
+        tail_x_(model + rows * width, model + rows * width + tail),
         tail_sum_(tail, 0.0),
         tail_scratch_(tail),
         table_(workers) {
@@ -187,7 +185,7 @@ class LazyDude final : public SparsePolicy {
   }
 
   void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const override {
-    detail::prefetch_matrix_rows(v_.data(), rows, width_);
+    detail::prefetch_matrix_rows(v_, rows, width_);
     for (std::size_t i = 0; i < rows.size(); ++i) read_row(rows[i], out_rows + i * width_);
     std::memcpy(out_tail, tail_x_.data(), tail_size_ * sizeof(float));
   }
@@ -200,13 +198,18 @@ class LazyDude final : public SparsePolicy {
     std::copy(tail_sum_.begin(), tail_sum_.end(), out + rows_ * width_);
   }
 
-  /// v is the model wherever S is zero; the active rows evaluate the formula.
-  void read_all(float* params) const override {
-    std::copy(v_.data(), v_.data() + v_.size(), params);
-    active_.for_each([&](std::uint32_t slot) {
-      const std::size_t at = std::size_t{active_.row(slot)} * width_;
-      lazy_value(slot, v_.data() + at, params + at);
-    });
+  /// v is the model wherever S is zero; the active rows evaluate the formula (in v itself,
+  /// brought up, when `params` is v's buffer).
+  void read_all(float* params) override {
+    if (params == v_) {
+      active_.for_each([&](std::uint32_t slot) { bring_up_slot(slot); });
+    } else {
+      std::copy(v_, v_ + rows_ * width_, params);
+      active_.for_each([&](std::uint32_t slot) {
+        const std::size_t at = std::size_t{active_.row(slot)} * width_;
+        lazy_value(slot, v_ + at, params + at);
+      });
+    }
     std::memcpy(params + rows_ * width_, tail_x_.data(), tail_size_ * sizeof(float));
   }
 
@@ -223,7 +226,7 @@ class LazyDude final : public SparsePolicy {
     }
   }
   void read_row(std::uint32_t row, float* out) const {
-    const float* v = v_.data() + std::size_t{row} * width_;
+    const float* v = v_ + std::size_t{row} * width_;
     const std::uint32_t slot = active_.find(row);
     if (slot == ActiveRows::kNone) {
       std::memcpy(out, v, width_ * sizeof(float));
@@ -236,17 +239,19 @@ class LazyDude final : public SparsePolicy {
   /// S it had since its stamp.
   std::uint32_t bring_up(std::uint32_t row) {
     const std::uint32_t slot = active_.insert(row, clock_);
-    if (active_.stamp(slot) != clock_) {
-      float* v = v_.data() + std::size_t{row} * width_;
-      lazy_value(slot, v, v);
-      active_.stamp(slot) = clock_;
-    }
+    bring_up_slot(slot);
     return slot;
+  }
+  void bring_up_slot(std::uint32_t slot) {
+    if (active_.stamp(slot) == clock_) return;
+    float* v = v_ + std::size_t{active_.row(slot)} * width_;
+    lazy_value(slot, v, v);
+    active_.stamp(slot) = clock_;
   }
 
   /// Starts loading what the fold of a post reads on its rows: v and the active slots.
   void prefetch(std::span<const std::uint32_t> rows) const {
-    detail::prefetch_matrix_rows(v_.data(), rows, width_);
+    detail::prefetch_matrix_rows(v_, rows, width_);
     for (const std::uint32_t row : rows) active_.prefetch(row);
   }
   /// s += fresh - stale, either of them possibly absent (nullptr: zero), the difference taken
@@ -296,17 +301,17 @@ class LazyDude final : public SparsePolicy {
   const std::size_t rows_;
   const std::size_t width_;
   const std::size_t tail_size_;
-  detail::PageArray<float> v_;  // per first-layer weight: its value at its row's stamp
-  ActiveRows active_;           // S and the stamps where S may be non-zero
-  double clock_ = 0;            // H: the sum of lr / n over the steps so far
-  std::vector<float> tail_x_;   // the tail, stepped eagerly
+  float* const v_;             // per first-layer weight: its value at its row's stamp
+  ActiveRows active_;          // S and the stamps where S may be non-zero
+  double clock_ = 0;           // H: the sum of lr / n over the steps so far
+  std::vector<float> tail_x_;  // the tail, stepped eagerly
   std::vector<double> tail_sum_;
   std::vector<float> tail_scratch_;  // float(S) on the tail, for the step
   std::vector<SparsePost> table_;    // every worker's latest gradient
 };
 
 void LazyDude::save(detail::StateWriter& out) const {
-  out.put_span(std::span<const float>(v_.data(), v_.size()));
+  out.put_span(std::span<const float>(v_, rows_ * width_));
   const std::vector<std::uint32_t> slots = active_.slots_by_row();
   out.put(static_cast<std::uint64_t>(slots.size()));
   for (const std::uint32_t slot : slots) {
@@ -322,7 +327,7 @@ void LazyDude::save(detail::StateWriter& out) const {
 }
 
 void LazyDude::load(detail::StateReader& in) {
-  in.get_span(std::span<float>(v_.data(), v_.size()));
+  in.get_span(std::span<float>(v_, rows_ * width_));
   active_.clear();
   const auto count = in.get<std::uint64_t>();
   if (count > rows_) throw CheckpointError("checkpoint: more active rows than the model has");
@@ -345,9 +350,8 @@ void LazyDude::load(detail::StateReader& in) {
 }  // namespace
 
 std::unique_ptr<SparsePolicy> make_lazy_dude(std::size_t workers, std::size_t rows,
-                                             std::size_t width, std::size_t tail,
-                                             const float* initial) {
-  return std::make_unique<LazyDude>(workers, rows, width, tail, initial);
+                                             std::size_t width, std::size_t tail, float* model) {
+  return std::make_unique<LazyDude>(workers, rows, width, tail, model);
 }
 
 }  // namespace dude::engine

@@ -84,7 +84,7 @@ namespace dude::engine {
 class Monitor {
  public:
   Monitor(RunState& run, ProgressReporter& reporter, EvalSchedule& schedule, std::size_t params)
-      : run_(run), reporter_(reporter), schedule_(schedule), snapshot_(params) {}
+      : run_(run), reporter_(reporter), schedule_(schedule), params_(params) {}
 
   /// One look; `snapshot(float* out)` copies a recent model and returns its version. Returns
   /// false once early stopping says the run should end.
@@ -93,6 +93,9 @@ class Monitor {
     const std::uint64_t steps = run_.counters.steps.load(std::memory_order_relaxed);
     const std::uint64_t samples = run_.counters.samples.load(std::memory_order_relaxed);
     if (schedule_.due(steps, samples) && !run_.budget.spent(steps, samples)) {
+      // Made at the first evaluation on the way: a run evaluated only at its end (on the
+      // caller's model) never holds a second model, which at 2^24 sparse features is 800 MB.
+      if (snapshot_.empty()) snapshot_.resize(params_);
       const std::uint64_t version = snapshot(snapshot_.data());
       reporter_.send(reporter_.point(true, version, snapshot_.data()));
       schedule_.advance(steps, samples);
@@ -112,6 +115,7 @@ class Monitor {
   RunState& run_;
   ProgressReporter& reporter_;
   EvalSchedule& schedule_;
+  const std::size_t params_;
   std::vector<float> snapshot_;
   double last_tick_ = 0;
 };

@@ -8,6 +8,7 @@
 
 #include "common/page_array.hpp"
 #include "common/prefetch.hpp"
+#include "common/sort_keys.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
 #include "engine/policy.hpp"
@@ -23,49 +24,51 @@ struct Shape {
   std::size_t first_layer() const { return rows * width; }
 };
 
-/// A model stored as it is (asgd, sync, fedbuff): reads copy, steps subtract.
+/// A model stored as it is (asgd, sync, fedbuff), in the caller's buffer: reads copy, steps
+/// subtract.
 class EagerModel {
  public:
-  EagerModel(Shape shape, const float* initial)
-      : shape_(shape), x_(initial, shape.first_layer() + shape.tail) {}
+  EagerModel(Shape shape, float* model) : shape_(shape), x_(model) {}
 
   void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const {
     const std::size_t w = shape_.width;
-    detail::prefetch_matrix_rows(x_.data(), rows, w);
+    detail::prefetch_matrix_rows(x_, rows, w);
     for (std::size_t i = 0; i < rows.size(); ++i) {
-      std::memcpy(out_rows + i * w, x_.data() + std::size_t{rows[i]} * w, w * sizeof(float));
+      std::memcpy(out_rows + i * w, x_ + std::size_t{rows[i]} * w, w * sizeof(float));
     }
-    std::memcpy(out_tail, x_.data() + shape_.first_layer(), shape_.tail * sizeof(float));
+    std::memcpy(out_tail, x_ + shape_.first_layer(), shape_.tail * sizeof(float));
   }
-  void read_all(float* params) const { std::copy(x_.data(), x_.data() + x_.size(), params); }
-  void save(detail::StateWriter& out) const {
-    out.put_span(std::span<const float>(x_.data(), x_.size()));
+  void read_all(float* params) const {
+    if (params != x_) std::copy(x_, x_ + size(), params);
   }
-  void load(detail::StateReader& in) { in.get_span(std::span<float>(x_.data(), x_.size())); }
+  void save(detail::StateWriter& out) const { out.put_span(std::span<const float>(x_, size())); }
+  void load(detail::StateReader& in) { in.get_span(std::span<float>(x_, size())); }
   const Shape& shape() const { return shape_; }
   /// x += alpha * g on g's rows and the tail.
   void add(float alpha, const SparsePost& g) {
     const std::size_t w = shape_.width;
-    detail::prefetch_matrix_rows(x_.data(), g.rows, w);
+    detail::prefetch_matrix_rows(x_, g.rows, w);
     for (std::size_t i = 0; i < g.rows.size(); ++i) {
-      kernels::axpy(alpha, g.values.data() + i * w, x_.data() + std::size_t{g.rows[i]} * w, w);
+      kernels::axpy(alpha, g.values.data() + i * w, x_ + std::size_t{g.rows[i]} * w, w);
     }
-    kernels::axpy(alpha, g.tail.data(), x_.data() + shape_.first_layer(), shape_.tail);
+    kernels::axpy(alpha, g.tail.data(), x_ + shape_.first_layer(), shape_.tail);
   }
 
  private:
+  std::size_t size() const { return shape_.first_layer() + shape_.tail; }
+
   Shape shape_;
-  detail::PageArray<float> x_;
+  float* const x_;
 };
 
 /// The policies that keep the model as it is.
 class EagerPolicy : public SparsePolicy {
  public:
-  EagerPolicy(Shape shape, const float* initial) : model_(shape, initial) {}
+  EagerPolicy(Shape shape, float* model) : model_(shape, model) {}
   void read(std::span<const std::uint32_t> rows, float* out_rows, float* out_tail) const override {
     model_.read(rows, out_rows, out_tail);
   }
-  void read_all(float* params) const override { model_.read_all(params); }
+  void read_all(float* params) override { model_.read_all(params); }
   void save(detail::StateWriter& out) const override { model_.save(out); }
   void load(detail::StateReader& in) override { model_.load(in); }
 
@@ -76,8 +79,8 @@ class EagerPolicy : public SparsePolicy {
 /// asgd: x -= lr g per arrival; asgd-da (delay_scale C > 0): x -= lr min(1, C / tau) g.
 class SparseAsgd final : public EagerPolicy {
  public:
-  SparseAsgd(Shape shape, const float* initial, std::uint64_t delay_scale)
-      : EagerPolicy(shape, initial), delay_scale_(delay_scale) {}
+  SparseAsgd(Shape shape, float* model, std::uint64_t delay_scale)
+      : EagerPolicy(shape, model), delay_scale_(delay_scale) {}
   std::uint64_t apply(const GradientHeader& from, const SparsePost& g, float lr) override {
     const float factor =
         delay_scale_ > 0 ? delay_factor(delay_scale_, version_ - from.model_version) : 1.0f;
@@ -103,8 +106,8 @@ class SparseAsgd final : public EagerPolicy {
 /// (the dense policy's order).
 class SparseSync final : public EagerPolicy {
  public:
-  SparseSync(std::size_t workers, Shape shape, const float* initial)
-      : EagerPolicy(shape, initial), workers_(workers) {}
+  SparseSync(std::size_t workers, Shape shape, float* model)
+      : EagerPolicy(shape, model), workers_(workers) {}
   std::size_t round_size() const override { return workers_; }
   std::uint64_t apply(const GradientHeader&, const SparsePost& g, float lr) override {
     round_.push_back(g);
@@ -136,8 +139,8 @@ class SparseSync final : public EagerPolicy {
 /// touched rows are ever read or cleared.
 class SparseFedBuff final : public EagerPolicy {
  public:
-  SparseFedBuff(std::size_t buffer, Shape shape, const float* initial)
-      : EagerPolicy(shape, initial),
+  SparseFedBuff(std::size_t buffer, Shape shape, float* model)
+      : EagerPolicy(shape, model),
         shape_(shape),
         buffer_size_(buffer),
         sum_(shape.first_layer() + shape.tail),
@@ -180,7 +183,7 @@ class SparseFedBuff final : public EagerPolicy {
  private:
   void flush(float lr) {
     const std::size_t w = shape_.width;
-    std::sort(touched_.rows.begin(), touched_.rows.end());
+    detail::sort_keys(touched_.rows);
     touched_.values.resize(touched_.rows.size() * w);
     touched_.tail.assign(sum_.data() + shape_.first_layer(), sum_.data() + sum_.size());
     for (std::size_t i = 0; i < touched_.rows.size(); ++i) {
@@ -207,16 +210,16 @@ class SparseFedBuff final : public EagerPolicy {
 
 std::unique_ptr<SparsePolicy> make_sparse_policy(const AlgorithmSpec& spec, std::size_t workers,
                                                  std::size_t rows, std::size_t width,
-                                                 std::size_t tail, const float* initial) {
+                                                 std::size_t tail, float* model) {
   const Shape shape{rows, width, tail};
   switch (spec.kind) {
-    case AlgorithmSpec::Kind::Dude: return make_lazy_dude(workers, rows, width, tail, initial);
-    case AlgorithmSpec::Kind::Asgd: return std::make_unique<SparseAsgd>(shape, initial, 0);
+    case AlgorithmSpec::Kind::Dude: return make_lazy_dude(workers, rows, width, tail, model);
+    case AlgorithmSpec::Kind::Asgd: return std::make_unique<SparseAsgd>(shape, model, 0);
     case AlgorithmSpec::Kind::AsgdDelayAdaptive:
-      return std::make_unique<SparseAsgd>(shape, initial, delay_scale_of(spec, workers));
-    case AlgorithmSpec::Kind::Sync: return std::make_unique<SparseSync>(workers, shape, initial);
+      return std::make_unique<SparseAsgd>(shape, model, delay_scale_of(spec, workers));
+    case AlgorithmSpec::Kind::Sync: return std::make_unique<SparseSync>(workers, shape, model);
     case AlgorithmSpec::Kind::FedBuff:
-      return std::make_unique<SparseFedBuff>(spec.buffer, shape, initial);
+      return std::make_unique<SparseFedBuff>(spec.buffer, shape, model);
     case AlgorithmSpec::Kind::Ringleader:
     case AlgorithmSpec::Kind::Malenia:
       throw ConfigError("algorithm " + spec.to_string() +

@@ -3,8 +3,10 @@
 //
 // The parameters are the first layer's weights, `rows` rows of `width` floats (one per input
 // feature), then a dense tail (the first layer's bias and any later layers). A gradient from a
-// sparse minibatch touches only the rows of its features, and the tail. The policy owns the
-// model: workers read the rows of their next minibatch with read(), at the current step.
+// sparse minibatch touches only the rows of its features, and the tail. The policy keeps the
+// model in the caller's buffer and steps it there, so that a run at 2^24 features holds one
+// model and not a second copy of it. Workers read the rows of their next minibatch with
+// read(), at the current step.
 #pragma once
 
 #include <cstddef>
@@ -55,8 +57,10 @@ class SparsePolicy {
   /// and on the tail (into out_tail).
   virtual void read(std::span<const std::uint32_t> rows, float* out_rows,
                     float* out_tail) const = 0;
-  /// The whole model now (rows x width + tail floats).
-  virtual void read_all(float* params) const = 0;
+  /// The whole model now (rows x width + tail floats). Into the policy's own buffer (the
+  /// `model` it was made with) nothing is copied: lazy DuDe brings its lazily kept rows up to
+  /// date there, which changes no value of the model (for the end of a run).
+  virtual void read_all(float* params) = 0;
   /// DuDe's running sum S, rows x width + tail doubles, for invariant checks (the others
   /// write nothing).
   virtual void running_sum(double* /*out*/) const {}
@@ -69,14 +73,14 @@ class SparsePolicy {
 /// The sparse server side of `spec` (dude, asgd, asgd-da, sync or fedbuff; hogwild has none,
 /// ringleader and malenia have none yet) for
 /// `workers` workers, a model of `rows` x `width` first-layer weights and `tail` more floats,
-/// starting from `initial`.
+/// kept and stepped in `model` (the initial model on entry; it must outlive the policy, and
+/// only read_all() makes it the current model: lazy DuDe keeps values of older steps there).
 std::unique_ptr<SparsePolicy> make_sparse_policy(const AlgorithmSpec& spec, std::size_t workers,
                                                  std::size_t rows, std::size_t width,
-                                                 std::size_t tail, const float* initial);
+                                                 std::size_t tail, float* model);
 
 /// DuDe on sparse data, its model kept lazily (lazy_dude.cpp).
 std::unique_ptr<SparsePolicy> make_lazy_dude(std::size_t workers, std::size_t rows,
-                                             std::size_t width, std::size_t tail,
-                                             const float* initial);
+                                             std::size_t width, std::size_t tail, float* model);
 
 }  // namespace dude::engine

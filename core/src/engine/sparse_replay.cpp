@@ -18,7 +18,7 @@ class SparseBackend {
  public:
   SparseBackend(const Objective& objective, const Dataset& data,
                 const std::vector<std::vector<std::uint32_t>>& shards, const AsyncConfig& config,
-                const float* params)
+                float* params)
       : policy_(make_sparse_policy(
             replay_rule(config.algorithm), shards.size(), objective.features(),
             objective.first_layer_width(),
