@@ -62,11 +62,8 @@ void gather_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, co
 }
 
 void scatter_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* x,
-                  std::size_t width, float* rows, const std::uint32_t* slot_of) {
-  for (std::size_t j = 0; j < nnz; ++j) {
-    const std::uint32_t row = slot_of != nullptr ? slot_of[idx[j]] : idx[j];
-    axpy(val[j], x, rows + std::size_t{row} * width, width);
-  }
+                  std::size_t width, float* rows) {
+  for (std::size_t j = 0; j < nnz; ++j) axpy(val[j], x, rows + std::size_t{idx[j]} * width, width);
 }
 
 void add_rows(float alpha, const std::uint32_t* idx, std::size_t count, const float* values,

@@ -166,11 +166,10 @@ void GatherRows(const std::uint32_t* idx, const float* val, std::size_t nnz, con
 }
 
 void ScatterRows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* x,
-                 std::size_t width, float* rows, const std::uint32_t* slot_of) {
+                 std::size_t width, float* rows) {
   const hn::ScalableTag<float> d;
   for (std::size_t j = 0; j < nnz; ++j) {
-    const std::uint32_t row = slot_of != nullptr ? slot_of[idx[j]] : idx[j];
-    AxpyInline(d, val[j], x, rows + std::size_t{row} * width, width);
+    AxpyInline(d, val[j], x, rows + std::size_t{idx[j]} * width, width);
   }
 }
 
@@ -574,8 +573,8 @@ void gather_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, co
 }
 
 void scatter_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* x,
-                  std::size_t width, float* rows, const std::uint32_t* slot_of) {
-  HWY_DYNAMIC_DISPATCH(ScatterRows)(idx, val, nnz, x, width, rows, slot_of);
+                  std::size_t width, float* rows) {
+  HWY_DYNAMIC_DISPATCH(ScatterRows)(idx, val, nnz, x, width, rows);
 }
 
 void add_rows(float alpha, const std::uint32_t* idx, std::size_t count, const float* values,

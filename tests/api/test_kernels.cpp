@@ -458,22 +458,16 @@ TEST_CASE("kernels: gather, scatter and add of rows match axpy row by row", "[ke
         REQUIRE(first_mismatch(y.data(), y_ref, [&](std::size_t) { return bound; }) < 0);
         REQUIRE(y.guards_intact());
 
-        // scatter through a renumbering (slot_of) and without one; add_rows of whole rows.
-        std::vector<std::uint32_t> slot_of(features, 0);
-        for (std::size_t j = 0; j < nnz; ++j)
-          slot_of[idx[j]] = static_cast<std::uint32_t>(nnz - 1 - j);
-        for (const bool renumbered : {false, true}) {
-          const std::uint32_t* slots = renumbered ? slot_of.data() : nullptr;
+        // scatter_rows into the rows; add_rows of whole rows.
+        {
           Buffer<float> target(features * width, 3, 16);
           target.assign(rows0);
           std::vector<float> by_axpy = rows0, by_ref = rows0;
           for (std::size_t j = 0; j < nnz; ++j) {
-            const std::size_t row = renumbered ? slot_of[idx[j]] : idx[j];
-            kn::axpy(val[j], x.data(), by_axpy.data() + row * width, width);
+            kn::axpy(val[j], x.data(), by_axpy.data() + idx[j] * width, width);
           }
-          kn::scalar::scatter_rows(idx.data(), val.data(), nnz, x.data(), width, by_ref.data(),
-                                   slots);
-          kn::scatter_rows(idx.data(), val.data(), nnz, x.data(), width, target.data(), slots);
+          kn::scalar::scatter_rows(idx.data(), val.data(), nnz, x.data(), width, by_ref.data());
+          kn::scatter_rows(idx.data(), val.data(), nnz, x.data(), width, target.data());
           REQUIRE(bitwise_equal(target.data(), by_axpy));
           REQUIRE(first_mismatch(target.data(), by_ref, [&](std::size_t) { return bound; }) < 0);
           REQUIRE(target.guards_intact());

@@ -87,9 +87,13 @@ class SparseGradient {
   std::size_t width_ = 0;
   std::size_t tail_offset_ = 0;
   std::vector<std::uint32_t> rows_;
-  std::vector<float> values_;           // rows_.size() x width_
-  std::vector<float> tail_;             // num_params - tail_offset_
-  std::vector<std::uint32_t> slot_of_;  // scratch: per feature, its index in rows_ while used
+  std::vector<float> values_;  // rows_.size() x width_
+  std::vector<float> tail_;    // num_params - tail_offset_
+  // Scratch, none of it spanning the features: each non-zero's index in rows_ (in the
+  // minibatch's order), marks over a feature space narrower than the minibatch, sort keys.
+  std::vector<std::uint32_t> slots_;
+  std::vector<std::uint32_t> marks_;
+  std::vector<std::uint64_t> keys_;
 };
 
 class Objective {

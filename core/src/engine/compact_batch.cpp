@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "common/sort_keys.hpp"
 #include "dude/errors.hpp"
+#include "model/feature_union.hpp"
 
 namespace dude::engine {
 std::size_t widest_row(const Dataset& data) {
@@ -28,29 +28,17 @@ CompactBatch::CompactBatch(const Objective& objective, const Dataset& data, std:
 }
 
 void CompactBatch::take(std::span<const std::uint32_t> rows) {
-  // Every non-zero as (feature << 32 | its place in index_), sorted: the features come out
-  // ascending and each non-zero learns its local number in one pass, without a search.
-  keys_.clear();
+  // The local numbers are the features' places in the minibatch's ascending union, so each
+  // row's indices stay ascending.
+  detail::collect_features(data_, rows, features_, index_, marks_, keys_);
   row_ptr_.assign(1, 0);
   value_.clear();
   labels_.clear();
   for (const std::uint32_t r : rows) {
     const SparseRow row = data_.sparse_row(r);
-    for (std::size_t k = 0; k < row.nnz; ++k) {
-      keys_.push_back(std::uint64_t{row.index[k]} << 32 | value_.size());
-      value_.push_back(row.value[k]);
-    }
+    value_.insert(value_.end(), row.value, row.value + row.nnz);
     row_ptr_.push_back(value_.size());
     labels_.push_back(data_.label(r));
-  }
-  detail::sort_keys(keys_);
-  features_.clear();
-  index_.resize(value_.size());
-  for (const std::uint64_t key : keys_) {
-    const auto feature = static_cast<std::uint32_t>(key >> 32);
-    if (features_.empty() || features_.back() != feature) features_.push_back(feature);
-    // Numbering in ascending feature order keeps each row's indices ascending.
-    index_[static_cast<std::uint32_t>(key)] = static_cast<std::uint32_t>(features_.size() - 1);
   }
   all_rows_.resize(labels_.size());
   for (std::size_t i = 0; i < all_rows_.size(); ++i) all_rows_[i] = static_cast<std::uint32_t>(i);

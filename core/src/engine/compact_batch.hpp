@@ -64,8 +64,8 @@ class CompactBatch {
   std::vector<float> value_;
   std::vector<std::uint32_t> labels_;
   std::vector<std::uint32_t> all_rows_;  // 0 .. batch - 1
-  std::vector<std::uint64_t> keys_;      // take()'s scratch: feature << 32 | place
-  std::vector<std::uint64_t> runs_, next_runs_, scratch_;  // and the merge's buffers
+  std::vector<std::uint32_t> marks_;     // take()'s scratch (model/feature_union.hpp)
+  std::vector<std::uint64_t> keys_;
   Workspace ws_;
   SparseGradient grad_;
 };

@@ -56,16 +56,16 @@ class BinaryLogistic final : public detail::ObjectiveImpl {
   }
 
   double sparse_data_loss_grad(const float* params, const Dataset& data,
-                               std::span<const std::uint32_t> rows, const std::uint32_t* slot_of,
+                               std::span<const std::uint32_t> rows, const std::uint32_t* slots,
                                float* row_grads, float* tail, float*) const override {
     if (rows.empty()) return 0.0;
     const double loss =
         chunked(params, data, rows, tail[0],
                 [&](const std::uint32_t* chunk, std::size_t count, const float* coef) {
-                  for (std::size_t j = 0; j < count; ++j) {
+                  for (std::size_t j = 0; j < count; ++j) {  // chunks come in order
                     const SparseRow row = data.sparse_row(chunk[j]);
                     for (std::size_t k = 0; k < row.nnz; ++k)
-                      row_grads[slot_of[row.index[k]]] += coef[j] * row.value[k];
+                      row_grads[*slots++] += coef[j] * row.value[k];
                   }
                 });
     return loss / static_cast<double>(rows.size());

@@ -81,10 +81,10 @@ class Network final : public detail::ObjectiveImpl {
   }
 
   double sparse_data_loss_grad(const float* params, const Dataset& data,
-                               std::span<const std::uint32_t> rows, const std::uint32_t* slot_of,
+                               std::span<const std::uint32_t> rows, const std::uint32_t* slots,
                                float* row_grads, float* tail, float* ws) const override {
     if (rows.empty()) return 0.0;
-    const GradientTarget target{tail, bias_offset_[0], slot_of, row_grads};
+    const GradientTarget target{tail, bias_offset_[0], slots, row_grads};
     return loss_and_backward(params, data, rows, ws, target);
   }
 
@@ -128,13 +128,13 @@ class Network final : public detail::ObjectiveImpl {
     /// Post-ReLU activations of hidden layer h (0-based).
     float* hidden(std::size_t h) const { return base + batch * net->hidden_prefix_[h]; }
   };
-  /// Where the gradient goes: one dense array over every parameter (slot_of null), or a
-  /// sparse gradient: the first layer's weights by feature row, the rest (from `base` on) in a
-  /// dense tail.
+  /// Where the gradient goes: one dense array over every parameter (slots null), or a sparse
+  /// gradient: the first layer's weights by feature row, the rest (from `base` on) in a dense
+  /// tail.
   struct GradientTarget {
-    float* dense;                  // parameter `base + i` at dense[i]
-    std::size_t base;              // 0 for a dense target; the tail's offset otherwise
-    const std::uint32_t* slot_of;  // sparse: feature j's row is row_grads + slot_of[j] * width
+    float* dense;                // parameter `base + i` at dense[i]
+    std::size_t base;            // 0 for a dense target; the tail's offset otherwise
+    const std::uint32_t* slots;  // sparse: the n-th non-zero's row is row_grads + slots[n] * width
     float* row_grads;
     float* at(std::size_t offset) const { return dense + (offset - base); }
   };
@@ -187,12 +187,16 @@ class Network final : public detail::ObjectiveImpl {
   void sparse_first_layer_grad(const Dataset& data, std::span<const std::uint32_t> rows,
                                const float* delta, const GradientTarget& target) const {
     const std::size_t out = dims_[1];
-    if (target.slot_of == nullptr) std::memset(target.dense, 0, features * out * sizeof(float));
-    float* first_rows = target.slot_of == nullptr ? target.dense : target.row_grads;
+    if (target.slots == nullptr) std::memset(target.dense, 0, features * out * sizeof(float));
+    const std::uint32_t* slots = target.slots;
     for (std::size_t i = 0; i < rows.size(); ++i) {
       const SparseRow row = data.sparse_row(rows[i]);
-      kernels::scatter_rows(row.index, row.value, row.nnz, delta + i * out, out, first_rows,
-                            target.slot_of);
+      if (slots == nullptr) {
+        kernels::scatter_rows(row.index, row.value, row.nnz, delta + i * out, out, target.dense);
+      } else {
+        kernels::scatter_rows(slots, row.value, row.nnz, delta + i * out, out, target.row_grads);
+        slots += row.nnz;
+      }
     }
   }
 

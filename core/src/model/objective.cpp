@@ -9,10 +9,10 @@
 
 #include "common/parse_text.hpp"
 #include "common/prefetch.hpp"
-#include "common/sort_keys.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
 #include "model/data_fit.hpp"
+#include "model/feature_union.hpp"
 #include "model/objective_impl.hpp"
 
 namespace dude {
@@ -167,44 +167,6 @@ double Objective::loss_grad(const float* params, const Dataset& data,
 
 std::size_t Objective::first_layer_width() const noexcept { return impl_->first_layer_width(); }
 
-namespace {
-
-constexpr std::uint32_t kNoSlot = std::numeric_limits<std::uint32_t>::max();
-
-/// The union of the rows' features, ascending, into grad_rows, with slot_of[j] the place of
-/// feature j in it (slot_of holds kNoSlot everywhere else, before and after).
-void collect_features(const Dataset& data, std::span<const std::uint32_t> rows,
-                      std::vector<std::uint32_t>& grad_rows, std::vector<std::uint32_t>& slot_of) {
-  grad_rows.clear();
-  // slot_of spans every feature: ask for the minibatch's entries together (their misses
-  // overlap) before the pass below reads and writes them one by one.
-  for (const std::uint32_t r : rows) {
-    const SparseRow row = data.sparse_row(r);
-    for (std::size_t k = 0; k < row.nnz; ++k) __builtin_prefetch(&slot_of[row.index[k]]);
-  }
-  for (const std::uint32_t r : rows) {
-    const SparseRow row = data.sparse_row(r);
-    for (std::size_t k = 0; k < row.nnz; ++k) {
-      std::uint32_t& slot = slot_of[row.index[k]];
-      if (slot == kNoSlot) {
-        slot = 0;  // marks it seen; numbered below, in ascending order
-        grad_rows.push_back(row.index[k]);
-      }
-    }
-  }
-  if (grad_rows.size() == data.features()) {
-    // Every feature is used (a renumbered minibatch): the sorted union is 0 .. features - 1.
-    std::iota(grad_rows.begin(), grad_rows.end(), 0u);
-  } else {
-    detail::sort_keys(grad_rows);
-  }
-  for (std::size_t i = 0; i < grad_rows.size(); ++i) {
-    slot_of[grad_rows[i]] = static_cast<std::uint32_t>(i);
-  }
-}
-
-}  // namespace
-
 double Objective::loss_grad_sparse(const float* params, const Dataset& data,
                                    std::span<const std::uint32_t> rows, SparseGradient& grad,
                                    Workspace& ws) const {
@@ -212,15 +174,13 @@ double Objective::loss_grad_sparse(const float* params, const Dataset& data,
   if (!data.is_sparse()) throw ConfigError("objective: loss_grad_sparse needs sparse data");
   grad.width_ = impl_->first_layer_width();
   grad.tail_offset_ = impl_->features * grad.width_;
-  grad.slot_of_.resize(impl_->features, kNoSlot);
-  collect_features(data, rows, grad.rows_, grad.slot_of_);
+  detail::collect_features(data, rows, grad.rows_, grad.slots_, grad.marks_, grad.keys_);
   detail::prefetch_matrix_rows(params, grad.rows_, grad.width_);  // the forward pass reads them
   grad.values_.assign(grad.rows_.size() * grad.width_, 0.0f);
   grad.tail_.assign(num_params() - grad.tail_offset_, 0.0f);
   double loss =
-      impl_->sparse_data_loss_grad(params, data, rows, grad.slot_of_.data(), grad.values_.data(),
+      impl_->sparse_data_loss_grad(params, data, rows, grad.slots_.data(), grad.values_.data(),
                                    grad.tail_.data(), ws.buffer_.data());
-  for (const std::uint32_t feature : grad.rows_) grad.slot_of_[feature] = kNoSlot;
   const float l2 = impl_->l2;
   if (l2 > 0.0f) {
     double penalty = 0;

@@ -33,12 +33,14 @@ class ObjectiveImpl {
   /// Floats per row of the first layer's weights (the parameters start with features rows).
   virtual std::size_t first_layer_width() const = 0;
   /// Mean data loss over sparse rows and its gradient, without the L2 term: for the first
-  /// layer's weights only on the rows of the batch's features, feature j's row at
-  /// row_grads + slot_of[j] * first_layer_width(); for the rest of the parameters (num_params -
-  /// features * first_layer_width() floats) in tail. Both arrive zeroed.
+  /// layer's weights only on the rows of the batch's features, each non-zero's at
+  /// row_grads + slots[n] * first_layer_width(), n counting the non-zeros of the rows in order
+  /// (rows[0]'s first, then the rest of rows[0]'s, then rows[1]'s...); for the rest of the
+  /// parameters (num_params - features * first_layer_width() floats) in tail. Both arrive
+  /// zeroed.
   virtual double sparse_data_loss_grad(const float* params, const Dataset& data,
                                        std::span<const std::uint32_t> rows,
-                                       const std::uint32_t* slot_of, float* row_grads, float* tail,
+                                       const std::uint32_t* slots, float* row_grads, float* tail,
                                        float* ws) const = 0;
   /// Visits each [begin, end) range of params that holds weights (regularised by L2).
   virtual void for_each_weight_block(

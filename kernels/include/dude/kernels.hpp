@@ -35,13 +35,12 @@ void sparse_axpy(float alpha, const std::uint32_t* idx, const float* val, std::s
 /// Rows of `width` floats (a sparse first layer, one row per feature), three ways, each
 /// rounding every element exactly as axpy does, row after row in the order given:
 ///   gather_rows:  y[k] += sum_j val[j] rows[idx[j] width + k]   (a CSR row times the rows);
-///   scatter_rows: rows[r_j width + k] += val[j] x[k], r_j = slot_of ? slot_of[idx[j]] : idx[j]
-///                 (its gradient; the r_j must be distinct);
+///   scatter_rows: rows[idx[j] width + k] += val[j] x[k]   (its gradient; the idx[j] distinct);
 ///   add_rows:     dense[idx[i] width + k] += alpha values[i width + k]   (i < count; distinct).
 void gather_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* rows,
                  std::size_t width, float* y);
 void scatter_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* x,
-                  std::size_t width, float* rows, const std::uint32_t* slot_of);
+                  std::size_t width, float* rows);
 void add_rows(float alpha, const std::uint32_t* idx, std::size_t count, const float* values,
               std::size_t width, float* dense);
 /// Softmax cross-entropy on one row of k logits, in place (throws std::out_of_range if
@@ -96,7 +95,7 @@ void sparse_axpy(float alpha, const std::uint32_t* idx, const float* val, std::s
 void gather_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* rows,
                  std::size_t width, float* y);
 void scatter_rows(const std::uint32_t* idx, const float* val, std::size_t nnz, const float* x,
-                  std::size_t width, float* rows, const std::uint32_t* slot_of);
+                  std::size_t width, float* rows);
 void add_rows(float alpha, const std::uint32_t* idx, std::size_t count, const float* values,
               std::size_t width, float* dense);
 double softmax_xent(float* z, std::size_t k, std::uint32_t label);
