@@ -93,7 +93,7 @@ class SparseGradient {
   // minibatch's order), marks over a feature space narrower than the minibatch, sort keys.
   std::vector<std::uint32_t> slots_;
   std::vector<std::uint32_t> marks_;
-  std::vector<std::uint64_t> keys_;
+  std::vector<std::uint64_t> keys_, sort_scratch_;
 };
 
 class Objective {

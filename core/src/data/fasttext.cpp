@@ -17,7 +17,6 @@
 #include <vector>
 
 #include "common/parallel.hpp"
-#include "common/sort_keys.hpp"
 #include "data/label_names.hpp"
 #include "data/memory_limit.hpp"
 #include "data/text_parse.hpp"
@@ -128,7 +127,7 @@ class LineParser {
         features_.push_back(feature_of(gram_));
       }
     }
-    detail::sort_keys(features_);
+    std::sort(features_.begin(), features_.end());
     for (std::size_t j = 0; j < features_.size();) {
       std::size_t k = j + 1;
       while (k < features_.size() && features_[k] == features_[j]) ++k;

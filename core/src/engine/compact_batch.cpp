@@ -30,7 +30,7 @@ CompactBatch::CompactBatch(const Objective& objective, const Dataset& data, std:
 void CompactBatch::take(std::span<const std::uint32_t> rows) {
   // The local numbers are the features' places in the minibatch's ascending union, so each
   // row's indices stay ascending.
-  detail::collect_features(data_, rows, features_, index_, marks_, keys_);
+  detail::collect_features(data_, rows, features_, index_, marks_, keys_, sort_scratch_);
   row_ptr_.assign(1, 0);
   value_.clear();
   labels_.clear();

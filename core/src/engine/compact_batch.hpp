@@ -65,7 +65,7 @@ class CompactBatch {
   std::vector<std::uint32_t> labels_;
   std::vector<std::uint32_t> all_rows_;  // 0 .. batch - 1
   std::vector<std::uint32_t> marks_;     // take()'s scratch (model/feature_union.hpp)
-  std::vector<std::uint64_t> keys_;
+  std::vector<std::uint64_t> keys_, sort_scratch_;
   Workspace ws_;
   SparseGradient grad_;
 };

@@ -8,7 +8,6 @@
 
 #include "common/page_array.hpp"
 #include "common/prefetch.hpp"
-#include "common/sort_keys.hpp"
 #include "dude/errors.hpp"
 #include "dude/kernels.hpp"
 #include "engine/policy.hpp"
@@ -183,7 +182,7 @@ class SparseFedBuff final : public EagerPolicy {
  private:
   void flush(float lr) {
     const std::size_t w = shape_.width;
-    detail::sort_keys(touched_.rows);
+    std::sort(touched_.rows.begin(), touched_.rows.end());
     touched_.values.resize(touched_.rows.size() * w);
     touched_.tail.assign(sum_.data() + shape_.first_layer(), sum_.data() + sum_.size());
     for (std::size_t i = 0; i < touched_.rows.size(); ++i) {

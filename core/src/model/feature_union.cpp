@@ -18,13 +18,14 @@ void number_by_marks(std::size_t feature_space, std::vector<std::uint32_t>& feat
   for (std::uint32_t& slot : slots) slot = marks[slot];
 }
 
-/// Numbers them by sorting (feature << 32 | position): ascending features, and each position
-/// learns its number in the same pass.
-void number_by_sort(std::vector<std::uint32_t>& features, std::vector<std::uint32_t>& slots,
-                    std::vector<std::uint64_t>& keys) {
+/// Numbers them by sorting (feature << 32 | position) on the feature: ascending features, and
+/// each position learns its number in the same pass.
+void number_by_sort(std::size_t feature_space, std::vector<std::uint32_t>& features,
+                    std::vector<std::uint32_t>& slots, std::vector<std::uint64_t>& keys,
+                    std::vector<std::uint64_t>& scratch) {
   keys.resize(slots.size());
   for (std::size_t n = 0; n < slots.size(); ++n) keys[n] = std::uint64_t{slots[n]} << 32 | n;
-  sort_keys(keys);
+  radix_sort(std::span<std::uint64_t>(keys), 32, bits_below(feature_space), scratch);
   for (const std::uint64_t key : keys) {
     const auto feature = static_cast<std::uint32_t>(key >> 32);
     if (features.empty() || features.back() != feature) features.push_back(feature);
@@ -36,7 +37,8 @@ void number_by_sort(std::vector<std::uint32_t>& features, std::vector<std::uint3
 
 void collect_features(const Dataset& data, std::span<const std::uint32_t> rows,
                       std::vector<std::uint32_t>& features, std::vector<std::uint32_t>& slots,
-                      std::vector<std::uint32_t>& marks, std::vector<std::uint64_t>& keys) {
+                      std::vector<std::uint32_t>& marks, std::vector<std::uint64_t>& keys,
+                      std::vector<std::uint64_t>& scratch) {
   features.clear();
   slots.clear();
   for (const std::uint32_t r : rows) {
@@ -46,7 +48,7 @@ void collect_features(const Dataset& data, std::span<const std::uint32_t> rows,
   if (data.features() <= slots.size()) {
     number_by_marks(data.features(), features, slots, marks);
   } else {
-    number_by_sort(features, slots, keys);
+    number_by_sort(data.features(), features, slots, keys, scratch);
   }
 }
 

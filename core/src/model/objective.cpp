@@ -174,7 +174,8 @@ double Objective::loss_grad_sparse(const float* params, const Dataset& data,
   if (!data.is_sparse()) throw ConfigError("objective: loss_grad_sparse needs sparse data");
   grad.width_ = impl_->first_layer_width();
   grad.tail_offset_ = impl_->features * grad.width_;
-  detail::collect_features(data, rows, grad.rows_, grad.slots_, grad.marks_, grad.keys_);
+  detail::collect_features(data, rows, grad.rows_, grad.slots_, grad.marks_, grad.keys_,
+                           grad.sort_scratch_);
   detail::prefetch_matrix_rows(params, grad.rows_, grad.width_);  // the forward pass reads them
   grad.values_.assign(grad.rows_.size() * grad.width_, 0.0f);
   grad.tail_.assign(num_params() - grad.tail_offset_, 0.0f);
