@@ -74,14 +74,17 @@ DataShape agree_on_shape(const DataShape& mine);
 /// the model; a worker rank then holds only its minibatch's part of the model and leaves
 /// `params` as it was. On dense data a worker rank computes each gradient with
 /// config.threads_per_worker threads (its rows split among them; only the rank's main thread
-/// calls MPI). Hand-off only: a worker waits for the model after each post. On rank 0
-/// on_progress is called from a monitor thread (one call at a time); `stop` ends the run
-/// after the current round.
-/// Throws ConfigError (on every rank) for hogwild, sgd, the replay, triple slots, ringleader
-/// or malenia or L2 or threads_per_worker > 1 on sparse data, or a config.workers that is not
-/// ranks - 1; rank 0 throws WorkerFailed when a worker failed (the worker rethrows its own
-/// error). When it throws after the start, every worker has been stopped: each rank may
-/// finalise MPI.
+/// calls MPI). With config.slot Handoff (and always for sync) a worker waits for the model
+/// after each post; with TripleBuffer on dense data newest wins, as with threads: a worker
+/// posts and computes on at the newest model that has arrived, and posts that a newer one
+/// overtakes are lost work (see core/src/mpi/newest_links.hpp). On rank 0 on_progress is
+/// called from a monitor thread (one call at a time); `stop` ends the run after the current
+/// round.
+/// Throws ConfigError (on every rank) for hogwild, sgd, the replay, ringleader or malenia or
+/// L2 or threads_per_worker > 1 or triple slots (but for sync) on sparse data, or a
+/// config.workers that is not ranks - 1; rank 0 throws WorkerFailed when a worker failed (the
+/// worker rethrows its own error). When it throws after the start, every worker has been
+/// stopped: each rank may finalise MPI.
 Progress train(const Objective& objective, const Subset& train, const Subset* test,
                const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
                const std::atomic<bool>* stop = nullptr);

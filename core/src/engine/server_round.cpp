@@ -6,8 +6,8 @@
 
 namespace dude::engine {
 
-void apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState& run,
-                 std::span<const Arrival> arrivals, ServerCounts& counts) {
+std::size_t apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState& run,
+                        std::span<const Arrival> arrivals, ServerCounts& counts) {
   const std::size_t round = policy.round_size();
   const Budget& budget = run.budget;
   std::size_t use = arrivals.size();
@@ -37,6 +37,7 @@ void apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState
   run.counters.samples.store(counts.samples, std::memory_order_relaxed);
   run.counters.steps.store(counts.version, std::memory_order_relaxed);
   if (budget.spent(counts.version, counts.samples)) run.stop.store(true, std::memory_order_relaxed);
+  return use;
 }
 
 }  // namespace dude::engine

@@ -25,10 +25,11 @@ struct ServerCounts {
 /// beyond it are dropped), checks each applied arrival's loss and counts its delay (the steps
 /// the server took between the model it was computed at and the step applying it), folds them
 /// with the policy over the fold team into the pool's writable buffer, publishes it when the
-/// round steps, stores the counters, and stops the run when its budget is spent. Throws
-/// TrainingDiverged on a non-finite loss.
-void apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState& run,
-                 std::span<const Arrival> arrivals, ServerCounts& counts);
+/// round steps, stores the counters, and stops the run when its budget is spent. Returns how
+/// many of `arrivals` it applied: the first ones, all but those beyond the step budget.
+/// Throws TrainingDiverged on a non-finite loss.
+std::size_t apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState& run,
+                        std::span<const Arrival> arrivals, ServerCounts& counts);
 
 /// A lock for a sparse server that shares its policy with no other thread while it applies
 /// an arrival (the threaded sparse engine: its monitor asks the server thread, or holds the

@@ -48,6 +48,11 @@
 //   whatever mix of updates is there. Across processes there is no shared model; the nearest
 //   form (MPI_Accumulate into a window on rank 0) is asgd without the server's loop, whose
 //   progress MPI does not guarantee without one, not the algorithm the paper compares.
+// - Newest wins (--slot triple, dense data): the same server over NewestLinks
+//   (newest_links.hpp has its Design). take() then may find a worker's older post still in
+//   the round being gathered and replaces it; the rest is the same code. Either way the
+//   server counts what became of every post it read (PostCounts), so that the tests can
+//   check that each had exactly one fate.
 #pragma once
 
 #include <mpi.h>
@@ -60,10 +65,21 @@
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
 #include "engine/server_round.hpp"
+#include "mpi/newest_links.hpp"
 #include "mpi/worker_links.hpp"
 
 namespace dude::mpi::detail {
 
+/// What became of the gradient posts the server read, per worker. Every post read was
+/// applied (RunCounters::arrivals), overwritten (a newer post of its worker came before its
+/// round: newest wins only) or left unapplied (beyond the step budget, or in the round the
+/// stop left); the posts that came in after the stop are counted apart, never applied.
+struct PostCounts {
+  std::vector<std::uint64_t> read, overwritten, unapplied, after_stop;
+};
+
+/// `Links`: HandoffLinks (each worker waits for its model) or NewestLinks (newest wins).
+template <class Links>
 class ServerRank {
  public:
   /// `comm`: rank 0 is this server, ranks 1..run.config.workers its workers.
@@ -79,6 +95,9 @@ class ServerRank {
   /// Copies a consistent recent model (monitor thread); returns its version.
   std::uint64_t snapshot(float* out);
 
+  /// After serve() returned: what became of each worker's posts.
+  PostCounts post_counts() const;
+
  private:
   void take(std::size_t w, int tag, int length);
   /// Applies the round gathered once it is complete, and the warm start is.
@@ -86,18 +105,26 @@ class ServerRank {
   void apply_round();
   void send_model(std::size_t w);
 
+  static constexpr std::size_t kNotGathered = static_cast<std::size_t>(-1);
+
   engine::RunState& run_;
   engine::ServerPolicy& policy_;
   const std::size_t params_;
   const std::size_t workers_;
-  WorkerLinks<engine::GradientHeader> links_;
+  Links links_;
   engine::ModelPool pool_;  // the server writes, the monitor (reader 0) snapshots
   engine::FoldTeam team_;   // the server thread and its fold helpers
   std::vector<engine::GradientHeader> headers_;  // of the taken posts
   std::vector<engine::Arrival> arrivals_;        // the round being gathered
+  std::vector<std::size_t> gathered_;            // w's index in arrivals_, or kNotGathered
   std::size_t seeds_ = 0;                        // warm-start gradients taken
   std::size_t seeds_needed_ = 0;                 // every worker's under a warm start
   engine::ServerCounts counts_;                  // steps and samples so far
+  PostCounts posts_;
 };
+
+using HandoffLinks = WorkerLinks<engine::GradientHeader>;
+using HandoffServerRank = ServerRank<HandoffLinks>;
+using NewestServerRank = ServerRank<NewestLinks>;
 
 }  // namespace dude::mpi::detail

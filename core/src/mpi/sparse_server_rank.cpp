@@ -97,7 +97,7 @@ bool SparseServerRank::apply(std::size_t w) {
 }
 
 void SparseServerRank::answer(std::size_t w) {
-  ModelMessage& reply = links_.begin_reply(w);
+  ModelMessage& reply = *links_.begin_reply(w);  // never null under hand-off
   const std::size_t rows = features_[w].size() * shape_.width;
   {
     const std::lock_guard<std::mutex> lock(policy_lock_);

@@ -94,7 +94,11 @@ Progress serve(MPI_Comm comm, const Objective& objective, const AsyncConfig& con
   }
   const std::unique_ptr<engine::ServerPolicy> policy =
       engine::make_policy(config.algorithm, config.workers, objective.num_params());
-  ServerRank server(comm, run, *policy, params);
+  if (newest_wins(config)) {
+    NewestServerRank server(comm, run, *policy, params);
+    return serve_with(server, run, objective, params, hooks);
+  }
+  HandoffServerRank server(comm, run, *policy, params);
   return serve_with(server, run, objective, params, hooks);
 }
 
@@ -145,9 +149,6 @@ void check_config(const AsyncConfig& config, int ranks, bool sparse) {
   if (config.deterministic) {
     throw ConfigError("deterministic: the replay runs in one process, not over MPI");
   }
-  if (config.slot != SlotDiscipline::Handoff) {
-    throw ConfigError("slot: only handoff over MPI so far (a worker waits for its model)");
-  }
   if (config.server == ServerPlacement::Workers) {
     throw ConfigError(
         "server placement: over MPI rank 0 is the server (workers serve only with "
@@ -162,6 +163,13 @@ void check_config(const AsyncConfig& config, int ranks, bool sparse) {
     throw ConfigError("threads_per_worker: " + std::to_string(config.threads_per_worker) +
                       " threads per worker rank run on dense data only for now (on sparse "
                       "data a worker rank has one)");
+  }
+  if (sparse && newest_wins(config)) {
+    throw ConfigError(
+        "slot: triple runs over MPI on dense data only: on sparse data the server answers "
+        "each post with the model on the features of the sender's next minibatch, which the "
+        "worker rank needs before it can compute again (it holds no more of the model), so "
+        "it always waits (use handoff)");
   }
   if (sparse && (kind == Kind::Ringleader || kind == Kind::Malenia)) {
     throw ConfigError("algorithm " + config.algorithm.to_string() +
