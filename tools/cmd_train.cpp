@@ -223,17 +223,12 @@ Progress train_model(const TrainFlags& f, const AsyncConfig& config, const Train
 /// The flags as this rank of an MPI job runs them: one worker per rank but the server's, and
 /// only the server (rank 0) prints and writes files.
 TrainFlags on_rank(const TrainFlags& f, const MpiJob& job) {
-  if (f.engine.workers != 0 && f.engine.workers != job.workers()) {
-    throw ConfigError("--workers " + std::to_string(f.engine.workers) + ": the job has " +
-                      std::to_string(job.workers()) + " worker ranks (mpirun -np " +
-                      std::to_string(f.engine.workers + 1) + " for " +
-                      std::to_string(f.engine.workers) + ")");
-  }
+  const std::size_t workers = job.workers_for(f.engine.workers);
   if (!f.checkpoint.empty() || !f.resume.empty()) {
     throw ConfigError("--checkpoint, --resume: not yet with --backend mpi");
   }
   TrainFlags mine = f;
-  mine.engine.workers = job.workers();
+  mine.engine.workers = workers;
   if (job.rank() != 0) {
     mine.quiet = true;
     mine.verbose = false;

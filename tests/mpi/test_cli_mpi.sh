@@ -5,7 +5,8 @@
 # does, bit for bit, each worker rank can read a file of its own (--train 'shard-{rank}.csv',
 # and LIBSVM shards of different highest indices), a worker rank whose data cannot be read,
 # or that is killed, ends the job with a message naming it, and a run that cannot go over MPI
-# is refused once, by rank 0 (a bad flag value by every rank). Usage: test_cli_mpi.sh DUDE
+# is refused once, by rank 0 (a bad flag value by every rank); dude compare --backend mpi runs
+# its grid over MPI, also past a diverged run, without hogwild. Usage: test_cli_mpi.sh DUDE
 # DIGITS_CSV_GZ
 digits_gz=$(realpath "$2")
 source "$(dirname "$0")/../cli/harness.sh"
@@ -156,7 +157,41 @@ else
   fail "rank 2 never started: $(cat killed.txt)"
 fi
 
+# dude compare --backend mpi: every run over MPI in turn, the same sequence on every rank; a
+# run that diverges (lr 3e38) stops its worker ranks and the next run goes on; only rank 0
+# writes and prints.
+on_ranks 3 "$dude" compare --train digits --model softmax --algos dude,asgd --lrs 0.1,3e38 \
+  --seeds 0,1 --epochs 3 --target 0.5 --quiet --out cmp --backend mpi >cmp.txt 2>cmp.err ||
+  fail "compare --backend mpi: exit $?: $(cat cmp.err)"
+[ "$(find cmp/runs -name '*.jsonl' | wc -l)" -eq 8 ] && ok ||
+  fail "compare --backend mpi's run files: $(ls cmp/runs)"
+grep -q '"diverged":true' cmp/runs/dude_lr3e+38_seed1.jsonl 2>/dev/null && ok ||
+  fail "the diverged run over MPI lacks its marker"
+for algo in dude asgd; do
+  best=$(awk -F, -v a="$algo" 'NR > 1 && $1 == a && $3 == 1 { print $2, $6 }' cmp/summary.csv)
+  echo "compare --backend mpi, $algo at its best lr (lr, accuracy): $best"
+  above "${best#* }" 0.8 && [ "${best% *}" = 0.1 ] && ok ||
+    fail "compare --backend mpi, $algo: $(cat cmp/summary.csv)"
+done
+[ "$(grep -c '^Final test accuracy over the grid' cmp.txt)" -eq 1 ] && ok ||
+  fail "not one summary on stdout: $(cat cmp.txt)"
+grep -q 'MPI, a rank per worker' cmp/summary.md && ok || fail "summary.md: $(cat cmp/summary.md)"
+# Without --algos over MPI: every algorithm of the default list but hogwild.
+on_ranks 3 "$dude" compare --train digits --model softmax --lrs 0.1 --seeds 0 --epochs 1 \
+  --quiet --out cmp-default --backend mpi >/dev/null 2>cmp.err ||
+  fail "compare --backend mpi without --algos: exit $?: $(cat cmp.err)"
+[ "$(cut -d, -f1 cmp-default/summary.csv 2>/dev/null | tail -n +2 | tr '\n' ' ')" = \
+  "dude asgd fedbuff:4 sync " ] && ok ||
+  fail "compare --backend mpi's default algorithms: $(cat cmp-default/summary.csv)"
+
 # Refused runs: said once (rank 0), exit 2 (usage).
+on_ranks 3 "$dude" compare --train digits --algos dude,hogwild --out no-hogwild --backend mpi \
+  --quiet >out.txt 2>err.txt
+code=$?
+[ "$code" -eq 2 ] && ok || fail "compare --algos hogwild over MPI: exit $code, expected 2"
+[ "$(grep -c 'algorithm: hogwild' err.txt)" -eq 1 ] && ok ||
+  fail "compare's hogwild refusal: $(cat err.txt)"
+[ ! -e no-hogwild ] && ok || fail "a refused comparison left its directory behind"
 on_ranks 3 "$dude" train --algo hogwild --backend mpi --quiet >out.txt 2>err.txt
 code=$?
 [ "$code" -eq 2 ] && ok || fail "hogwild over MPI: exit $code, expected 2"

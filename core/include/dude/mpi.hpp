@@ -89,4 +89,9 @@ Progress train(const Objective& objective, const Subset& train, const Subset* te
                const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
                const std::atomic<bool>* stop = nullptr);
 
+/// Throws the ConfigError that train would throw on every rank of MPI_COMM_WORLD for `config`
+/// on dense data, before any data is read (a caller checking several runs up front: dude
+/// compare). train also checks what sparse data cannot run, once the ranks agreed on it.
+void check_config(const AsyncConfig& config);
+
 }  // namespace dude::mpi

@@ -238,4 +238,10 @@ Progress train(const Objective& objective, const Subset& train, const Subset* te
                           stop);
 }
 
+void check_config(const AsyncConfig& config) {
+  int ranks = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  detail::check_config(config, ranks, false);
+}
+
 }  // namespace dude::mpi
