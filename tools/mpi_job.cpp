@@ -74,13 +74,13 @@ class Job final : public MpiJob {
   }
 
   Progress train(const Objective& objective, const TrainTestData& d, const AsyncConfig& config,
-                 float* params, const ProgressCallback& on_progress,
-                 const std::atomic<bool>* stop) override {
+                 float* params, const ProgressCallback& on_progress, const std::atomic<bool>* stop,
+                 const CheckpointPlan* checkpoints) override {
     in_protocol_ = true;  // from here on, every rank leaves together, also on errors
     const Subset train_set{&d.train, d.train_rows};
     const Subset test_set{&d.test, d.test_rows};
     return mpi::train(objective, train_set, d.test_rows.empty() ? nullptr : &test_set, config,
-                      params, on_progress, stop);
+                      params, on_progress, stop, checkpoints);
   }
 
   void check(const AsyncConfig& config) const override { mpi::check_config(config); }

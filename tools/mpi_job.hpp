@@ -49,10 +49,11 @@ class MpiJob {
   /// ranks' together); collective. Sparse data with fewer features than another rank's (a
   /// LIBSVM shard whose highest index is lower) is widened to the job's.
   virtual JobShape agree_on_shape(TrainTestData& d) const = 0;
-  /// dude::mpi::train on this rank's data.
+  /// dude::mpi::train on this rank's data, with rank 0's `checkpoints` (null on the others).
   virtual Progress train(const Objective& objective, const TrainTestData& d,
                          const AsyncConfig& config, float* params,
-                         const ProgressCallback& on_progress, const std::atomic<bool>* stop) = 0;
+                         const ProgressCallback& on_progress, const std::atomic<bool>* stop,
+                         const CheckpointPlan* checkpoints) = 0;
   /// dude::mpi::train on `train`, which every rank holds alike (dude compare, whose runs each
   /// deal the rows by their own seed): a worker rank trains its part under config's partition
   /// and seed, as --workers N deals it; only rank 0 evaluates, on `test`, and reports.

@@ -5,8 +5,9 @@
 # does, bit for bit, each worker rank can read a file of its own (--train 'shard-{rank}.csv',
 # and LIBSVM shards of different highest indices), a worker rank whose data cannot be read,
 # or that is killed, ends the job with a message naming it, and a run that cannot go over MPI
-# is refused once, by rank 0 (a bad flag value by every rank); dude compare --backend mpi runs
-# its grid over MPI, also past a diverged run, without hogwild. Usage: test_cli_mpi.sh DUDE
+# is refused once, by rank 0 (a bad flag value by every rank); checkpoints are written by rank
+# 0 and resumed; dude compare --backend mpi runs its grid over MPI, also past a diverged run,
+# without hogwild. Usage: test_cli_mpi.sh DUDE
 # DIGITS_CSV_GZ
 digits_gz=$(realpath "$2")
 source "$(dirname "$0")/../cli/harness.sh"
@@ -156,6 +157,30 @@ else
   kill "$job"
   fail "rank 2 never started: $(cat killed.txt)"
 fi
+
+# Checkpoints over MPI: rank 0 writes them as the run goes; --resume continues the run on every
+# rank to its budget (tests/mpi/test_mpi.cpp checks the counts and the model); a checkpoint of
+# other flags is refused before the run, by rank 0, naming the difference.
+on_ranks 3 "$dude" train --algo asgd --steps 2000 --checkpoint-every 500 --checkpoint run.ckpt \
+  --backend mpi --quiet >ck1.txt 2>ck1.err || fail "--checkpoint over MPI: exit $?: $(cat ck1.err)"
+[ -s run.ckpt ] && ok || fail "no checkpoint from a run over MPI: $(cat ck1.err)"
+on_ranks 3 "$dude" train --algo asgd --steps 2000 --resume run.ckpt --backend mpi --quiet \
+  >ck2.txt 2>ck2.err || fail "--resume over MPI: exit $?: $(cat ck2.err)"
+grep -q '^train rows: .* steps: 2000 ' ck2.txt && above "$(accuracy ck2.txt)" 0.85 && ok ||
+  fail "the resumed run over MPI: $(cat ck2.txt)"
+on_ranks 3 "$dude" train --algo asgd --steps 3000 --resume run.ckpt --backend mpi --quiet \
+  >out.txt 2>err.txt && fail "a checkpoint of other flags was resumed over MPI"
+[ "$(grep -c 'error: checkpoint: it belongs to a run with steps=2000, not steps=3000' err.txt)" \
+  -eq 1 ] && ok || fail "the refusal of another run's checkpoint: $(cat err.txt)"
+# The same on sparse data: the server rank's sparse DuDe (its model, lazy clocks and table).
+text_run=(train --format fasttext --train text-train.txt --test text-test.txt --hash-bits 16
+          --model softmax --algo dude --steps 600 --backend mpi --quiet)
+on_ranks 3 "$dude" "${text_run[@]}" --checkpoint-every 200 --checkpoint text.ckpt >ck1.txt \
+  2>ck1.err || fail "--checkpoint over MPI on sparse data: exit $?: $(cat ck1.err)"
+on_ranks 3 "$dude" "${text_run[@]}" --resume text.ckpt >ck2.txt 2>ck2.err ||
+  fail "--resume over MPI on sparse data: exit $?: $(cat ck2.err)"
+grep -q '^train rows: .* steps: 600 ' ck2.txt && above "$(accuracy ck2.txt)" 0.85 && ok ||
+  fail "the resumed run over MPI on sparse data: $(cat ck2.txt)"
 
 # dude compare --backend mpi: every run over MPI in turn, the same sequence on every rank; a
 # run that diverges (lr 3e38) stops its worker ranks and the next run goes on; only rank 0

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "dude/async.hpp"
+#include "dude/checkpoint.hpp"
 #include "dude/errors.hpp"
 
 namespace dude::mpi {
@@ -85,9 +86,17 @@ DataShape agree_on_shape(const DataShape& mine);
 /// config.workers that is not ranks - 1; rank 0 throws WorkerFailed when a worker failed (the
 /// worker rethrows its own error). When it throws after the start, every worker has been
 /// stopped: each rank may finalise MPI.
+/// With `checkpoints` on rank 0 (the other ranks' are not read) rank 0 hands out checkpoints
+/// as train_async does, of the server's state (the model, the policy's memory such as DuDe's
+/// table and S, the counters) and its monitor's, taken between two rounds; or it continues the
+/// run of `checkpoints->resume`: the server starts from its state, and every worker rank draws
+/// fresh minibatch streams seeded from its step, as a resumed threaded run's workers do. The
+/// checkpoint must belong to the same settings and to rank 0's same data (CheckpointError
+/// otherwise); the workers' rows are not part of its identity.
 Progress train(const Objective& objective, const Subset& train, const Subset* test,
                const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
-               const std::atomic<bool>* stop = nullptr);
+               const std::atomic<bool>* stop = nullptr,
+               const CheckpointPlan* checkpoints = nullptr);
 
 /// Throws the ConfigError that train would throw on every rank of MPI_COMM_WORLD for `config`
 /// on dense data, before any data is read (a caller checking several runs up front: dude

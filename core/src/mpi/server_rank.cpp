@@ -45,6 +45,7 @@ void ServerRank<Links>::serve(bool warm_start) {
   // (The root of MPI_Bcast only reads its buffer.)
   MPI_Bcast(const_cast<float*>(pool_.current()), byte_count(params_), MPI_BYTE, 0, links_.comm());
   seeds_needed_ = warm_start ? workers_ : 0;
+  const engine::ServerLeaving leaving(server_done_);
   links_.serve(
       run_, [this](std::size_t w, int tag, int length) { take(w, tag, length); },
       [this] { step(); });
@@ -57,6 +58,23 @@ std::uint64_t ServerRank<Links>::snapshot(float* out) {
   std::copy(view.params, view.params + params_, out);
   pool_.release(0);
   return view.version;
+}
+
+template <class Links>
+engine::EngineState ServerRank<Links>::save_state() {
+  return state_request_.ask(server_done_, [this] { return write_state(); });
+}
+
+template <class Links>
+engine::EngineState ServerRank<Links>::write_state() const {
+  return engine::write_server_state(pool_, policy_, run_);
+}
+
+template <class Links>
+void ServerRank<Links>::load_state(::dude::detail::StateReader& in) {
+  engine::read_server_state(in, pool_, policy_, run_);
+  counts_ = {run_.counters.steps.load(std::memory_order_relaxed),
+             run_.counters.samples.load(std::memory_order_relaxed)};
 }
 
 template <class Links>
@@ -94,12 +112,14 @@ void ServerRank<Links>::take(std::size_t w, int tag, int length) {
   ++posts_.overwritten[w];
 }
 
-/// DuDe's table is filled with every worker's gradient at x0 before the first step, as the
-/// threaded run's warm_start() does. A worker posts its seed and waits for the reply (x0),
-/// then posts its first gradient: those that come before the last seed wait in the first
-/// round.
+/// Between two rounds: answers the monitor's request for a checkpoint, if any; then applies
+/// the round gathered once complete. DuDe's table is filled with every worker's gradient at
+/// x0 before the first step, as the threaded run's warm_start() does. A worker posts its seed and
+/// waits for the reply (x0), then posts its first gradient: those that come before the last seed
+/// wait in the first round.
 template <class Links>
 void ServerRank<Links>::step() {
+  state_request_.serve([this] { return write_state(); });
   const std::size_t needed = std::max<std::size_t>(policy_.round_size(), 1);
   if (seeds_ >= seeds_needed_ && arrivals_.size() >= needed) apply_round();
 }

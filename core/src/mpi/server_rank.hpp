@@ -57,9 +57,12 @@
 
 #include <mpi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
+#include "common/state_stream.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "engine/fold_team.hpp"
 #include "engine/model_pool.hpp"
 #include "engine/policy.hpp"
@@ -94,6 +97,13 @@ class ServerRank {
 
   /// Copies a consistent recent model (monitor thread); returns its version.
   std::uint64_t snapshot(float* out);
+  /// The server's state between two rounds, for a checkpoint (monitor thread): the model,
+  /// the policy's memory and the counters, written by the server when it next takes posts
+  /// (a gradient's time), or by this thread once the server has left. Posts not yet applied
+  /// are not part of it: a resumed run has its workers compute afresh.
+  engine::EngineState save_state();
+  /// Continues from save_state()'s bytes (before serve()).
+  void load_state(::dude::detail::StateReader& in);
 
   /// After serve() returned: what became of each worker's posts.
   PostCounts post_counts() const;
@@ -104,6 +114,7 @@ class ServerRank {
   void step();
   void apply_round();
   void send_model(std::size_t w);
+  engine::EngineState write_state() const;
 
   static constexpr std::size_t kNotGathered = static_cast<std::size_t>(-1);
 
@@ -121,6 +132,8 @@ class ServerRank {
   std::size_t seeds_needed_ = 0;                 // every worker's under a warm start
   engine::ServerCounts counts_;                  // steps and samples so far
   PostCounts posts_;
+  engine::StateRequest state_request_;    // the monitor's checkpoints of the running server
+  std::atomic<bool> server_done_{false};  // set by serve() as it leaves
 };
 
 using HandoffLinks = WorkerLinks<engine::GradientHeader>;

@@ -2,15 +2,17 @@
 // and reports progress; the other ranks are workers (worker_rank.hpp).
 #include <mpi.h>
 
-#include <chrono>
 #include <exception>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "dude/errors.hpp"
 #include "dude/mpi.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "engine/compact_batch.hpp"
 #include "engine/eval_schedule.hpp"
+#include "engine/monitor_state.hpp"
 #include "engine/policy.hpp"
 #include "engine/progress_reporter.hpp"
 #include "engine/run_state.hpp"
@@ -31,33 +33,23 @@ namespace {
 constexpr std::size_t kServerThread = 0;
 constexpr std::size_t kMonitorThread = 1;
 
-/// The monitor thread of rank 0: the time budget and stop requests, then points and ticks as
-/// train_async's monitor makes them (checkpoints are not offered over MPI yet).
-template <class Server>
-void watch(Server& server, engine::RunState& run, engine::ProgressReporter& reporter,
-           const engine::RunHooks& hooks, std::size_t params) {
-  const engine::Budget& budget = run.budget;
-  engine::EvalSchedule schedule(run.config.sgd.eval_every, budget.rows);
-  engine::Monitor monitor(run, reporter, schedule, params);
-  while (!run.stopping()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    if ((budget.seconds > 0 && run.elapsed() >= budget.seconds) || hooks.stop_requested()) break;
-    if (!monitor.look([&](float* out) { return server.snapshot(out); })) break;
-  }
-  run.stop.store(true, std::memory_order_relaxed);
-}
-
-/// Rank 0's part: `server` on this thread, the monitor beside it; the final point.
+/// Rank 0's part: `server` on this thread, the monitor beside it (the checkpoints' resume
+/// first, then engine::watch_run, as train_async's monitor); the final point.
 template <class Server>
 Progress serve_with(Server& server, engine::RunState& run, const Objective& objective,
                     float* params, const engine::RunHooks& hooks) {
+  engine::EvalSchedule schedule(run.config.sgd.eval_every, run.budget.rows);
   engine::ProgressReporter reporter(run, objective, hooks);
+  engine::Monitor watch(run, reporter, schedule, objective.num_params());
+  engine::MonitorState<Server> state(server, run, schedule, reporter, hooks);
+  state.resume();
   std::thread monitor([&] {
     try {
-      watch(server, run, reporter, hooks, objective.num_params());
+      engine::watch_run(server, run, watch, state, hooks);
     } catch (...) {
       run.fail(kMonitorThread, std::current_exception());
     }
+    run.stop.store(true, std::memory_order_relaxed);
   });
   try {
     server.serve(run.config.dude_warm_start());
@@ -177,9 +169,36 @@ void check_config(const AsyncConfig& config, int ranks, bool sparse) {
   }
 }
 
+/// Collective: the settings every rank runs with. When rank 0 resumes a checkpoint (its
+/// `checkpoints`; the other ranks' are not read) every rank runs with engine::resumed_settings
+/// at the checkpoint's step, as a resumed threaded run does: the workers draw fresh minibatch
+/// streams, and DuDe's table is the checkpoint's, so no warm start. A checkpoint of another
+/// run (not of `identity`) is refused on every rank before the run: rank 0 throws the
+/// CheckpointError naming what differs, the workers a ConfigError that points to it.
+AsyncConfig agree_on_settings(MPI_Comm comm, int rank, const AsyncConfig& config,
+                              const CheckpointPlan* checkpoints, const std::string& identity) {
+  std::uint64_t resume[3] = {0, 0, 0};  // resuming, at which step, refused
+  std::exception_ptr refused;
+  if (rank == 0 && checkpoints != nullptr && checkpoints->resume != nullptr) {
+    resume[0] = 1;
+    resume[1] = checkpoints->resume->steps;
+    try {
+      engine::open_state(*checkpoints->resume, identity);
+    } catch (...) {
+      refused = std::current_exception();
+      resume[2] = 1;
+    }
+  }
+  MPI_Bcast(resume, 3, MPI_UINT64_T, 0, comm);
+  if (refused) std::rethrow_exception(refused);
+  if (resume[2] != 0) throw ConfigError("checkpoints: rank 0 refused the checkpoint to resume");
+  return resume[0] != 0 ? engine::resumed_settings(config, resume[1]) : config;
+}
+
 Progress train_on(MPI_Comm comm, const Objective& objective, const Subset& train,
                   const Subset* test, const AsyncConfig& config, float* params,
-                  const ProgressCallback& on_progress, const std::atomic<bool>* stop) {
+                  const ProgressCallback& on_progress, const std::atomic<bool>* stop,
+                  const CheckpointPlan* checkpoints) {
   int rank = 0, ranks = 0;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
@@ -188,15 +207,22 @@ Progress train_on(MPI_Comm comm, const Objective& objective, const Subset& train
       agree_on_batch_features(comm, objective, train, config.sgd.batch);
   std::uint64_t rows = rank == 0 ? 0 : train.rows.size();
   MPI_Allreduce(MPI_IN_PLACE, &rows, 1, MPI_UINT64_T, MPI_SUM, comm);
+  // A checkpoint belongs to the settings asked for and to rank 0's data (the workers' rows
+  // are theirs: a run is resumed with the same files, ranks and flags).
+  const std::string identity = rank == 0 && checkpoints != nullptr
+                                   ? engine::run_identity(objective, train, test, config, {})
+                                   : "";
+  const AsyncConfig settings = agree_on_settings(comm, rank, config, checkpoints, identity);
   check_config(config, ranks, batch_features > 0);
   if (batch_features > 0 && objective.l2() > 0.0f) {
     throw ConfigError("l2: the asynchronous algorithms take no L2 on sparse data yet");
   }
-  if (rank != 0) return work(comm, rank, objective, train, config, params, batch_features);
+  if (rank != 0) return work(comm, rank, objective, train, settings, params, batch_features);
   ::dude::detail::DivergenceGuard guard(objective, train, config.sgd, params);
-  const engine::RunHooks hooks{test, on_progress, stop, guard};
-  return guard.run(
-      params, [&] { return serve(comm, objective, config, rows, params, hooks, batch_features); });
+  const engine::RunHooks hooks{test, on_progress, stop, guard, checkpoints, &identity};
+  return guard.run(params, [&] {
+    return serve(comm, objective, settings, rows, params, hooks, batch_features);
+  });
 }
 
 }  // namespace detail
@@ -233,9 +259,9 @@ DataShape agree_on_shape(const DataShape& mine) {
 
 Progress train(const Objective& objective, const Subset& train, const Subset* test,
                const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
-               const std::atomic<bool>* stop) {
-  return detail::train_on(MPI_COMM_WORLD, objective, train, test, config, params, on_progress,
-                          stop);
+               const std::atomic<bool>* stop, const CheckpointPlan* checkpoints) {
+  return detail::train_on(MPI_COMM_WORLD, objective, train, test, config, params, on_progress, stop,
+                          checkpoints);
 }
 
 void check_config(const AsyncConfig& config) {
