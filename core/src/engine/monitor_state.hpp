@@ -26,7 +26,10 @@ class MonitorState {
                const RunHooks& hooks)
       : engine_(engine), run_(run), schedule_(schedule), reporter_(reporter), hooks_(hooks) {}
 
-  /// Before the engine starts: continues the plan's checkpoint, if it has one.
+  /// Before the engine starts: continues the plan's checkpoint, if it has one. A run resumed
+  /// at the end of its step or sample budget (its last checkpoint was taken as it ended) is
+  /// stopped at once: a server that applies arrivals one at a time would apply one more
+  /// before it looked at the budget.
   void resume() {
     const CheckpointPlan* plan = hooks_.checkpoints;
     if (plan == nullptr || plan->resume == nullptr) return;
@@ -37,6 +40,10 @@ class MonitorState {
     hooks_.guard.load(in);
     run_.resume_clock(in.get<double>());
     in.expect_end();
+    if (run_.budget.spent(run_.counters.steps.load(std::memory_order_relaxed),
+                          run_.counters.samples.load(std::memory_order_relaxed))) {
+      run_.stop.store(true, std::memory_order_relaxed);
+    }
   }
 
   Checkpoint make() {
