@@ -558,6 +558,20 @@ TEST_CASE("a run over MPI stopped after a checkpoint and resumed continues its c
     CHECK_THROWS_WITH(resume_other(),
                       Catch::StartsWith("checkpoints: rank 0 refused the checkpoint"));
   }
+  // A checkpoint of this run whose state rank 0 cannot read stops every rank too, not only
+  // rank 0 (whose workers would wait for it forever).
+  Checkpoint cut = newest;  // rank 0's: the workers have none
+  if (server) cut.state.resize(cut.state.size() - 8);
+  resume.resume = &cut;
+  const auto resume_cut = [&] {
+    mpi::detail::train_on(MPI_COMM_WORLD, objective, train, server ? &test : nullptr, config,
+                          resumed.data(), {}, nullptr, server ? &resume : nullptr);
+  };
+  if (server) {
+    CHECK_THROWS_WITH(resume_cut(), Catch::StartsWith("checkpoint: the state"));
+  } else {
+    CHECK_THROWS_WITH(resume_cut(), Catch::StartsWith("checkpoints: rank 0 could not resume"));
+  }
   if (!server) return;
   REQUIRE(newest.steps >= 300);
   REQUIRE(newest.steps < config.sgd.steps);

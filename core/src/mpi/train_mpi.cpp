@@ -33,16 +33,41 @@ namespace {
 constexpr std::size_t kServerThread = 0;
 constexpr std::size_t kMonitorThread = 1;
 
+/// Rank 0's first word to its workers in a run, collective with their wait_for_server():
+/// whether `prepare` (the resume of a checkpoint) went well, so that no worker waits for a
+/// server that will not serve. Rethrows what `prepare` threw.
+template <class Prepare>
+void start_server(MPI_Comm comm, Prepare&& prepare) {
+  int ready = 1;
+  std::exception_ptr error;
+  try {
+    prepare();
+  } catch (...) {
+    error = std::current_exception();
+    ready = 0;
+  }
+  MPI_Bcast(&ready, 1, MPI_INT, 0, comm);
+  if (error) std::rethrow_exception(error);
+}
+
+/// A worker's side of start_server(): throws ConfigError (rank 0 says why) when rank 0 could
+/// not start.
+void wait_for_server(MPI_Comm comm) {
+  int ready = 0;
+  MPI_Bcast(&ready, 1, MPI_INT, 0, comm);
+  if (ready == 0) throw ConfigError("checkpoints: rank 0 could not resume its checkpoint");
+}
+
 /// Rank 0's part: `server` on this thread, the monitor beside it (the checkpoints' resume
 /// first, then engine::watch_run, as train_async's monitor); the final point.
 template <class Server>
-Progress serve_with(Server& server, engine::RunState& run, const Objective& objective,
-                    float* params, const engine::RunHooks& hooks) {
+Progress serve_with(MPI_Comm comm, Server& server, engine::RunState& run,
+                    const Objective& objective, float* params, const engine::RunHooks& hooks) {
   engine::EvalSchedule schedule(run.config.sgd.eval_every, run.budget.rows);
   engine::ProgressReporter reporter(run, objective, hooks);
   engine::Monitor watch(run, reporter, schedule, objective.num_params());
   engine::MonitorState<Server> state(server, run, schedule, reporter, hooks);
-  state.resume();
+  start_server(comm, [&] { state.resume(); });
   std::thread monitor([&] {
     try {
       engine::watch_run(server, run, watch, state, hooks);
@@ -82,16 +107,16 @@ Progress serve(MPI_Comm comm, const Objective& objective, const AsyncConfig& con
     const std::unique_ptr<engine::SparsePolicy> policy = engine::make_sparse_policy(
         config.algorithm, config.workers, shape.rows, shape.width, shape.tail, params);
     SparseServerRank server(comm, run, *policy, shape);
-    return serve_with(server, run, objective, params, hooks);
+    return serve_with(comm, server, run, objective, params, hooks);
   }
   const std::unique_ptr<engine::ServerPolicy> policy =
       engine::make_policy(config.algorithm, config.workers, objective.num_params());
   if (newest_wins(config)) {
     NewestServerRank server(comm, run, *policy, params);
-    return serve_with(server, run, objective, params, hooks);
+    return serve_with(comm, server, run, objective, params, hooks);
   }
   HandoffServerRank server(comm, run, *policy, params);
-  return serve_with(server, run, objective, params, hooks);
+  return serve_with(comm, server, run, objective, params, hooks);
 }
 
 /// A worker rank's part; its point counts its own posts. On dense data `params` is the last
@@ -99,6 +124,7 @@ Progress serve(MPI_Comm comm, const Objective& objective, const AsyncConfig& con
 /// and `params` is left as it was.
 Progress work(MPI_Comm comm, int rank, const Objective& objective, const Subset& train,
               const AsyncConfig& config, float* params, std::size_t batch_features) {
+  wait_for_server(comm);
   const auto w = static_cast<std::size_t>(rank - 1);
   Progress p;
   p.final = true;
