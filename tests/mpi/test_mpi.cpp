@@ -490,101 +490,127 @@ TEST_CASE("newest wins over MPI trains asgd and dude on the digits", "[mpi]") {
   CHECK(last.epoch == Approx(10).epsilon(0.01));
 }
 
+namespace {
+
+/// A job of mlp:16 on the digits with checkpoints: 1500 steps of `algo` over 2 worker ranks.
+/// Only rank 0 has checkpoint plans; every rank runs every run.
+struct CheckpointJob {
+  CheckpointJob(const std::string& algo, SlotDiscipline slot) {
+    config.algorithm = AlgorithmSpec::parse(algo);
+    config.slot = slot;
+    config.workers = 2;
+    config.sgd.steps = 1500;
+    config.sgd.eval_every = 100;
+    config.sgd.lr = 0.1f;
+    rows = server ? d.split.train
+                  : shard_of(d.data, d.split.train, config,
+                             static_cast<std::size_t>(world_rank() - 1));
+  }
+
+  /// A run with `settings` from `params`, with rank 0's `plan` (its checkpoints, or the one it
+  /// resumes).
+  Progress run(const AsyncConfig& settings, std::vector<float>& params,
+               const ProgressCallback& on_progress, const std::atomic<bool>* stop,
+               const CheckpointPlan& plan) {
+    const Subset train{&d.data, rows}, test{&d.data, d.split.holdout};
+    return mpi::detail::train_on(MPI_COMM_WORLD, objective, train, server ? &test : nullptr,
+                                 settings, params.data(), on_progress, stop,
+                                 server ? &plan : nullptr);
+  }
+
+  /// A run stopped at its first checkpoint, due at step 300; its final point. Should a loaded
+  /// machine's monitor take it only when the budget is spent, the run is made again, up to 5
+  /// times, rank 0 telling every rank whether.
+  Progress stop_at_first_checkpoint() {
+    std::atomic<bool> stop{false};
+    CheckpointPlan plan;
+    plan.every_steps = 300;
+    plan.on_checkpoint = [&](Checkpoint& c) {
+      newest = c;
+      stop = true;
+    };
+    Progress stopped;
+    int again = 1;
+    for (int attempt = 0; attempt < 5 && again != 0; ++attempt) {
+      std::vector<float> params = initial(objective, 1);
+      stop = false;
+      stopped = run(config, params, {}, &stop, plan);
+      again = server && newest.steps >= config.sgd.steps;
+      MPI_Bcast(&again, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    }
+    return stopped;
+  }
+
+  const Digits d;
+  const Objective objective{ModelSpec::parse("mlp:16"), d.data.features(), d.data.classes()};
+  const bool server = world_rank() == 0;
+  AsyncConfig config;
+  std::vector<std::uint32_t> rows;
+  Checkpoint newest;  // rank 0's last checkpoint (the workers have none)
+};
+
+}  // namespace
+
 TEST_CASE("a run over MPI stopped after a checkpoint and resumed continues its counts and model",
           "[mpi]") {
   const std::string algo = GENERATE(as<std::string>{}, "asgd", "dude");
   const SlotDiscipline slot = GENERATE(SlotDiscipline::Handoff, SlotDiscipline::TripleBuffer);
   INFO(algo << (slot == SlotDiscipline::Handoff ? " handoff" : " triple"));
-  const Digits d;
-  const Objective objective(ModelSpec::parse("mlp:16"), d.data.features(), d.data.classes());
-  AsyncConfig config;
-  config.algorithm = AlgorithmSpec::parse(algo);
-  config.slot = slot;
-  config.workers = 2;
-  config.sgd.steps = 1500;
-  config.sgd.eval_every = 100;
-  config.sgd.lr = 0.1f;
-  const bool server = world_rank() == 0;
-  const std::vector<std::uint32_t> rows =
-      server ? d.split.train
-             : shard_of(d.data, d.split.train, config, static_cast<std::size_t>(world_rank() - 1));
-  const Subset train{&d.data, rows}, test{&d.data, d.split.holdout};
-
-  // The first run stops at its first checkpoint, due at step 300 (rank 0's plan; the workers
-  // have none). Should a loaded machine's monitor take it only when the budget is spent, the
-  // run is made again, up to 5 times, rank 0 telling every rank whether.
-  std::atomic<bool> stop{false};
-  Checkpoint newest;
-  CheckpointPlan plan;
-  plan.every_steps = 300;
-  plan.on_checkpoint = [&](Checkpoint& c) {
-    newest = c;
-    stop = true;
-  };
-  Progress stopped;
-  int again = 1;
-  for (int attempt = 0; attempt < 5 && again != 0; ++attempt) {
-    std::vector<float> params = initial(objective, 1);
-    stop = false;
-    stopped = mpi::detail::train_on(MPI_COMM_WORLD, objective, train, server ? &test : nullptr,
-                                    config, params.data(), {}, &stop, server ? &plan : nullptr);
-    again = server && newest.steps >= config.sgd.steps;
-    MPI_Bcast(&again, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  }
-
+  CheckpointJob job(algo, slot);
+  const Progress stopped = job.stop_at_first_checkpoint();
   CheckpointPlan resume;
-  resume.resume = &newest;
+  resume.resume = &job.newest;
   std::vector<Progress> points;
-  std::vector<float> resumed(objective.num_params(), 0.0f);  // the checkpoint brings the model
-  const Progress last = mpi::detail::train_on(
-      MPI_COMM_WORLD, objective, train, server ? &test : nullptr, config, resumed.data(),
+  std::vector<float> resumed(job.objective.num_params(), 0.0f);  // the checkpoint brings it
+  const Progress last = job.run(
+      job.config, resumed,
       [&](const Progress& point) {
         if (point.evaluation) points.push_back(point);
       },
-      nullptr, server ? &resume : nullptr);
-  // A checkpoint of another run is refused on every rank before the run: rank 0 names what
-  // differs.
-  AsyncConfig other = config;
-  other.sgd.steps = 1600;
-  const auto resume_other = [&] {
-    mpi::detail::train_on(MPI_COMM_WORLD, objective, train, server ? &test : nullptr, other,
-                          resumed.data(), {}, nullptr, server ? &resume : nullptr);
-  };
-  if (server) {
-    CHECK_THROWS_AS(resume_other(), CheckpointError);
-    CHECK_THROWS_WITH(resume_other(), Catch::Contains("steps"));
-  } else {
-    CHECK_THROWS_AS(resume_other(), ConfigError);
-    CHECK_THROWS_WITH(resume_other(),
-                      Catch::StartsWith("checkpoints: rank 0 refused the checkpoint"));
-  }
-  // A checkpoint of this run whose state rank 0 cannot read stops every rank too, not only
-  // rank 0 (whose workers would wait for it forever).
-  Checkpoint cut = newest;  // rank 0's: the workers have none
-  if (server) cut.state.resize(cut.state.size() - 8);
-  resume.resume = &cut;
-  const auto resume_cut = [&] {
-    mpi::detail::train_on(MPI_COMM_WORLD, objective, train, server ? &test : nullptr, config,
-                          resumed.data(), {}, nullptr, server ? &resume : nullptr);
-  };
-  if (server) {
-    CHECK_THROWS_WITH(resume_cut(), Catch::StartsWith("checkpoint: the state"));
-  } else {
-    CHECK_THROWS_WITH(resume_cut(), Catch::StartsWith("checkpoints: rank 0 could not resume"));
-  }
-  if (!server) return;
-  REQUIRE(newest.steps >= 300);
-  REQUIRE(newest.steps < config.sgd.steps);
+      nullptr, resume);
+  if (!job.server) return;
+  const std::uint64_t budget = job.config.sgd.steps;
+  REQUIRE(job.newest.steps >= 300);
+  REQUIRE(job.newest.steps < budget);
   REQUIRE_FALSE(points.empty());
-  CHECK(points.front().steps >= newest.steps);  // the counts go on from the checkpoint ...
-  CHECK(last.steps == config.sgd.steps);        // ... to the budget, not 1500 more
+  CHECK(points.front().steps >= job.newest.steps);  // the counts go on from the checkpoint ...
+  CHECK(last.steps == budget);                      // ... to the budget, not 1500 more
   std::uint64_t arrivals = 0;
   for (const std::uint64_t a : last.arrivals) arrivals += a;
-  CHECK(arrivals == config.sgd.steps);  // one step per applied gradient, before and after
+  CHECK(arrivals == budget);  // one step per applied gradient, before and after
   // The run goes on from the checkpoint's model, not from the zeros passed in: from zeros an
   // MLP's hidden layer gets zero gradients forever, so at most its output biases could move.
   CHECK(std::count_if(resumed.begin(), resumed.end(), [](float v) { return v != 0.0f; }) >
         static_cast<long>(resumed.size() / 2));
   CHECK(points.front().test_accuracy >= stopped.test_accuracy - 0.1);
   if (algo == "asgd") CHECK(last.test_accuracy > 0.85);
+}
+
+TEST_CASE("a checkpoint over MPI that rank 0 refuses or cannot read stops every rank", "[mpi]") {
+  CheckpointJob job("asgd", SlotDiscipline::Handoff);
+  job.stop_at_first_checkpoint();
+  CheckpointPlan resume;
+  resume.resume = &job.newest;
+  std::vector<float> params = initial(job.objective, 1);
+  // A checkpoint of another run is refused before the run: rank 0 names what differs.
+  AsyncConfig other = job.config;
+  other.sgd.steps = 1600;
+  const auto resume_other = [&] { job.run(other, params, {}, nullptr, resume); };
+  // A checkpoint of this run whose state rank 0 cannot read (cut short) stops the workers
+  // too, which would otherwise wait for rank 0 forever.
+  Checkpoint cut = job.newest;
+  if (job.server) cut.state.resize(cut.state.size() - 8);
+  CheckpointPlan resume_cut;
+  resume_cut.resume = &cut;
+  const auto resume_short = [&] { job.run(job.config, params, {}, nullptr, resume_cut); };
+  if (job.server) {
+    CHECK_THROWS_AS(resume_other(), CheckpointError);
+    CHECK_THROWS_WITH(resume_other(), Catch::Contains("steps"));
+    CHECK_THROWS_WITH(resume_short(), Catch::StartsWith("checkpoint: the state"));
+  } else {
+    CHECK_THROWS_AS(resume_other(), ConfigError);
+    CHECK_THROWS_WITH(resume_other(),
+                      Catch::StartsWith("checkpoints: rank 0 refused the checkpoint"));
+    CHECK_THROWS_WITH(resume_short(), Catch::StartsWith("checkpoints: rank 0 could not resume"));
+  }
 }

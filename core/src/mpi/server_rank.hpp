@@ -53,6 +53,10 @@
 //   the round being gathered and replaces it; the rest is the same code. Either way the
 //   server counts what became of every post it read (PostCounts), so that the tests can
 //   check that each had exactly one fate.
+// - Checkpoints: the monitor asks for the state through engine::StateRequest, as it asks the
+//   threaded server; the server answers in step(), between two rounds (the policy, the pool's
+//   current model and the counters are the server thread's), and once serve() has left the
+//   monitor writes the state itself (engine::ServerLeaving).
 #pragma once
 
 #include <mpi.h>
