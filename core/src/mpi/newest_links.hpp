@@ -52,7 +52,6 @@
 
 #include "dude/errors.hpp"
 #include "dude/mpi.hpp"
-#include "engine/gradient_slot.hpp"
 #include "engine/run_state.hpp"
 #include "mpi/wire.hpp"
 #include "mpi/worker_links.hpp"
