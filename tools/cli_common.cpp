@@ -223,7 +223,8 @@ void add_engine_flags(CLI::App& command, EngineFlags& flags) {
                      "second worker post 4x less often");
   command
       .add_option("--slot", flags.slot,
-                  "Gradient hand-over with threads: handoff (worker waits) or triple (newest wins)")
+                  "Gradient hand-over: handoff (worker waits) or triple (newest wins; with "
+                  "--backend mpi on dense data only)")
       ->check(CLI::IsMember({"handoff", "triple"}))
       ->capture_default_str();
   command.add_flag(

@@ -5,6 +5,11 @@
 //
 // The common budget is training samples over all workers (--epochs, the default) or time
 // (--seconds, virtual in --deterministic mode).
+//
+// With --backend mpi, under mpirun -np N+1, every rank runs the same sequence of runs, each
+// over MPI (dude::mpi::train: rank 0 the server, ranks 1..N the workers, each run dealing the
+// rows by its own seed as --workers N does); only rank 0 writes and prints. Hogwild has no
+// MPI form: it is left out of the default list there, and refused when named.
 #include <spawn.h>
 #include <sys/wait.h>
 
@@ -29,6 +34,7 @@
 #include "dude/errors.hpp"
 #include "dude/objective.hpp"
 #include "dude/trainer.hpp"
+#include "mpi_job.hpp"
 
 extern char** environ;
 
@@ -41,8 +47,9 @@ struct CompareFlags {
   TrainTestFlags io;
   std::uint64_t split_seed = 1;
   SgdFlags sgd{.schedule = "constant"};
-  std::string algos = "dude,asgd,fedbuff:4,sync,hogwild";
+  std::string algos;  // empty: the backend's default list
   EngineFlags engine;
+  std::string backend = "threads";  // or mpi: each run over MPI, under mpirun
   std::string lrs = "0.005,0.01,0.02,0.05";
   std::string seeds = "0,1,2";
   double evals_per_epoch = 0;
@@ -188,10 +195,17 @@ void plot(const std::string& script, const std::string& outdir) {
 // ---------------------------------------------------------------------------------------------
 // The comparison.
 
+/// The algorithms compared when --algos is not given: every kind but the successors, over MPI
+/// but hogwild, which has no MPI form.
+std::string default_algos(const std::string& backend) {
+  return backend == "mpi" ? "dude,asgd,fedbuff:4,sync" : "dude,asgd,fedbuff:4,sync,hogwild";
+}
+
 /// The grid of the flags; a bad list is an error naming its flag.
 CompareGrid grid_of(const CompareFlags& f) {
   CompareGrid grid;
-  grid.algos = for_flag("--algos", [&] { return parse_algorithm_list(f.algos); });
+  const std::string algos = f.algos.empty() ? default_algos(f.backend) : f.algos;
+  grid.algos = for_flag("--algos", [&] { return parse_algorithm_list(algos); });
   grid.lrs = for_flag("--lrs", [&] { return parse_lr_list(f.lrs); });
   grid.seeds = for_flag("--seeds", [&] { return parse_seed_list(f.seeds); });
   grid.evals_per_epoch = f.evals_per_epoch;
@@ -212,13 +226,27 @@ void check_flags(const CompareFlags& f, const CompareGrid& grid) {
   }
 }
 
-/// What every run shares; run_comparison sets each run's algorithm, rate and seed.
-AsyncConfig base_config(const CompareFlags& f) {
+/// What every run shares; run_comparison sets each run's algorithm, rate and seed. Over MPI
+/// (`job`) the workers are the job's worker ranks.
+AsyncConfig base_config(const CompareFlags& f, const MpiJob* job) {
   AsyncConfig base;
   apply_sgd_flags(f.sgd, base.sgd);
   base.sgd.tick_seconds = 0;
-  apply_engine_flags(f.engine, base);
+  EngineFlags engine = f.engine;
+  if (job != nullptr) engine.workers = job->workers_for(f.engine.workers);
+  apply_engine_flags(engine, base);
   return base;
+}
+
+/// Over MPI: every run of the grid must go over MPI (no hogwild, no --deterministic), checked
+/// on every rank before any data is read; the library would refuse a run only as it starts,
+/// after the runs before it. The messages are train's: they name the library's field.
+void check_mpi_runs(const MpiJob& job, const AsyncConfig& base, const CompareGrid& grid) {
+  for (const AlgorithmSpec& algo : grid.algos) {
+    AsyncConfig config = base;
+    config.algorithm = algo;
+    job.check(config);
+  }
 }
 
 /// What the summaries say about a comparison besides its cells.
@@ -246,7 +274,8 @@ std::string setting_of(const CompareFlags& f, const ModelSpec& spec, const Async
          base.partition.to_string() + ", slowdown " +
          (f.engine.slowdown.empty() ? std::string("1") : f.engine.slowdown) + ", " +
          (virtual_time ? "deterministic (compute time " + base.compute_time.to_string() + ")"
-                       : std::string("threads")) +
+          : f.backend == "mpi" ? std::string("MPI, a rank per worker")
+                               : std::string("threads")) +
          ", " + budget_text + ", batch " + std::to_string(f.sgd.batch) + ", schedule " +
          f.sgd.schedule;
 }
@@ -450,6 +479,7 @@ void write_settings(const fs::path& outdir, const Report& report) {
       {"partition", base.partition.to_string()},
       {"slowdown", f.engine.slowdown.empty() ? std::string("1") : f.engine.slowdown},
       {"deterministic", f.engine.deterministic},
+      {"backend", f.backend},
       {"compute_time", base.compute_time.to_string()},
       {"epochs", base.sgd.epochs},
       {"seconds", base.sgd.seconds},
@@ -481,13 +511,25 @@ void write_summaries(const fs::path& outdir, const Report& report, const Compare
   std::fflush(stdout);
 }
 
-int run_compare(const CompareFlags& f) {
+/// Each run with threads, or over MPI on this rank of `job`.
+RunTrainer trainer_of(MpiJob* job) {
+  if (job == nullptr) return {};
+  return [job](const Objective& objective, const Subset& train, const Subset& test,
+               const AsyncConfig& config, float* params, const ProgressCallback& on_progress) {
+    return job->train_shared(objective, train, test, config, params, on_progress);
+  };
+}
+
+/// The comparison, with threads (`job` null) or on this rank of an MPI job, where only rank 0
+/// writes files and prints.
+int run_compare(const CompareFlags& f, MpiJob* job) {
   // Every flag is checked before any data is read.
   const CompareGrid grid = grid_of(f);
   check_flags(f, grid);
   const ModelSpec spec = ModelSpec::parse(f.sgd.model);
-  const AsyncConfig base = base_config(f);
+  const AsyncConfig base = base_config(f, job);
   validate_comparison(base, grid);
+  if (job != nullptr) check_mpi_runs(*job, base, grid);
   const std::string script = f.plot ? find_plot_script(f.plot_script) : std::string();
 
   const auto thread_limit = limit_threads(f.sgd.threads);
@@ -499,12 +541,15 @@ int run_compare(const CompareFlags& f) {
   const Subset train_set{&d.train, d.train_rows};
   const Subset test_set{&d.test, d.test_rows};
 
+  const bool reports = job == nullptr || job->rank() == 0;
   const Report report = report_of(f, spec, base, grid, d);
   const fs::path outdir(f.out);
   RunFiles files(report, outdir / "runs");
   const auto start = std::chrono::steady_clock::now();
   const CompareResult result =
-      run_comparison(objective, train_set, test_set, base, grid, files.callbacks());
+      run_comparison(objective, train_set, test_set, base, grid,
+                     reports ? files.callbacks() : RunCallbacks{}, trainer_of(job));
+  if (!reports) return kOk;
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
@@ -515,6 +560,12 @@ int run_compare(const CompareFlags& f) {
   }
   if (f.plot) plot(script, outdir.string());
   return kOk;
+}
+
+int run_compare_on(const CompareFlags& f) {
+  if (f.backend == "threads") return run_compare(f, nullptr);
+  const std::unique_ptr<MpiJob> job = MpiJob::start();
+  return job->run([&] { return run_compare(f, job.get()); });
 }
 
 }  // namespace
@@ -531,9 +582,15 @@ Command add_compare_command(CLI::App& app) {
   add_sgd_flags(*cmd, f.sgd);
   cmd->add_option("--algos", f.algos,
                   "Algorithms to compare: dude, asgd, hogwild, sync, fedbuff:K, ringleader, "
-                  "malenia[:S], asgd-da[:C]")
-      ->capture_default_str();
+                  "malenia[:S], asgd-da[:C] (default " +
+                      default_algos("threads") + "; with --backend mpi " + default_algos("mpi") +
+                      ")");
   add_engine_flags(*cmd, f.engine);
+  cmd->add_option("--backend", f.backend,
+                  "threads (one process) or mpi: under mpirun -np N+1 each run goes over MPI, "
+                  "rank 0 the server and ranks 1..N the workers (no hogwild)")
+      ->check(CLI::IsMember({"threads", "mpi"}))
+      ->capture_default_str();
   auto* epochs = cmd->add_option("--epochs", f.sgd.epochs,
                                  "Budget of every run: training samples over all workers, in "
                                  "passes over the data (default 10)")
@@ -564,7 +621,7 @@ Command add_compare_command(CLI::App& app) {
   cmd->add_option("--plot-script", f.plot_script,
                   "Path of plot_compare.py (default: found beside dude)");
   cmd->add_flag("--quiet,-q", f.quiet, "No progress lines on stderr; only the summary on stdout");
-  return {cmd, [flags] { return run_compare(*flags); }};
+  return {cmd, [flags] { return run_compare_on(*flags); }};
 }
 
 }  // namespace dude::cli

@@ -208,7 +208,8 @@ Progress train_model(const TrainFlags& f, const AsyncConfig& config, const Train
   try {
     const Progress last =
         job != nullptr
-            ? job->train(objective, d, config, model.params.data(), printer, &signals.stop_flag())
+            ? job->train(objective, d, config, model.params.data(), printer, &signals.stop_flag(),
+                         checkpoints)
             : train_async(objective, train_set, d.test_rows.empty() ? nullptr : &test_set, config,
                           model.params.data(), printer, &signals.stop_flag(), checkpoints);
     line.clear();
@@ -221,24 +222,18 @@ Progress train_model(const TrainFlags& f, const AsyncConfig& config, const Train
 }
 
 /// The flags as this rank of an MPI job runs them: one worker per rank but the server's, and
-/// only the server (rank 0) prints and writes files.
+/// only the server (rank 0) prints and writes files, checkpoints included, and reads the
+/// checkpoint it resumes (the workers learn its step from rank 0).
 TrainFlags on_rank(const TrainFlags& f, const MpiJob& job) {
-  if (f.engine.workers != 0 && f.engine.workers != job.workers()) {
-    throw ConfigError("--workers " + std::to_string(f.engine.workers) + ": the job has " +
-                      std::to_string(job.workers()) + " worker ranks (mpirun -np " +
-                      std::to_string(f.engine.workers + 1) + " for " +
-                      std::to_string(f.engine.workers) + ")");
-  }
-  if (!f.checkpoint.empty() || !f.resume.empty()) {
-    throw ConfigError("--checkpoint, --resume: not yet with --backend mpi");
-  }
   TrainFlags mine = f;
-  mine.engine.workers = job.workers();
+  mine.engine.workers = job.workers_for(f.engine.workers);
   if (job.rank() != 0) {
     mine.quiet = true;
     mine.verbose = false;
     mine.out.clear();
     mine.metrics.clear();
+    mine.checkpoint.clear();
+    mine.resume.clear();
   }
   return mine;
 }

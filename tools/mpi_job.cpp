@@ -2,7 +2,9 @@
 #include "mpi_job.hpp"
 
 #include <cstdio>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "dude/mpi.hpp"
 #include "dude/partition.hpp"
@@ -18,6 +20,13 @@ std::string with_rank(std::string path, int rank) {
   const std::size_t at = path.find(kRankField);
   if (at != std::string::npos) path.replace(at, kRankField.size(), std::to_string(rank));
   return path;
+}
+
+/// Worker rank `rank`'s part of `rows`, dealt as --workers N deals them.
+std::vector<std::uint32_t> part_of_rank(const Dataset& data, std::span<const std::uint32_t> rows,
+                                        const AsyncConfig& config, int rank) {
+  return partition_rows(data, rows, config.workers, config.partition,
+                        config.sgd.seed)[static_cast<std::size_t>(rank - 1)];
 }
 
 class Job final : public MpiJob {
@@ -65,13 +74,24 @@ class Job final : public MpiJob {
   }
 
   Progress train(const Objective& objective, const TrainTestData& d, const AsyncConfig& config,
-                 float* params, const ProgressCallback& on_progress,
-                 const std::atomic<bool>* stop) override {
+                 float* params, const ProgressCallback& on_progress, const std::atomic<bool>* stop,
+                 const CheckpointPlan* checkpoints) override {
     in_protocol_ = true;  // from here on, every rank leaves together, also on errors
     const Subset train_set{&d.train, d.train_rows};
     const Subset test_set{&d.test, d.test_rows};
     return mpi::train(objective, train_set, d.test_rows.empty() ? nullptr : &test_set, config,
-                      params, on_progress, stop);
+                      params, on_progress, stop, checkpoints);
+  }
+
+  void check(const AsyncConfig& config) const override { mpi::check_config(config); }
+
+  Progress train_shared(const Objective& objective, const Subset& train, const Subset& test,
+                        const AsyncConfig& config, float* params,
+                        const ProgressCallback& on_progress) override {
+    in_protocol_ = true;
+    if (rank() == 0) return mpi::train(objective, train, &test, config, params, on_progress);
+    const std::vector<std::uint32_t> part = part_of_rank(*train.data, train.rows, config, rank());
+    return mpi::train(objective, Subset{train.data, part}, nullptr, config, params, {});
   }
 
   int run(const std::function<int()>& command) override {
@@ -98,9 +118,7 @@ class Job final : public MpiJob {
                             std::uint64_t split_seed) const {
     TrainTestData d = load_train_test(io, split_seed);
     if (rank() == 0) return d;
-    const std::size_t worker = static_cast<std::size_t>(rank() - 1);
-    d.train_rows = partition_rows(d.train, d.train_rows, config.workers, config.partition,
-                                  config.sgd.seed)[worker];
+    d.train_rows = part_of_rank(d.train, d.train_rows, config, rank());
     d.test_rows.clear();  // only the server evaluates
     return d;
   }

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # dude train --backend mpi end to end, on 3 ranks (the server and 2 workers; as root and
-# oversubscribed, as CI runs it): it learns the digits (also with 2 threads per worker rank),
-# and sparse fastText text, as --workers 2 does, one worker rank trains the model --algo sgd
+# oversubscribed, as CI runs it): it learns the digits (also with 2 threads per worker rank,
+# and with --slot triple), and sparse fastText text, as --workers 2 does, one worker rank trains the model --algo sgd
 # does, bit for bit, each worker rank can read a file of its own (--train 'shard-{rank}.csv',
 # and LIBSVM shards of different highest indices), a worker rank whose data cannot be read,
 # or that is killed, ends the job with a message naming it, and a run that cannot go over MPI
-# is refused once, by rank 0 (a bad flag value by every rank). Usage: test_cli_mpi.sh DUDE
+# is refused once, by rank 0 (a bad flag value by every rank); checkpoints are written by rank
+# 0 and resumed; dude compare --backend mpi runs its grid over MPI, also past a diverged run,
+# without hogwild. Usage: test_cli_mpi.sh DUDE
 # DIGITS_CSV_GZ
 digits_gz=$(realpath "$2")
 source "$(dirname "$0")/../cli/harness.sh"
@@ -55,6 +57,18 @@ agrees_over_mpi "digits, softmax, dude (threads: replay, equal compute times)" \
 agrees_over_mpi "digits, softmax, dude, 2 threads per worker rank" "$threads_accuracy" 0.85 0.03 \
   "${run[@]}" --threads-per-worker 2 && ok ||
   fail "accuracy over MPI with 2 threads per worker $mpi_accuracy, --workers 2 $threads_accuracy"
+
+# Newest wins (--slot triple): a worker rank posts and computes on without waiting for its
+# model, and posts that a newer one overtakes are lost; asgd still learns the digits (with
+# hand-off and with --workers 2 it reaches about 0.89 to 0.9).
+on_ranks 3 "$dude" train --train digits --model softmax --algo asgd --slot triple --epochs 10 \
+  --quiet --backend mpi >triple.txt 2>triple.err ||
+  fail "--slot triple over MPI: exit $?: $(cat triple.err)"
+triple_accuracy=$(accuracy triple.txt)
+echo "digits, softmax, asgd, --slot triple over MPI: $triple_accuracy"
+if above "$triple_accuracy" 0.85; then ok; else
+  fail "accuracy with --slot triple over MPI: $triple_accuracy"
+fi
 
 # One worker rank is the single-thread trainer, bit for bit: the same model file.
 "$dude" train --algo sgd --steps 300 --quiet --out sgd.model >/dev/null 2>&1 ||
@@ -144,11 +158,74 @@ else
   fail "rank 2 never started: $(cat killed.txt)"
 fi
 
+# Checkpoints over MPI: rank 0 writes them as the run goes; --resume continues the run on every
+# rank to its budget (tests/mpi/test_mpi.cpp checks the counts and the model); a checkpoint of
+# other flags is refused before the run, by rank 0, naming the difference.
+on_ranks 3 "$dude" train --algo asgd --steps 2000 --checkpoint-every 500 --checkpoint run.ckpt \
+  --backend mpi --quiet >ck1.txt 2>ck1.err || fail "--checkpoint over MPI: exit $?: $(cat ck1.err)"
+[ -s run.ckpt ] && ok || fail "no checkpoint from a run over MPI: $(cat ck1.err)"
+on_ranks 3 "$dude" train --algo asgd --steps 2000 --resume run.ckpt --backend mpi --quiet \
+  >ck2.txt 2>ck2.err || fail "--resume over MPI: exit $?: $(cat ck2.err)"
+grep -q '^train rows: .* steps: 2000 ' ck2.txt && above "$(accuracy ck2.txt)" 0.85 && ok ||
+  fail "the resumed run over MPI: $(cat ck2.txt)"
+on_ranks 3 "$dude" train --algo asgd --steps 3000 --resume run.ckpt --backend mpi --quiet \
+  >out.txt 2>err.txt && fail "a checkpoint of other flags was resumed over MPI"
+[ "$(grep -c 'error: checkpoint: it belongs to a run with steps=2000, not steps=3000' err.txt)" \
+  -eq 1 ] && ok || fail "the refusal of another run's checkpoint: $(cat err.txt)"
+# The same on sparse data: the server rank's sparse DuDe (its model, lazy clocks and table).
+text_run=(train --format fasttext --train text-train.txt --test text-test.txt --hash-bits 16
+          --model softmax --algo dude --steps 600 --backend mpi --quiet)
+on_ranks 3 "$dude" "${text_run[@]}" --checkpoint-every 200 --checkpoint text.ckpt >ck1.txt \
+  2>ck1.err || fail "--checkpoint over MPI on sparse data: exit $?: $(cat ck1.err)"
+on_ranks 3 "$dude" "${text_run[@]}" --resume text.ckpt >ck2.txt 2>ck2.err ||
+  fail "--resume over MPI on sparse data: exit $?: $(cat ck2.err)"
+grep -q '^train rows: .* steps: 600 ' ck2.txt && above "$(accuracy ck2.txt)" 0.85 && ok ||
+  fail "the resumed run over MPI on sparse data: $(cat ck2.txt)"
+
+# dude compare --backend mpi: every run over MPI in turn, the same sequence on every rank; a
+# run that diverges (lr 3e38) stops its worker ranks and the next run goes on; only rank 0
+# writes and prints.
+on_ranks 3 "$dude" compare --train digits --model softmax --algos dude,asgd --lrs 0.1,3e38 \
+  --seeds 0,1 --epochs 3 --target 0.5 --quiet --out cmp --backend mpi >cmp.txt 2>cmp.err ||
+  fail "compare --backend mpi: exit $?: $(cat cmp.err)"
+[ "$(find cmp/runs -name '*.jsonl' | wc -l)" -eq 8 ] && ok ||
+  fail "compare --backend mpi's run files: $(ls cmp/runs)"
+grep -q '"diverged":true' cmp/runs/dude_lr3e+38_seed1.jsonl 2>/dev/null && ok ||
+  fail "the diverged run over MPI lacks its marker"
+for algo in dude asgd; do
+  best=$(awk -F, -v a="$algo" 'NR > 1 && $1 == a && $3 == 1 { print $2, $6 }' cmp/summary.csv)
+  echo "compare --backend mpi, $algo at its best lr (lr, accuracy): $best"
+  above "${best#* }" 0.8 && [ "${best% *}" = 0.1 ] && ok ||
+    fail "compare --backend mpi, $algo: $(cat cmp/summary.csv)"
+done
+[ "$(grep -c '^Final test accuracy over the grid' cmp.txt)" -eq 1 ] && ok ||
+  fail "not one summary on stdout: $(cat cmp.txt)"
+grep -q 'MPI, a rank per worker' cmp/summary.md && ok || fail "summary.md: $(cat cmp/summary.md)"
+# Without --algos over MPI: every algorithm of the default list but hogwild.
+on_ranks 3 "$dude" compare --train digits --model softmax --lrs 0.1 --seeds 0 --epochs 1 \
+  --quiet --out cmp-default --backend mpi >/dev/null 2>cmp.err ||
+  fail "compare --backend mpi without --algos: exit $?: $(cat cmp.err)"
+[ "$(cut -d, -f1 cmp-default/summary.csv 2>/dev/null | tail -n +2 | tr '\n' ' ')" = \
+  "dude asgd fedbuff:4 sync " ] && ok ||
+  fail "compare --backend mpi's default algorithms: $(cat cmp-default/summary.csv)"
+
 # Refused runs: said once (rank 0), exit 2 (usage).
+on_ranks 3 "$dude" compare --train digits --algos dude,hogwild --out no-hogwild --backend mpi \
+  --quiet >out.txt 2>err.txt
+code=$?
+[ "$code" -eq 2 ] && ok || fail "compare --algos hogwild over MPI: exit $code, expected 2"
+[ "$(grep -c 'algorithm: hogwild' err.txt)" -eq 1 ] && ok ||
+  fail "compare's hogwild refusal: $(cat err.txt)"
+[ ! -e no-hogwild ] && ok || fail "a refused comparison left its directory behind"
 on_ranks 3 "$dude" train --algo hogwild --backend mpi --quiet >out.txt 2>err.txt
 code=$?
 [ "$code" -eq 2 ] && ok || fail "hogwild over MPI: exit $code, expected 2"
 [ "$(grep -c 'algorithm: hogwild' err.txt)" -eq 1 ] && ok || fail "hogwild refusal: $(cat err.txt)"
+on_ranks 3 "$dude" "${text[@]}" --slot triple --backend mpi >out.txt 2>err.txt
+code=$?
+[ "$code" -eq 2 ] && ok || fail "--slot triple on sparse data over MPI: exit $code, expected 2"
+[ "$(grep -c 'slot: triple runs over MPI on dense data only' err.txt)" -eq 1 ] && ok ||
+  fail "--slot triple refusal on sparse data: $(cat err.txt)"
 on_ranks 2 "$dude" train --algo dude --workers 2 --backend mpi --quiet >out.txt 2>err.txt
 grep -q -- '--workers 2: the job has 1 worker ranks' err.txt && ok ||
   fail "--workers against the ranks: $(cat err.txt)"

@@ -174,14 +174,21 @@ struct CompareResult {
   std::vector<std::optional<std::size_t>> best;  // per algorithm: best_cell of its cells
 };
 
+/// Trains one run of a comparison from `params` (initialised), calling `on_progress` with
+/// its points, and returns its final point: train_async's part, or another backend's (the
+/// CLI runs each run over MPI with dude::mpi::train, every rank the same sequence of runs).
+using RunTrainer = std::function<Progress(const Objective& objective, const Subset& train,
+                                          const Subset& test, const AsyncConfig& config,
+                                          float* params, const ProgressCallback& on_progress)>;
+
 /// Runs every algorithm x rate x seed of `grid` from `base` (base's algorithm, lr and seed are
-/// replaced; so is its eval_every of 0 when grid.evals_per_epoch > 0). Each seed's runs start
-/// from Objective::init_params with that seed. A run that throws TrainingDiverged is recorded
-/// as diverged; any other exception propagates. Throws ConfigError before the first run on a
-/// bad configuration, an empty test set, or a seed whose partition of `train` fails (see
-/// partition_rows).
+/// replaced; so is its eval_every of 0 when grid.evals_per_epoch > 0), each with `trainer`
+/// (empty: train_async). Each seed's runs start from Objective::init_params with that seed. A
+/// run that throws TrainingDiverged is recorded as diverged; any other exception propagates.
+/// Throws ConfigError before the first run on a bad configuration, an empty test set, or a
+/// seed whose partition of `train` fails (see partition_rows).
 CompareResult run_comparison(const Objective& objective, const Subset& train, const Subset& test,
                              const AsyncConfig& base, const CompareGrid& grid,
-                             const RunCallbacks& callbacks);
+                             const RunCallbacks& callbacks, const RunTrainer& trainer = {});
 
 }  // namespace dude

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "dude/async.hpp"
+#include "dude/checkpoint.hpp"
 #include "dude/errors.hpp"
 
 namespace dude::mpi {
@@ -74,16 +75,32 @@ DataShape agree_on_shape(const DataShape& mine);
 /// the model; a worker rank then holds only its minibatch's part of the model and leaves
 /// `params` as it was. On dense data a worker rank computes each gradient with
 /// config.threads_per_worker threads (its rows split among them; only the rank's main thread
-/// calls MPI). Hand-off only: a worker waits for the model after each post. On rank 0
-/// on_progress is called from a monitor thread (one call at a time); `stop` ends the run
-/// after the current round.
-/// Throws ConfigError (on every rank) for hogwild, sgd, the replay, triple slots, ringleader
-/// or malenia or L2 or threads_per_worker > 1 on sparse data, or a config.workers that is not
-/// ranks - 1; rank 0 throws WorkerFailed when a worker failed (the worker rethrows its own
-/// error). When it throws after the start, every worker has been stopped: each rank may
-/// finalise MPI.
+/// calls MPI). With config.slot Handoff (and always for sync) a worker waits for the model
+/// after each post; with TripleBuffer on dense data newest wins, as with threads: a worker
+/// posts and computes on at the newest model that has arrived, and posts that a newer one
+/// overtakes are lost work (see core/src/mpi/newest_links.hpp). On rank 0 on_progress is
+/// called from a monitor thread (one call at a time); `stop` ends the run after the current
+/// round.
+/// Throws ConfigError (on every rank) for hogwild, sgd, the replay, ringleader or malenia or
+/// L2 or threads_per_worker > 1 or triple slots (but for sync) on sparse data, or a
+/// config.workers that is not ranks - 1; rank 0 throws WorkerFailed when a worker failed (the
+/// worker rethrows its own error). When it throws after the start, every worker has been
+/// stopped: each rank may finalise MPI.
+/// With `checkpoints` on rank 0 (the other ranks' are not read) rank 0 hands out checkpoints
+/// as train_async does, of the server's state (the model, the policy's memory such as DuDe's
+/// table and S, the counters) and its monitor's, taken between two rounds; or it continues the
+/// run of `checkpoints->resume`: the server starts from its state, and every worker rank draws
+/// fresh minibatch streams seeded from its step, as a resumed threaded run's workers do. The
+/// checkpoint must belong to the same settings and to rank 0's same data (CheckpointError
+/// otherwise); the workers' rows are not part of its identity.
 Progress train(const Objective& objective, const Subset& train, const Subset* test,
                const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
-               const std::atomic<bool>* stop = nullptr);
+               const std::atomic<bool>* stop = nullptr,
+               const CheckpointPlan* checkpoints = nullptr);
+
+/// Throws the ConfigError that train would throw on every rank of MPI_COMM_WORLD for `config`
+/// on dense data, before any data is read (a caller checking several runs up front: dude
+/// compare). train also checks what sparse data cannot run, once the ranks agreed on it.
+void check_config(const AsyncConfig& config);
 
 }  // namespace dude::mpi

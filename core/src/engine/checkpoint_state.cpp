@@ -125,6 +125,13 @@ std::string run_identity(const Objective& objective, const Subset& train, const 
   return lines.take();
 }
 
+AsyncConfig resumed_settings(const AsyncConfig& config, std::uint64_t steps) {
+  AsyncConfig resumed = config;
+  resumed.sgd.seed ^= 0x9E3779B97F4A7C15ull * (steps + 1);
+  resumed.warm_start = false;
+  return resumed;
+}
+
 Checkpoint seal_state(const std::string& identity, std::uint64_t steps, std::string payload) {
   detail::StateWriter out;
   out.put_span(std::span<const char>(identity));

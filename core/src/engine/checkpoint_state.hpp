@@ -60,12 +60,31 @@ class StateRequest {
   EngineState state_;  // the server's answer; the monitor's once served_ says so
 };
 
+/// Stores true into a server's `done` flag (release) as it goes out of scope, also by an
+/// exception: from then on StateRequest::ask writes the state on the monitor's thread.
+class ServerLeaving {
+ public:
+  explicit ServerLeaving(std::atomic<bool>& done) : done_(done) {}
+  ~ServerLeaving() { done_.store(true, std::memory_order_release); }
+  ServerLeaving(const ServerLeaving&) = delete;
+  ServerLeaving& operator=(const ServerLeaving&) = delete;
+
+ private:
+  std::atomic<bool>& done_;
+};
+
 /// The settings and data a run's trajectory depends on, one "name=value" line each: the model,
 /// the SGD and engine settings, digests of the training and test rows and of the workers'
 /// shards. Settings that change only how fast it goes (threads, pinning, ticks) are left out.
 std::string run_identity(const Objective& objective, const Subset& train, const Subset* test,
                          const AsyncConfig& config,
                          std::span<const std::vector<std::uint32_t>> shards);
+
+/// The settings a run with workers resumed after `steps` model updates runs with: its workers'
+/// samplers take streams of their own (seeded from the step), or they would replay the first
+/// epochs' minibatches; its table is the checkpoint's, so no warm start. (Its shards are dealt
+/// with the run's own seed, before this.)
+AsyncConfig resumed_settings(const AsyncConfig& config, std::uint64_t steps);
 
 /// A Checkpoint of `payload` for the run `identity` after `steps` model updates.
 Checkpoint seal_state(const std::string& identity, std::uint64_t steps, std::string payload);

@@ -84,12 +84,7 @@ class ServerEngine {
     return state_request_.ask(server_done_, [this] { return write_state(); });
   }
   /// Continues from save_state()'s bytes (before start()).
-  void load_state(detail::StateReader& in) {
-    in.get_span(std::span<float>(pool_.writable(), params_));
-    policy_.load(in);
-    run_.counters.load(in, workers_);
-    pool_.publish(run_.counters.steps.load(std::memory_order_relaxed));
-  }
+  void load_state(detail::StateReader& in) { read_server_state(in, pool_, policy_, run_); }
 
   /// The final model, after join().
   const float* final_model() const { return pool_.current(); }
@@ -153,13 +148,7 @@ class ServerEngine {
     }
   }
 
-  EngineState write_state() const {
-    detail::StateWriter out;
-    out.put_span(std::span<const float>(pool_.current(), params_));
-    policy_.save(out);
-    run_.counters.save(out, workers_);
-    return {std::move(out.bytes()), run_.counters.steps.load(std::memory_order_relaxed)};
-  }
+  EngineState write_state() const { return write_server_state(pool_, policy_, run_); }
 
   /// Idle server: spin, then yield, then sleep. With a core for every thread the server spins
   /// long (a sleeping server adds its wake-up latency to every hand-off: bench/RESULTS.md,

@@ -1,13 +1,15 @@
 #include "engine/server_round.hpp"
 
 #include <algorithm>
+#include <span>
+#include <utility>
 
 #include "dude/errors.hpp"
 
 namespace dude::engine {
 
-void apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState& run,
-                 std::span<const Arrival> arrivals, ServerCounts& counts) {
+std::size_t apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState& run,
+                        std::span<const Arrival> arrivals, ServerCounts& counts) {
   const std::size_t round = policy.round_size();
   const Budget& budget = run.budget;
   std::size_t use = arrivals.size();
@@ -37,6 +39,39 @@ void apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState
   run.counters.samples.store(counts.samples, std::memory_order_relaxed);
   run.counters.steps.store(counts.version, std::memory_order_relaxed);
   if (budget.spent(counts.version, counts.samples)) run.stop.store(true, std::memory_order_relaxed);
+  return use;
+}
+
+EngineState write_server_state(const ModelPool& pool, const ServerPolicy& policy,
+                               const RunState& run) {
+  detail::StateWriter out;
+  out.put_span(std::span<const float>(pool.current(), policy.params()));
+  policy.save(out);
+  run.counters.save(out, run.config.workers);
+  return {std::move(out.bytes()), run.counters.steps.load(std::memory_order_relaxed)};
+}
+
+void read_server_state(detail::StateReader& in, ModelPool& pool, ServerPolicy& policy,
+                       RunState& run) {
+  in.get_span(std::span<float>(pool.writable(), policy.params()));
+  policy.load(in);
+  run.counters.load(in, run.config.workers);
+  pool.publish(run.counters.steps.load(std::memory_order_relaxed));
+}
+
+EngineState write_sparse_server_state(const SparsePolicy& policy, const RunState& run) {
+  detail::StateWriter out;
+  policy.save(out);
+  run.counters.save(out, run.config.workers);
+  return {std::move(out.bytes()), run.counters.steps.load(std::memory_order_relaxed)};
+}
+
+ServerCounts read_sparse_server_state(detail::StateReader& in, SparsePolicy& policy,
+                                      RunState& run) {
+  policy.load(in);
+  run.counters.load(in, run.config.workers);
+  return {run.counters.steps.load(std::memory_order_relaxed),
+          run.counters.samples.load(std::memory_order_relaxed)};
 }
 
 }  // namespace dude::engine

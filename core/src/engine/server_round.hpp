@@ -6,7 +6,9 @@
 #include <mutex>
 #include <span>
 
+#include "common/state_stream.hpp"
 #include "dude/errors.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "engine/fold_team.hpp"
 #include "engine/model_pool.hpp"
 #include "engine/policy.hpp"
@@ -25,10 +27,29 @@ struct ServerCounts {
 /// beyond it are dropped), checks each applied arrival's loss and counts its delay (the steps
 /// the server took between the model it was computed at and the step applying it), folds them
 /// with the policy over the fold team into the pool's writable buffer, publishes it when the
-/// round steps, stores the counters, and stops the run when its budget is spent. Throws
-/// TrainingDiverged on a non-finite loss.
-void apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState& run,
-                 std::span<const Arrival> arrivals, ServerCounts& counts);
+/// round steps, stores the counters, and stops the run when its budget is spent. Returns how
+/// many of `arrivals` it applied: the first ones, all but those beyond the step budget.
+/// Throws TrainingDiverged on a non-finite loss.
+std::size_t apply_round(ServerPolicy& policy, FoldTeam& team, ModelPool& pool, RunState& run,
+                        std::span<const Arrival> arrivals, ServerCounts& counts);
+
+/// A dense server's state between two rounds, for a checkpoint (the threaded server and the
+/// MPI server rank): `pool`'s current model, the policy's memory and the run's counters, and
+/// the step it was taken at.
+EngineState write_server_state(const ModelPool& pool, const ServerPolicy& policy,
+                               const RunState& run);
+/// Reads write_server_state's bytes back, before the server starts: the model into `pool`,
+/// published at the counters' step, the policy's memory and the counters.
+void read_server_state(detail::StateReader& in, ModelPool& pool, ServerPolicy& policy,
+                       RunState& run);
+
+/// A sparse server's state between two arrivals, for a checkpoint (the threaded sparse server
+/// and the MPI sparse server rank): the policy's memory (which holds the model) and the run's
+/// counters, and the step it was taken at.
+EngineState write_sparse_server_state(const SparsePolicy& policy, const RunState& run);
+/// Reads write_sparse_server_state's bytes back into the policy and the counters, before the
+/// server starts; returns the counts to go on from.
+ServerCounts read_sparse_server_state(detail::StateReader& in, SparsePolicy& policy, RunState& run);
 
 /// A lock for a sparse server that shares its policy with no other thread while it applies
 /// an arrival (the threaded sparse engine: its monitor asks the server thread, or holds the

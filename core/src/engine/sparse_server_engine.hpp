@@ -137,10 +137,7 @@ class SparseServerEngine {
   /// Continues from save_state()'s bytes (before start()): every worker's first minibatch then
   /// reads the resumed model.
   void load_state(detail::StateReader& in) {
-    policy_.load(in);
-    run_.counters.load(in, workers_);
-    counts_.version = run_.counters.steps.load(std::memory_order_relaxed);
-    counts_.samples = run_.counters.samples.load(std::memory_order_relaxed);
+    counts_ = read_sparse_server_state(in, policy_, run_);
     for (auto& exchange : exchanges_) answer(*exchange);
   }
 
@@ -245,12 +242,7 @@ class SparseServerEngine {
     snapshot_served_.store(wanted, std::memory_order_release);
   }
 
-  EngineState write_state() const {
-    detail::StateWriter out;
-    policy_.save(out);
-    run_.counters.save(out, workers_);
-    return {std::move(out.bytes()), run_.counters.steps.load(std::memory_order_relaxed)};
-  }
+  EngineState write_state() const { return write_sparse_server_state(policy_, run_); }
 
   /// Idle server: yield (a worker's next post is one small gradient away, and a sleeping
   /// server would add its wake-up latency to every step); sleep only after a long idle

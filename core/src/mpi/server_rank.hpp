@@ -48,22 +48,45 @@
 //   whatever mix of updates is there. Across processes there is no shared model; the nearest
 //   form (MPI_Accumulate into a window on rank 0) is asgd without the server's loop, whose
 //   progress MPI does not guarantee without one, not the algorithm the paper compares.
+// - Newest wins (--slot triple, dense data): the same server over NewestLinks
+//   (newest_links.hpp has its Design). take() then may find a worker's older post still in
+//   the round being gathered and replaces it; the rest is the same code. Either way the
+//   server counts what became of every post it read (PostCounts), so that the tests can
+//   check that each had exactly one fate.
+// - Checkpoints: the monitor asks for the state through engine::StateRequest, as it asks the
+//   threaded server; the server answers in step(), between two rounds (the policy, the pool's
+//   current model and the counters are the server thread's), and once serve() has left the
+//   monitor writes the state itself (engine::ServerLeaving).
 #pragma once
 
 #include <mpi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
+#include "common/state_stream.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "engine/fold_team.hpp"
 #include "engine/model_pool.hpp"
 #include "engine/policy.hpp"
 #include "engine/run_state.hpp"
 #include "engine/server_round.hpp"
+#include "mpi/newest_links.hpp"
 #include "mpi/worker_links.hpp"
 
 namespace dude::mpi::detail {
 
+/// What became of the gradient posts the server read, per worker. Every post read was
+/// applied (RunCounters::arrivals), overwritten (a newer post of its worker came before its
+/// round: newest wins only) or left unapplied (beyond the step budget, or in the round the
+/// stop left); the posts that came in after the stop are counted apart, never applied.
+struct PostCounts {
+  std::vector<std::uint64_t> read, overwritten, unapplied, after_stop;
+};
+
+/// `Links`: HandoffLinks (each worker waits for its model) or NewestLinks (newest wins).
+template <class Links>
 class ServerRank {
  public:
   /// `comm`: rank 0 is this server, ranks 1..run.config.workers its workers.
@@ -78,6 +101,16 @@ class ServerRank {
 
   /// Copies a consistent recent model (monitor thread); returns its version.
   std::uint64_t snapshot(float* out);
+  /// The server's state between two rounds, for a checkpoint (monitor thread): the model,
+  /// the policy's memory and the counters, written by the server when it next takes posts
+  /// (a gradient's time), or by this thread once the server has left. Posts not yet applied
+  /// are not part of it: a resumed run has its workers compute afresh.
+  engine::EngineState save_state();
+  /// Continues from save_state()'s bytes (before serve()).
+  void load_state(::dude::detail::StateReader& in);
+
+  /// After serve() returned: what became of each worker's posts.
+  PostCounts post_counts() const;
 
  private:
   void take(std::size_t w, int tag, int length);
@@ -85,19 +118,30 @@ class ServerRank {
   void step();
   void apply_round();
   void send_model(std::size_t w);
+  engine::EngineState write_state() const;
+
+  static constexpr std::size_t kNotGathered = static_cast<std::size_t>(-1);
 
   engine::RunState& run_;
   engine::ServerPolicy& policy_;
   const std::size_t params_;
   const std::size_t workers_;
-  WorkerLinks<engine::GradientHeader> links_;
+  Links links_;
   engine::ModelPool pool_;  // the server writes, the monitor (reader 0) snapshots
   engine::FoldTeam team_;   // the server thread and its fold helpers
   std::vector<engine::GradientHeader> headers_;  // of the taken posts
   std::vector<engine::Arrival> arrivals_;        // the round being gathered
+  std::vector<std::size_t> gathered_;            // w's index in arrivals_, or kNotGathered
   std::size_t seeds_ = 0;                        // warm-start gradients taken
   std::size_t seeds_needed_ = 0;                 // every worker's under a warm start
   engine::ServerCounts counts_;                  // steps and samples so far
+  PostCounts posts_;
+  engine::StateRequest state_request_;    // the monitor's checkpoints of the running server
+  std::atomic<bool> server_done_{false};  // set by serve() as it leaves
 };
+
+using HandoffLinks = WorkerLinks<engine::GradientHeader>;
+using HandoffServerRank = ServerRank<HandoffLinks>;
+using NewestServerRank = ServerRank<NewestLinks>;
 
 }  // namespace dude::mpi::detail

@@ -23,6 +23,7 @@ SparseServerRank::SparseServerRank(MPI_Comm comm, engine::RunState& run,
 
 void SparseServerRank::serve(bool warm_start) {
   seeds_needed_ = warm_start ? workers_ : 0;
+  const engine::ServerLeaving leaving(server_done_);
   links_.serve(
       run_, [this](std::size_t w, int tag, int length) { take(w, tag, length); },
       [this] { step(); });
@@ -32,6 +33,18 @@ std::uint64_t SparseServerRank::snapshot(float* out) {
   const std::lock_guard<std::mutex> lock(policy_lock_);
   policy_.read_all(out);
   return counts_.version;
+}
+
+engine::EngineState SparseServerRank::save_state() {
+  return state_request_.ask(server_done_, [this] { return write_state(); });
+}
+
+engine::EngineState SparseServerRank::write_state() const {
+  return engine::write_sparse_server_state(policy_, run_);
+}
+
+void SparseServerRank::load_state(::dude::detail::StateReader& in) {
+  counts_ = engine::read_sparse_server_state(in, policy_, run_);
 }
 
 void SparseServerRank::unpack(std::size_t w, int tag, int length) {
@@ -75,6 +88,7 @@ void SparseServerRank::take(std::size_t w, int tag, int length) {
 }
 
 void SparseServerRank::step() {
+  state_request_.serve([this] { return write_state(); });
   if (seeds_ < seeds_needed_) return;
   for (const std::size_t w : arrived_) {
     if (run_.stopping()) break;  // the rest get kStop
@@ -97,7 +111,7 @@ bool SparseServerRank::apply(std::size_t w) {
 }
 
 void SparseServerRank::answer(std::size_t w) {
-  ModelMessage& reply = links_.begin_reply(w);
+  ModelMessage& reply = *links_.begin_reply(w);  // never null under hand-off
   const std::size_t rows = features_[w].size() * shape_.width;
   {
     const std::lock_guard<std::mutex> lock(policy_lock_);

@@ -27,10 +27,13 @@
 
 #include <mpi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <vector>
 
+#include "common/state_stream.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "engine/run_state.hpp"
 #include "engine/server_round.hpp"
 #include "engine/sparse_policy.hpp"
@@ -57,18 +60,25 @@ class SparseServerRank {
 
   /// Copies the whole model now (monitor thread); returns its version.
   std::uint64_t snapshot(float* out);
+  /// The server's state between two arrivals, for a checkpoint (monitor thread), as
+  /// ServerRank::save_state: the policy (which holds the model) and the counters.
+  engine::EngineState save_state();
+  /// Continues from save_state()'s bytes (before serve()).
+  void load_state(::dude::detail::StateReader& in);
 
  private:
   /// Copies worker w's post out of its receive buffer; throws when it cannot be of this model
   /// (its counts, its length, its feature ids).
   void unpack(std::size_t w, int tag, int length);
   void take(std::size_t w, int tag, int length);
-  /// Applies the arrivals taken, in order, once the warm start is complete.
+  /// Answers the monitor's request for a checkpoint, if any; then applies the arrivals
+  /// taken, in order, once the warm start is complete.
   void step();
   /// Applies worker w's gradient; false while a sync round is incomplete.
   bool apply(std::size_t w);
   /// The model on worker w's next features, at the current step.
   void answer(std::size_t w);
+  engine::EngineState write_state() const;
 
   engine::RunState& run_;
   engine::SparsePolicy& policy_;
@@ -83,7 +93,9 @@ class SparseServerRank {
   std::vector<std::size_t> held_;     // applied, waiting for the round's end (sync)
   std::size_t seeds_ = 0;
   std::size_t seeds_needed_ = 0;
-  engine::ServerCounts counts_;  // steps and samples
+  engine::ServerCounts counts_;           // steps and samples
+  engine::StateRequest state_request_;    // the monitor's checkpoints of the running server
+  std::atomic<bool> server_done_{false};  // set by serve() as it leaves
 };
 
 }  // namespace dude::mpi::detail

@@ -2,15 +2,17 @@
 // and reports progress; the other ranks are workers (worker_rank.hpp).
 #include <mpi.h>
 
-#include <chrono>
 #include <exception>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "dude/errors.hpp"
 #include "dude/mpi.hpp"
+#include "engine/checkpoint_state.hpp"
 #include "engine/compact_batch.hpp"
 #include "engine/eval_schedule.hpp"
+#include "engine/monitor_state.hpp"
 #include "engine/policy.hpp"
 #include "engine/progress_reporter.hpp"
 #include "engine/run_state.hpp"
@@ -31,33 +33,48 @@ namespace {
 constexpr std::size_t kServerThread = 0;
 constexpr std::size_t kMonitorThread = 1;
 
-/// The monitor thread of rank 0: the time budget and stop requests, then points and ticks as
-/// train_async's monitor makes them (checkpoints are not offered over MPI yet).
-template <class Server>
-void watch(Server& server, engine::RunState& run, engine::ProgressReporter& reporter,
-           const engine::RunHooks& hooks, std::size_t params) {
-  const engine::Budget& budget = run.budget;
-  engine::EvalSchedule schedule(run.config.sgd.eval_every, budget.rows);
-  engine::Monitor monitor(run, reporter, schedule, params);
-  while (!run.stopping()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    if ((budget.seconds > 0 && run.elapsed() >= budget.seconds) || hooks.stop_requested()) break;
-    if (!monitor.look([&](float* out) { return server.snapshot(out); })) break;
+/// Rank 0's first word to its workers in a run, collective with their wait_for_server():
+/// whether `prepare` (the resume of a checkpoint) went well, so that no worker waits for a
+/// server that will not serve. Rethrows what `prepare` threw.
+template <class Prepare>
+void start_server(MPI_Comm comm, Prepare&& prepare) {
+  int ready = 1;
+  std::exception_ptr error;
+  try {
+    prepare();
+  } catch (...) {
+    error = std::current_exception();
+    ready = 0;
   }
-  run.stop.store(true, std::memory_order_relaxed);
+  MPI_Bcast(&ready, 1, MPI_INT, 0, comm);
+  if (error) std::rethrow_exception(error);
 }
 
-/// Rank 0's part: `server` on this thread, the monitor beside it; the final point.
+/// A worker's side of start_server(): throws ConfigError (rank 0 says why) when rank 0 could
+/// not start.
+void wait_for_server(MPI_Comm comm) {
+  int ready = 0;
+  MPI_Bcast(&ready, 1, MPI_INT, 0, comm);
+  if (ready == 0) throw ConfigError("checkpoints: rank 0 could not resume its checkpoint");
+}
+
+/// Rank 0's part: `server` on this thread, the monitor beside it (the checkpoints' resume
+/// first, then engine::watch_run, as train_async's monitor); the final point.
 template <class Server>
-Progress serve_with(Server& server, engine::RunState& run, const Objective& objective,
-                    float* params, const engine::RunHooks& hooks) {
+Progress serve_with(MPI_Comm comm, Server& server, engine::RunState& run,
+                    const Objective& objective, float* params, const engine::RunHooks& hooks) {
+  engine::EvalSchedule schedule(run.config.sgd.eval_every, run.budget.rows);
   engine::ProgressReporter reporter(run, objective, hooks);
+  engine::Monitor watch(run, reporter, schedule, objective.num_params());
+  engine::MonitorState<Server> state(server, run, schedule, reporter, hooks);
+  start_server(comm, [&] { state.resume(); });
   std::thread monitor([&] {
     try {
-      watch(server, run, reporter, hooks, objective.num_params());
+      engine::watch_run(server, run, watch, state, hooks);
     } catch (...) {
       run.fail(kMonitorThread, std::current_exception());
     }
+    run.stop.store(true, std::memory_order_relaxed);
   });
   try {
     server.serve(run.config.dude_warm_start());
@@ -90,12 +107,16 @@ Progress serve(MPI_Comm comm, const Objective& objective, const AsyncConfig& con
     const std::unique_ptr<engine::SparsePolicy> policy = engine::make_sparse_policy(
         config.algorithm, config.workers, shape.rows, shape.width, shape.tail, params);
     SparseServerRank server(comm, run, *policy, shape);
-    return serve_with(server, run, objective, params, hooks);
+    return serve_with(comm, server, run, objective, params, hooks);
   }
   const std::unique_ptr<engine::ServerPolicy> policy =
       engine::make_policy(config.algorithm, config.workers, objective.num_params());
-  ServerRank server(comm, run, *policy, params);
-  return serve_with(server, run, objective, params, hooks);
+  if (newest_wins(config)) {
+    NewestServerRank server(comm, run, *policy, params);
+    return serve_with(comm, server, run, objective, params, hooks);
+  }
+  HandoffServerRank server(comm, run, *policy, params);
+  return serve_with(comm, server, run, objective, params, hooks);
 }
 
 /// A worker rank's part; its point counts its own posts. On dense data `params` is the last
@@ -103,6 +124,7 @@ Progress serve(MPI_Comm comm, const Objective& objective, const AsyncConfig& con
 /// and `params` is left as it was.
 Progress work(MPI_Comm comm, int rank, const Objective& objective, const Subset& train,
               const AsyncConfig& config, float* params, std::size_t batch_features) {
+  wait_for_server(comm);
   const auto w = static_cast<std::size_t>(rank - 1);
   Progress p;
   p.final = true;
@@ -145,9 +167,6 @@ void check_config(const AsyncConfig& config, int ranks, bool sparse) {
   if (config.deterministic) {
     throw ConfigError("deterministic: the replay runs in one process, not over MPI");
   }
-  if (config.slot != SlotDiscipline::Handoff) {
-    throw ConfigError("slot: only handoff over MPI so far (a worker waits for its model)");
-  }
   if (config.server == ServerPlacement::Workers) {
     throw ConfigError(
         "server placement: over MPI rank 0 is the server (workers serve only with "
@@ -163,15 +182,49 @@ void check_config(const AsyncConfig& config, int ranks, bool sparse) {
                       " threads per worker rank run on dense data only for now (on sparse "
                       "data a worker rank has one)");
   }
+  if (sparse && newest_wins(config)) {
+    throw ConfigError(
+        "slot: triple runs over MPI on dense data only: on sparse data the server answers "
+        "each post with the model on the features of the sender's next minibatch, which the "
+        "worker rank needs before it can compute again (it holds no more of the model), so "
+        "it always waits (use handoff)");
+  }
   if (sparse && (kind == Kind::Ringleader || kind == Kind::Malenia)) {
     throw ConfigError("algorithm " + config.algorithm.to_string() +
                       " runs on dense data only for now (its tables are dense)");
   }
 }
 
+/// Collective: the settings every rank runs with. When rank 0 resumes a checkpoint (its
+/// `checkpoints`; the other ranks' are not read) every rank runs with engine::resumed_settings
+/// at the checkpoint's step, as a resumed threaded run does: the workers draw fresh minibatch
+/// streams, and DuDe's table is the checkpoint's, so no warm start. A checkpoint of another
+/// run (not of `identity`) is refused on every rank before the run: rank 0 throws the
+/// CheckpointError naming what differs, the workers a ConfigError that points to it.
+AsyncConfig agree_on_settings(MPI_Comm comm, int rank, const AsyncConfig& config,
+                              const CheckpointPlan* checkpoints, const std::string& identity) {
+  std::uint64_t resume[3] = {0, 0, 0};  // resuming, at which step, refused
+  std::exception_ptr refused;
+  if (rank == 0 && checkpoints != nullptr && checkpoints->resume != nullptr) {
+    resume[0] = 1;
+    resume[1] = checkpoints->resume->steps;
+    try {
+      engine::open_state(*checkpoints->resume, identity);
+    } catch (...) {
+      refused = std::current_exception();
+      resume[2] = 1;
+    }
+  }
+  MPI_Bcast(resume, 3, MPI_UINT64_T, 0, comm);
+  if (refused) std::rethrow_exception(refused);
+  if (resume[2] != 0) throw ConfigError("checkpoints: rank 0 refused the checkpoint to resume");
+  return resume[0] != 0 ? engine::resumed_settings(config, resume[1]) : config;
+}
+
 Progress train_on(MPI_Comm comm, const Objective& objective, const Subset& train,
                   const Subset* test, const AsyncConfig& config, float* params,
-                  const ProgressCallback& on_progress, const std::atomic<bool>* stop) {
+                  const ProgressCallback& on_progress, const std::atomic<bool>* stop,
+                  const CheckpointPlan* checkpoints) {
   int rank = 0, ranks = 0;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &ranks);
@@ -180,15 +233,22 @@ Progress train_on(MPI_Comm comm, const Objective& objective, const Subset& train
       agree_on_batch_features(comm, objective, train, config.sgd.batch);
   std::uint64_t rows = rank == 0 ? 0 : train.rows.size();
   MPI_Allreduce(MPI_IN_PLACE, &rows, 1, MPI_UINT64_T, MPI_SUM, comm);
+  // A checkpoint belongs to the settings asked for and to rank 0's data (the workers' rows
+  // are theirs: a run is resumed with the same files, ranks and flags).
+  const std::string identity = rank == 0 && checkpoints != nullptr
+                                   ? engine::run_identity(objective, train, test, config, {})
+                                   : "";
+  const AsyncConfig settings = agree_on_settings(comm, rank, config, checkpoints, identity);
   check_config(config, ranks, batch_features > 0);
   if (batch_features > 0 && objective.l2() > 0.0f) {
     throw ConfigError("l2: the asynchronous algorithms take no L2 on sparse data yet");
   }
-  if (rank != 0) return work(comm, rank, objective, train, config, params, batch_features);
+  if (rank != 0) return work(comm, rank, objective, train, settings, params, batch_features);
   ::dude::detail::DivergenceGuard guard(objective, train, config.sgd, params);
-  const engine::RunHooks hooks{test, on_progress, stop, guard};
-  return guard.run(
-      params, [&] { return serve(comm, objective, config, rows, params, hooks, batch_features); });
+  const engine::RunHooks hooks{test, on_progress, stop, guard, checkpoints, &identity};
+  return guard.run(params, [&] {
+    return serve(comm, objective, settings, rows, params, hooks, batch_features);
+  });
 }
 
 }  // namespace detail
@@ -225,9 +285,15 @@ DataShape agree_on_shape(const DataShape& mine) {
 
 Progress train(const Objective& objective, const Subset& train, const Subset* test,
                const AsyncConfig& config, float* params, const ProgressCallback& on_progress,
-               const std::atomic<bool>* stop) {
-  return detail::train_on(MPI_COMM_WORLD, objective, train, test, config, params, on_progress,
-                          stop);
+               const std::atomic<bool>* stop, const CheckpointPlan* checkpoints) {
+  return detail::train_on(MPI_COMM_WORLD, objective, train, test, config, params, on_progress, stop,
+                          checkpoints);
+}
+
+void check_config(const AsyncConfig& config) {
+  int ranks = 0;
+  MPI_Comm_size(MPI_COMM_WORLD, &ranks);
+  detail::check_config(config, ranks, false);
 }
 
 }  // namespace dude::mpi

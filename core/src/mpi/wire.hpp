@@ -8,6 +8,16 @@
 //   server -> worker   kModel     version + model, the reply to a kSeed or kGradient
 //                      kStop      nothing, the reply to anything once the run is over
 //
+// Dense data, newest wins (--slot triple but for sync: newest_wins(); newest_links.hpp):
+//   worker -> server   kSeed, kGradient, kFailure as above, the posts by MPI_Issend; a
+//                      gradient finished while the post before is still on its way is not
+//                      sent (overwritten)
+//                      kStop      nothing, the worker's last message: its answer to kStop
+//   server -> worker   kModel     version + model, after a round that applied the worker's
+//                      post (and the reply to its seed), skipped while its previous kModel
+//                      is still on its way; the worker computes on without waiting for it
+//                      kStop      nothing, once the run is over
+//
 // Sparse data, every message O(nnz x width + tail), the protocol of the threaded sparse engine
 // (engine/sparse_server_engine.hpp): the worker pulls the model of its next minibatch only.
 //   worker -> server   kPull      counts + the features of its first minibatch, once first
@@ -24,7 +34,7 @@
 // min(d, widest row x batch) features, the widest row over every rank's data (an allreduce
 // before the run), and a gradient's rows are some of them.
 //
-// Each worker message waits for its reply before the next is sent.
+// Under hand-off each worker message waits for its reply before the next is sent.
 //
 // Every rank runs the same build on the same kind of machine (mpirun starts one program), so
 // headers and versions travel as their bytes.
@@ -43,6 +53,7 @@
 #include <vector>
 
 #include "common/aligned_buffer.hpp"
+#include "dude/async.hpp"
 #include "dude/errors.hpp"
 #include "engine/gradient_slot.hpp"
 #include "engine/sparse_policy.hpp"
@@ -179,5 +190,12 @@ inline void unpack_sparse(const SparsePostMessage& in, std::size_t width,
 
 /// MPI_COMM_WORLD's rank of worker w, and back.
 inline int rank_of(std::size_t worker) { return static_cast<int>(worker) + 1; }
+
+/// Whether a dense run speaks the newest-wins protocol: --slot triple, but for sync, whose
+/// round needs every worker's gradient and so hands off, as it does with threads.
+inline bool newest_wins(const AsyncConfig& config) {
+  return config.slot == SlotDiscipline::TripleBuffer &&
+         config.algorithm.kind != AlgorithmSpec::Kind::Sync;
+}
 
 }  // namespace dude::mpi::detail

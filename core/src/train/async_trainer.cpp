@@ -10,6 +10,7 @@
 #include "engine/eval_schedule.hpp"
 #include "engine/gradient_slot.hpp"
 #include "engine/hogwild_engine.hpp"
+#include "engine/monitor_state.hpp"
 #include "engine/policy.hpp"
 #include "engine/progress_reporter.hpp"
 #include "engine/replay.hpp"
@@ -23,47 +24,6 @@ namespace {
 
 using engine::RunState;
 
-/// A threaded run's checkpoints: the engine's state (model, policy, counters), then the
-/// monitor's (evaluation schedule and window, divergence memory, time so far).
-template <class Engine>
-class MonitorState {
- public:
-  MonitorState(Engine& engine, RunState& run, engine::EvalSchedule& schedule,
-               engine::ProgressReporter& reporter, const engine::RunHooks& hooks)
-      : engine_(engine), run_(run), schedule_(schedule), reporter_(reporter), hooks_(hooks) {}
-
-  /// Before the engine starts: continues the plan's checkpoint, if it has one.
-  void resume() {
-    const CheckpointPlan* plan = hooks_.checkpoints;
-    if (plan == nullptr || plan->resume == nullptr) return;
-    detail::StateReader in(engine::open_state(*plan->resume, *hooks_.identity));
-    engine_.load_state(in);
-    schedule_.load(in);
-    reporter_.load(in);
-    hooks_.guard.load(in);
-    run_.resume_clock(in.get<double>());
-    in.expect_end();
-  }
-
-  Checkpoint make() {
-    engine::EngineState state = engine_.save_state();
-    detail::StateWriter out;
-    out.bytes() = std::move(state.bytes);
-    schedule_.save(out);
-    reporter_.save(out);
-    hooks_.guard.save(out);
-    out.put(run_.elapsed());
-    return engine::seal_state(*hooks_.identity, state.steps, std::move(out.bytes()));
-  }
-
- private:
-  Engine& engine_;
-  RunState& run_;
-  engine::EvalSchedule& schedule_;
-  engine::ProgressReporter& reporter_;
-  const engine::RunHooks& hooks_;
-};
-
 /// The calling thread's part of a run: budget by time and stop requests, evaluation points,
 /// ticks and checkpoints. `Engine` is a ServerEngine or the HogwildEngine.
 template <class Engine>
@@ -72,23 +32,11 @@ Progress monitor(Engine& engine, RunState& run, const Objective& objective,
   engine::EvalSchedule schedule(run.config.sgd.eval_every, run.budget.rows);
   engine::ProgressReporter reporter(run, objective, hooks);
   engine::Monitor watch(run, reporter, schedule, objective.num_params());
-  MonitorState<Engine> state(engine, run, schedule, reporter, hooks);
-  const auto checkpoint = [&] { return state.make(); };
+  engine::MonitorState<Engine> state(engine, run, schedule, reporter, hooks);
   state.resume();
-  engine::CheckpointClock checkpoints(hooks.checkpoints,
-                                      run.counters.steps.load(std::memory_order_relaxed));
   try {
     engine.start();
-    while (!run.stopping()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      if (run.budget.seconds > 0 && run.elapsed() >= run.budget.seconds) break;
-      if (hooks.stop_requested()) {
-        checkpoints.offer_final(checkpoint);
-        break;
-      }
-      if (!watch.look([&](float* out) { return engine.snapshot(out); })) break;
-      checkpoints.offer(run.counters.steps.load(std::memory_order_relaxed), checkpoint);
-    }
+    engine::watch_run(engine, run, watch, state, hooks);
   } catch (...) {
     run.fail(threads, std::current_exception());
   }
@@ -152,16 +100,11 @@ Progress run_sparse_server(const Objective& objective, const Dataset& data,
   return monitor(server, run, objective, hooks, params, threads);
 }
 
-/// The settings a threaded run resumed from a checkpoint runs with: its workers' samplers
-/// take streams of their own (seeded from the step), or they would replay the first epochs'
-/// minibatches; its table is the checkpoint's, so no warm start. The replay and the shards
-/// keep the run's seed: the replay's samplers are part of its state.
+/// The settings a threaded run resumed from a checkpoint runs with (engine::resumed_settings).
+/// The replay and the shards keep the run's seed: the replay's samplers are part of its state.
 AsyncConfig resumed_settings(const AsyncConfig& config, const CheckpointPlan* plan) {
   if (plan == nullptr || plan->resume == nullptr || config.deterministic) return config;
-  AsyncConfig resumed = config;
-  resumed.sgd.seed ^= 0x9E3779B97F4A7C15ull * (plan->resume->steps + 1);
-  resumed.warm_start = false;
-  return resumed;
+  return engine::resumed_settings(config, plan->resume->steps);
 }
 
 /// The engine the configuration asks for, on shards of the training rows.

@@ -104,8 +104,13 @@ void check_data(const Subset& train, const Subset& test, const AsyncConfig& base
 class Runner {
  public:
   Runner(const Objective& objective, const Subset& train, const Subset& test,
-         const CompareGrid& grid, const RunCallbacks& callbacks)
-      : objective_(objective), train_(train), test_(test), grid_(grid), callbacks_(callbacks) {}
+         const CompareGrid& grid, const RunCallbacks& callbacks, const RunTrainer& trainer)
+      : objective_(objective),
+        train_(train),
+        test_(test),
+        grid_(grid),
+        callbacks_(callbacks),
+        trainer_(trainer) {}
 
   /// One run from `params` (the seed's initial parameters, copied).
   RunResult run(const AsyncConfig& config, std::vector<float> params, const RunInfo& info) const {
@@ -117,7 +122,11 @@ class Runner {
     };
     const auto start = std::chrono::steady_clock::now();
     try {
-      train_async(objective_, train_, &test_, config, params.data(), on_progress);
+      if (trainer_) {
+        trainer_(objective_, train_, test_, config, params.data(), on_progress);
+      } else {
+        train_async(objective_, train_, &test_, config, params.data(), on_progress);
+      }
     } catch (const TrainingDiverged& e) {
       // Divergence at too large a learning rate is a result, not a failure of the comparison.
       tracker.mark_diverged(e.what());
@@ -134,6 +143,7 @@ class Runner {
   const Subset& test_;
   const CompareGrid& grid_;
   const RunCallbacks& callbacks_;
+  const RunTrainer& trainer_;
 };
 
 }  // namespace
@@ -347,7 +357,7 @@ void validate_comparison(const AsyncConfig& base, const CompareGrid& grid) {
 
 CompareResult run_comparison(const Objective& objective, const Subset& train, const Subset& test,
                              const AsyncConfig& base, const CompareGrid& grid,
-                             const RunCallbacks& callbacks) {
+                             const RunCallbacks& callbacks, const RunTrainer& trainer) {
   validate_comparison(base, grid);
   check_data(train, test, base, grid);
   if (callbacks.on_begin) callbacks.on_begin();
@@ -356,7 +366,7 @@ CompareResult run_comparison(const Objective& objective, const Subset& train, co
   for (std::size_t s = 0; s < grid.seeds.size(); ++s) {
     objective.init_params(initial[s].data(), grid.seeds[s]);
   }
-  const Runner runner(objective, train, test, grid, callbacks);
+  const Runner runner(objective, train, test, grid, callbacks, trainer);
   const std::size_t total = grid.algos.size() * grid.lrs.size() * grid.seeds.size();
   std::size_t number = 0;
   CompareResult result;
