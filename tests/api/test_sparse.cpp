@@ -237,6 +237,26 @@ TEST_CASE("the asynchronous algorithms refuse L2 on sparse data for now", "[spar
                     Catch::Contains("L2 on sparse data"));
 }
 
+TEST_CASE("the threaded sparse engine refuses newest wins, which it cannot serve",
+          "[sparse][async]") {
+  const Dataset sparse = testdata::random_sparse(40, 50, 3, 4, 3);
+  const Objective objective(ModelSpec::parse("softmax"), 50, 3);
+  AsyncConfig config;
+  config.sgd.steps = 10;
+  config.workers = 2;
+  config.slot = SlotDiscipline::TripleBuffer;
+  std::vector<float> params(objective.num_params(), 0.0f);
+  const std::vector<std::uint32_t> rows = first_rows(40);
+  for (const char* algo : {"dude", "asgd"}) {
+    config.algorithm = AlgorithmSpec::parse(algo);
+    CHECK_THROWS_WITH(train_async(objective, {&sparse, rows}, nullptr, config, params.data(), {}),
+                      Catch::Contains("triple runs on dense data only"));
+  }
+  // Sync waits for its round whatever the slot, on sparse data as on dense.
+  config.algorithm = AlgorithmSpec::parse("sync");
+  CHECK(train_async(objective, {&sparse, rows}, nullptr, config, params.data(), {}).steps == 10);
+}
+
 TEST_CASE("the threaded sparse engine with one worker is the single-thread trainer",
           "[sparse][async]") {
   const std::string algo = GENERATE(as<std::string>{}, "asgd", "sync", "dude");

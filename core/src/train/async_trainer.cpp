@@ -86,6 +86,13 @@ Progress run_sparse_server(const Objective& objective, const Dataset& data,
                            const std::vector<std::vector<std::uint32_t>>& shards,
                            const AsyncConfig& config, float* params, const engine::RunHooks& hooks,
                            std::size_t train_rows) {
+  if (config.slot == SlotDiscipline::TripleBuffer &&
+      config.algorithm.kind != AlgorithmSpec::Kind::Sync) {
+    throw ConfigError(
+        "slot: triple runs on dense data only: on sparse data the server answers each post "
+        "with the model on the features of the worker's next minibatch, which the worker needs "
+        "before it can compute again, so it always waits (use handoff)");
+  }
   const std::size_t threads = config.workers + 1;
   RunState run(config, train_rows, threads + 1);
   const std::size_t width = objective.first_layer_width();
