@@ -47,9 +47,7 @@ class EagerModel {
   void add(float alpha, const SparsePost& g) {
     const std::size_t w = shape_.width;
     detail::prefetch_matrix_rows(x_, g.rows, w);
-    for (std::size_t i = 0; i < g.rows.size(); ++i) {
-      kernels::axpy(alpha, g.values.data() + i * w, x_ + std::size_t{g.rows[i]} * w, w);
-    }
+    kernels::add_rows(alpha, g.rows.data(), g.rows.size(), g.values.data(), w, x_);
     kernels::axpy(alpha, g.tail.data(), x_ + shape_.first_layer(), shape_.tail);
   }
 
