@@ -131,7 +131,7 @@ Posted run_integer_job(const AsyncConfig& config, engine::ServerPolicy& policy,
       server.snapshot(model.data());
       if (counts != nullptr) *counts = server.post_counts();
     };
-    if (mpi::detail::newest_wins(config)) {
+    if (config.newest_wins()) {
       mpi::detail::NewestServerRank server(MPI_COMM_WORLD, run, policy, model.data());
       serve(server);
     } else {

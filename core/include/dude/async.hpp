@@ -116,6 +116,11 @@ struct AsyncConfig {
   void validate() const;
   /// Whether the run starts with DuDe's warm start: every worker's gradient at x0 in the table.
   bool dude_warm_start() const { return warm_start && algorithm.kind == AlgorithmSpec::Kind::Dude; }
+  /// Whether workers post without waiting (newest wins): slot triple, but for sync, whose round
+  /// needs every worker's gradient and so always hands off.
+  bool newest_wins() const {
+    return slot == SlotDiscipline::TripleBuffer && algorithm.kind != AlgorithmSpec::Kind::Sync;
+  }
   /// Worker w's slowdown factor (1 when `slowdown` is empty).
   double slowdown_of(std::size_t worker) const { return slowdown.empty() ? 1.0 : slowdown[worker]; }
 };

@@ -111,7 +111,7 @@ Progress serve(MPI_Comm comm, const Objective& objective, const AsyncConfig& con
   }
   const std::unique_ptr<engine::ServerPolicy> policy =
       engine::make_policy(config.algorithm, config.workers, objective.num_params());
-  if (newest_wins(config)) {
+  if (config.newest_wins()) {
     NewestServerRank server(comm, run, *policy, params);
     return serve_with(comm, server, run, objective, params, hooks);
   }
@@ -182,7 +182,7 @@ void check_config(const AsyncConfig& config, int ranks, bool sparse) {
                       " threads per worker rank run on dense data only for now (on sparse "
                       "data a worker rank has one)");
   }
-  if (sparse && newest_wins(config)) {
+  if (sparse && config.newest_wins()) {
     throw ConfigError(
         "slot: triple runs over MPI on dense data only: on sparse data the server answers "
         "each post with the model on the features of the sender's next minibatch, which the "

@@ -8,7 +8,7 @@
 //   server -> worker   kModel     version + model, the reply to a kSeed or kGradient
 //                      kStop      nothing, the reply to anything once the run is over
 //
-// Dense data, newest wins (--slot triple but for sync: newest_wins(); newest_links.hpp):
+// Dense data, newest wins (AsyncConfig::newest_wins(); newest_links.hpp):
 //   worker -> server   kSeed, kGradient, kFailure as above, the posts by MPI_Issend; a
 //                      gradient finished while the post before is still on its way is not
 //                      sent (overwritten)
@@ -190,12 +190,5 @@ inline void unpack_sparse(const SparsePostMessage& in, std::size_t width,
 
 /// MPI_COMM_WORLD's rank of worker w, and back.
 inline int rank_of(std::size_t worker) { return static_cast<int>(worker) + 1; }
-
-/// Whether a dense run speaks the newest-wins protocol: --slot triple, but for sync, whose
-/// round needs every worker's gradient and so hands off, as it does with threads.
-inline bool newest_wins(const AsyncConfig& config) {
-  return config.slot == SlotDiscipline::TripleBuffer &&
-         config.algorithm.kind != AlgorithmSpec::Kind::Sync;
-}
 
 }  // namespace dude::mpi::detail

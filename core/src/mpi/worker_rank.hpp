@@ -72,7 +72,7 @@ class WorkerRank {
         rows_(rows),
         config_(config),
         worker_(worker),
-        newest_(newest_wins(config)),
+        newest_(config.newest_wins()),
         run_(config, rows.size(), 1) {
     // Newest wins: a post in flight and the next one being computed; a model to compute at
     // and the next one being received. Hand-off needs one of each.

@@ -86,8 +86,7 @@ Progress run_sparse_server(const Objective& objective, const Dataset& data,
                            const std::vector<std::vector<std::uint32_t>>& shards,
                            const AsyncConfig& config, float* params, const engine::RunHooks& hooks,
                            std::size_t train_rows) {
-  if (config.slot == SlotDiscipline::TripleBuffer &&
-      config.algorithm.kind != AlgorithmSpec::Kind::Sync) {
+  if (config.newest_wins()) {
     throw ConfigError(
         "slot: triple runs on dense data only: on sparse data the server answers each post "
         "with the model on the features of the worker's next minibatch, which the worker needs "
@@ -147,13 +146,11 @@ Progress dispatch(const Objective& objective, const Subset& train, const AsyncCo
     engine::HogwildEngine hogwild(objective, data, shards, run, params);
     return monitor(hogwild, run, objective, hooks, params, config.workers);
   }
-  // Sync needs the server to hold every worker's gradient until the round is complete.
-  const bool handoff =
-      config.slot == SlotDiscipline::Handoff || config.algorithm.kind == AlgorithmSpec::Kind::Sync;
-  if (handoff) {
-    return run_server<engine::HandoffSlot>(objective, data, shards, config, params, hooks, rows);
+  if (config.newest_wins()) {
+    return run_server<engine::TripleBufferSlot>(objective, data, shards, config, params, hooks,
+                                                rows);
   }
-  return run_server<engine::TripleBufferSlot>(objective, data, shards, config, params, hooks, rows);
+  return run_server<engine::HandoffSlot>(objective, data, shards, config, params, hooks, rows);
 }
 
 }  // namespace
